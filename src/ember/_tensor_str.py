@@ -130,8 +130,7 @@ class _Formatter:
         precision = _OPTS.precision
         values = finite.tolist()
         if self.sci_mode:
-            texts = [f"{v:.{precision}e}" for v in values]
-            self.width = max(len(s) for s in texts)
+            self.width = max(len(f"{v:.{precision}e}") for v in values)
         elif self.int_mode:
             # One more for the "." that marks whole floats as floating point.
             self.width = max(len(f"{v:.0f}") for v in values) + 1
