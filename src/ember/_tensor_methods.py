@@ -1,0 +1,120 @@
+"""Tensor's op methods: each is the op function itself, so ``x.exp()`` is ``exp(x)``.
+
+Kept apart from ``_tensor.py`` because the ops import the Tensor class.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import _dtype as D
+from ember._tensor import Tensor, _wrap
+from ember.autograd import _tensor_backward
+from ember.ops import elementwise as E
+from ember.ops import indexing as I
+from ember.ops import linalg as L
+from ember.ops import reduction as R
+from ember.ops import shape as S
+
+
+def _to(self: Tensor, *args, **kwargs) -> Tensor:
+    """``to(dtype)``, ``to('cpu')``, ``to(other)``, ``to(device, dtype)``."""
+    dtype = kwargs.get("dtype")
+    copy = kwargs.get("copy", False)
+    for a in args:
+        if isinstance(a, D.dtype):
+            dtype = a
+        elif isinstance(a, Tensor):
+            dtype = a._dtype
+    return E.to_dtype(self, dtype, copy) if dtype is not None else self
+
+
+def _cast(dtype):
+    def cast(self: Tensor, memory_format=None) -> Tensor:
+        return E.to_dtype(self, dtype)
+
+    return cast
+
+
+def _any(self: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return _wrap(np.asarray(np.any(self._array, axis=dim, keepdims=keepdim)), D.bool_)
+
+
+def _all(self: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return _wrap(np.asarray(np.all(self._array, axis=dim, keepdims=keepdim)), D.bool_)
+
+
+def _unbind(self: Tensor, dim: int = 0) -> tuple:
+    return tuple(I.getitem(self, (slice(None),) * (dim % max(self.ndim, 1)) + (i,))
+                 for i in range(self._array.shape[dim]))
+
+
+def _iadd(self, other):
+    return E.add_(self, other)
+
+
+METHODS = {
+    # arithmetic and its operators
+    "add": E.add, "__add__": E.add, "__radd__": E.add, "__iadd__": E.add_, "add_": E.add_,
+    "sub": E.sub, "subtract": E.sub, "__sub__": E.sub, "__rsub__": E.rsub, "__isub__": E.sub_,
+    "sub_": E.sub_,
+    "mul": E.mul, "multiply": E.mul, "__mul__": E.mul, "__rmul__": E.mul, "__imul__": E.mul_,
+    "mul_": E.mul_,
+    "div": E.div, "divide": E.div, "true_divide": E.div, "__truediv__": E.div,
+    "__rtruediv__": E.rdiv, "__itruediv__": E.div_, "div_": E.div_,
+    "floor_divide": E.floor_divide, "__floordiv__": E.floor_divide,
+    "__rfloordiv__": lambda self, other: E.floor_divide(E.as_tensor_operand(other), self),
+    "__ifloordiv__": E.floor_divide_, "floor_divide_": E.floor_divide_,
+    "remainder": E.remainder, "__mod__": E.remainder,
+    "__rmod__": lambda self, other: E.remainder(E.as_tensor_operand(other), self),
+    "__imod__": E.remainder_, "remainder_": E.remainder_,
+    "pow": E.pow, "__pow__": E.pow, "__rpow__": E.rpow, "__ipow__": E.pow_, "pow_": E.pow_,
+    "neg": E.neg, "negative": E.neg, "__neg__": E.neg, "neg_": E.neg_,
+    "__pos__": lambda self: self,
+    "abs": E.abs, "absolute": E.abs, "__abs__": E.abs, "abs_": E.abs_,
+    "reciprocal": E.reciprocal, "reciprocal_": E.reciprocal_,
+    "exp": E.exp, "exp_": E.exp_, "log": E.log, "log_": E.log_, "sqrt": E.sqrt,
+    "sqrt_": E.sqrt_, "sin": E.sin, "sin_": E.sin_, "cos": E.cos, "cos_": E.cos_,
+    "tanh": E.tanh, "tanh_": E.tanh_, "sigmoid": E.sigmoid, "sigmoid_": E.sigmoid_,
+    "relu": E.relu, "relu_": E.relu_, "sign": E.sign, "sign_": E.sign_,
+    "clamp": E.clamp, "clip": E.clamp, "clamp_": E.clamp_, "clip_": E.clamp_,
+    "clamp_min": E.clamp_min, "clamp_max": E.clamp_max, "clamp_min_": E.clamp_min_,
+    "clamp_max_": E.clamp_max_,
+    "maximum": E.maximum, "minimum": E.minimum, "where": lambda self, c, o: E.where(c, self, o),
+    # comparisons and logic
+    "eq": E.eq, "__eq__": E.eq, "ne": E.ne, "__ne__": E.ne, "lt": E.lt, "__lt__": E.lt,
+    "le": E.le, "__le__": E.le, "gt": E.gt, "__gt__": E.gt, "ge": E.ge, "__ge__": E.ge,
+    "__and__": E.bitwise_and, "__or__": E.bitwise_or, "__xor__": E.bitwise_xor,
+    "__rand__": E.bitwise_and, "__ror__": E.bitwise_or, "__rxor__": E.bitwise_xor,
+    "__invert__": E.bitwise_not, "bitwise_not": E.bitwise_not, "logical_not": E.logical_not,
+    "logical_and": E.logical_and, "logical_or": E.logical_or, "isnan": E.isnan,
+    "any": _any, "all": _all,
+    # casts and copies
+    "to": _to, "float": _cast(D.float32), "double": _cast(D.float64), "half": _cast(D.float16),
+    "long": _cast(D.int64), "int": _cast(D.int32), "short": _cast(D.int16),
+    "bool": _cast(D.bool_), "byte": _cast(D.uint8), "char": _cast(D.int8),
+    "clone": E.clone, "copy_": I.copy_, "zero_": E.zero_, "fill_": E.fill_,
+    "cpu": lambda self: self, "contiguous": lambda self, memory_format=None: (
+        self if self._array.flags.c_contiguous else E.clone(self)),
+    # reductions
+    "sum": R.sum, "mean": R.mean, "prod": R.prod, "max": R.max, "min": R.min, "amax": R.amax,
+    "argmax": R.argmax, "argmin": R.argmin, "norm": R.norm,
+    # products
+    "dot": L.dot, "inner": L.dot, "mv": L.mv, "mm": L.mm, "bmm": L.bmm, "matmul": L.matmul,
+    "__matmul__": L.matmul, "__rmatmul__": L.rmatmul,
+    # shapes and views
+    "view": S.view, "view_as": S.view_as, "reshape": S.reshape, "reshape_as": S.reshape_as,
+    "flatten": S.flatten, "unflatten": S.unflatten, "squeeze": S.squeeze,
+    "unsqueeze": S.unsqueeze, "transpose": S.transpose, "swapaxes": S.transpose,
+    "swapdims": S.transpose, "permute": S.permute, "t": S.t, "expand": S.expand,
+    "expand_as": S.expand_as, "broadcast_to": S.broadcast_to, "unbind": _unbind,
+    "T": property(S.T), "mT": property(S.mT),
+    # indexing
+    "__getitem__": I.getitem, "__setitem__": I.setitem, "index_put_": I.index_put_,
+    "index_put": I.index_put, "nonzero": I.nonzero,
+    # autograd
+    "backward": _tensor_backward,
+}
+
+for _name, _function in METHODS.items():
+    setattr(Tensor, _name, _function)

@@ -1,0 +1,203 @@
+"""The backward engine.
+
+Given root edges and their gradients it runs every node of the graph exactly once, after all
+the gradients flowing into it have arrived:
+
+1. Walk the graph from the roots (an explicit stack, never recursion) and count, for each node,
+   how many edges point into it.
+2. Keep a heap of ready nodes keyed by creation order, newest first (torch's order). Pop a
+   node, hand its summed input gradient to its formula, and for each output gradient:
+   sum it to the receiving node's shape (undoing broadcasting), cast it to its dtype, add it
+   into that node's buffer, and decrement its count; at zero the node is ready.
+3. After a node ran, drop what it saved unless ``retain_graph``.
+
+With ``inputs`` (``autograd.grad`` and ``backward(inputs=...)``) only nodes on a path to an
+input run, and the gradient reaching each input is captured instead of (or as well as)
+accumulated.
+"""
+
+from __future__ import annotations
+
+from heapq import heappop, heappush
+
+import numpy as np
+
+from ember.autograd.grad_mode import grad_state
+from ember.autograd.graph import FREED_MESSAGE, AccumulateGrad
+from ember.autograd.xp import ARRAY_MATH
+
+
+def _count_dependencies(roots) -> dict:
+    dependencies = {}
+    stack = []
+    for node in roots:
+        if node not in dependencies:
+            dependencies[node] = 0
+            stack.append(node)
+    while stack:
+        node = stack.pop()
+        for child, _ in node.next_functions:
+            if child is not None:
+                count = dependencies.get(child)
+                if count is None:
+                    dependencies[child] = 1
+                    stack.append(child)
+                else:
+                    dependencies[child] = count + 1
+    return dependencies
+
+
+def _nodes_leading_to(targets, dependencies) -> set:
+    """Every node from which some target node can be reached (targets included)."""
+    parents: dict = {}
+    for node in dependencies:
+        for child, _ in node.next_functions:
+            if child is not None:
+                parents.setdefault(child, []).append(node)
+    needed = set()
+    stack = [t for t in targets if t in dependencies]
+    while stack:
+        node = stack.pop()
+        if node in needed:
+            continue
+        needed.add(node)
+        stack.extend(parents.get(node, ()))
+    return needed
+
+
+def run_backward(
+    root_edges,
+    root_grads,
+    retain_graph: bool,
+    create_graph: bool,
+    capture_edges=None,
+    accumulate: bool = True,
+):
+    """Run the backward pass; return the gradients captured at ``capture_edges``.
+
+    ``root_grads`` are arrays, or tensors when ``create_graph`` (then every formula records
+    a graph of its own). ``capture_edges`` are ``(node, output_nr)`` pairs; with
+    ``accumulate`` False (``autograd.grad``) leaves' ``.grad`` are left untouched.
+    """
+    if create_graph:
+        from ember.ops._tensor_math import TENSOR_MATH as xp
+    else:
+        xp = ARRAY_MATH
+    roots = [node for node, _ in root_edges]
+    dependencies = _count_dependencies(roots)
+
+    needed = None
+    captured = None
+    if capture_edges is not None:
+        targets = {node for node, _ in capture_edges if node is not None}
+        needed = _nodes_leading_to(targets, dependencies)
+        captured = {edge: None for edge in capture_edges}
+
+    buffers: dict = {}
+    for (node, nr), grad in zip(root_edges, root_grads):
+        _add_to_buffer(buffers, node, nr, grad, xp)
+    heap = []
+    for node in dict.fromkeys(roots):
+        if dependencies[node] == 0 and (needed is None or node in needed):
+            heappush(heap, (-node._sequence_nr, node))
+
+    previous_mode = grad_state.enabled
+    grad_state.enabled = create_graph
+    try:
+        while heap:
+            node = heappop(heap)[1]
+            grad = buffers.pop(node, None)
+            if grad is not None:
+                grad = _run_tensor_hooks(node, grad, xp)
+            if captured is not None:
+                if node.num_outputs == 1:
+                    if (node, 0) in captured:
+                        captured[(node, 0)] = grad
+                else:
+                    for nr in range(node.num_outputs):
+                        if (node, nr) in captured:
+                            captured[(node, nr)] = grad[nr] if grad is not None else None
+
+            if node.__class__ is AccumulateGrad:
+                if accumulate and grad is not None and (needed is None or node in targets):
+                    _accumulate(node.variable, grad, create_graph)
+                continue
+            if grad is None:
+                continue_with = (None,) * len(node.next_functions)
+            else:
+                if node._released:
+                    raise RuntimeError(FREED_MESSAGE)
+                continue_with = node.backward(grad, xp)
+                if not retain_graph:
+                    node.release_saved()
+
+            for (child, nr), g in zip(node.next_functions, continue_with):
+                if child is None or (needed is not None and child not in needed):
+                    continue
+                if g is not None:
+                    _add_to_buffer(buffers, child, nr, g, xp)
+                count = dependencies[child] - 1
+                dependencies[child] = count
+                if count == 0:
+                    heappush(heap, (-child._sequence_nr, child))
+    finally:
+        grad_state.enabled = previous_mode
+
+    if captured is None:
+        return None
+    return [captured[edge] for edge in capture_edges]
+
+
+def _add_to_buffer(buffers: dict, node, nr: int, grad, xp) -> None:
+    """Conform ``grad`` to the node's output ``nr`` and add it into the node's buffer."""
+    shape, dtype = node._out_meta[nr]
+    if grad.shape != shape or grad.dtype != dtype:
+        grad = xp.conform(grad, shape, dtype)
+    if node.num_outputs == 1:
+        existing = buffers.get(node)
+        buffers[node] = grad if existing is None else existing + grad
+    else:
+        slots = buffers.get(node)
+        if slots is None:
+            slots = buffers[node] = [None] * node.num_outputs
+        slots[nr] = grad if slots[nr] is None else slots[nr] + grad
+
+
+def _run_tensor_hooks(node, grad, xp):
+    """Tensors that ``retain_grad()`` keep the gradient flowing into their grad_fn."""
+    retained = getattr(node, "_retained_tensors", None)
+    if not retained:
+        return grad
+    for nr, ref in list(retained.items()):
+        tensor = ref()
+        if tensor is None or tensor.grad_fn is not node:
+            continue
+        g = grad if node.num_outputs == 1 else grad[nr]
+        if g is not None:
+            _store_grad(tensor, g, xp is not ARRAY_MATH)
+    return grad
+
+
+def _accumulate(variable, grad, create_graph: bool) -> None:
+    _store_grad(variable, grad, create_graph)
+
+
+def _store_grad(tensor, grad, create_graph: bool) -> None:
+    """``tensor.grad += grad``: in place in an ordinary backward, as a new tensor otherwise."""
+    from ember._tensor import _wrap
+
+    existing = tensor._grad
+    if create_graph:
+        if existing is None:
+            tensor._grad = grad
+        else:
+            tensor._grad = existing + grad
+        return
+    if existing is None:
+        # A fresh array: the gradient may alias an array the user passed or another .grad.
+        tensor._grad = _wrap(np.array(grad, dtype=tensor._array.dtype, copy=True), tensor._dtype)
+    elif existing._requires_grad:
+        tensor._grad = _wrap(existing._array + grad, existing._dtype)
+    else:
+        np.add(existing._array, grad, out=existing._array, casting="unsafe")
+        existing._version_counter[0] += 1

@@ -1,0 +1,148 @@
+"""The vocabulary derivative formulas are written in, over NumPy arrays.
+
+A formula such as ``grad * xp.cos(self_)`` runs in two worlds: in an ordinary backward the
+operands are arrays and ``xp`` is ``ARRAY_MATH`` (NumPy speed, nothing recorded); under
+``create_graph=True`` they are tensors and ``xp`` is ``ember.ops._tensor_math.TENSOR_MATH``,
+whose functions are ember ops, so the backward pass itself becomes differentiable. Python
+operators (``+ - * / **``, comparisons, ``&``, indexing) work the same on both. The two
+namespaces offer the same names; a test checks that they agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.autograd.graph import FREED_MESSAGE, SavedTensor
+
+
+def _sum_to(grad, shape):
+    """Sum ``grad`` over the dimensions broadcasting added or stretched, giving ``shape``."""
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, size in enumerate(shape) if size == 1 and grad.shape[i + lead] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape) if lead else grad
+
+
+class ArrayMath:
+    """Formulas' operations on NumPy arrays."""
+
+    @staticmethod
+    def saved(value):
+        """Unpack a saved input: check its version, give its array (scalars pass through)."""
+        if value.__class__ is SavedTensor:
+            if value.version_counter[0] != value.version:
+                value.check_version()
+            return value.tensor._array
+        if value is None:
+            raise RuntimeError(FREED_MESSAGE)
+        return value
+
+    @staticmethod
+    def saved_output(value, node):
+        if value is None:
+            raise RuntimeError(FREED_MESSAGE)
+        if value.version_counter[0] != value.version:
+            value.check_version()
+        return value.array
+
+    @staticmethod
+    def conform(grad, shape, dtype):
+        grad = np.asarray(grad)
+        if grad.shape != shape:
+            grad = _sum_to(grad, shape)
+        if grad.dtype != dtype:
+            grad = grad.astype(dtype)
+        return grad
+
+    sum_to = staticmethod(_sum_to)
+
+    @staticmethod
+    def expand(x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def reshape(x, shape):
+        return np.reshape(x, shape)
+
+    @staticmethod
+    def permute(x, dims):
+        return np.transpose(x, dims)
+
+    @staticmethod
+    def unsqueeze(x, dim):
+        return np.expand_dims(x, dim)
+
+    @staticmethod
+    def sum(x, dims, keepdim=False):
+        return np.sum(x, axis=dims, keepdims=keepdim)
+
+    @staticmethod
+    def zeros(shape, like):
+        return np.zeros(shape, dtype=like.dtype)
+
+    @staticmethod
+    def zeros_like(x):
+        return np.zeros_like(x)
+
+    @staticmethod
+    def clone(x):
+        return np.array(x, copy=True)
+
+    @staticmethod
+    def where(condition, x, y):
+        return np.where(condition, x, y)
+
+    @staticmethod
+    def matmul(a, b):
+        return np.matmul(a, b)
+
+    @staticmethod
+    def mT(x):
+        return np.swapaxes(x, -1, -2)
+
+    @staticmethod
+    def outer(a, b):
+        return np.multiply.outer(a, b)
+
+    @staticmethod
+    def put_at(shape, key, grad, like, accumulate=True):
+        """Zeros of ``shape`` with ``grad`` written (summed when ``accumulate``) at ``key``."""
+        out = np.zeros(shape, dtype=like.dtype)
+        if accumulate:
+            np.add.at(out, key, grad)
+        else:
+            out[key] = grad
+        return out
+
+    @staticmethod
+    def take_along_dim(x, indices, dim):
+        return np.take_along_axis(x, indices, axis=dim)
+
+    @staticmethod
+    def scatter_along_dim(shape, indices, grad, dim):
+        out = np.zeros(shape, dtype=grad.dtype)
+        np.put_along_axis(out, indices, grad, axis=dim)
+        return out
+
+    @staticmethod
+    def cast(x, like):
+        return x.astype(like.dtype, copy=False)
+
+    @staticmethod
+    def prod(x, dim, keepdim=False):
+        return np.prod(x, axis=dim, keepdims=keepdim)
+
+    exp = staticmethod(np.exp)
+    log = staticmethod(np.log)
+    sin = staticmethod(np.sin)
+    cos = staticmethod(np.cos)
+    sqrt = staticmethod(np.sqrt)
+    sign = staticmethod(np.sign)
+    abs = staticmethod(np.abs)
+    floor = staticmethod(np.floor)
+
+
+ARRAY_MATH = ArrayMath()

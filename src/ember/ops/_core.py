@@ -1,0 +1,190 @@
+"""What every op shares: operand promotion, graph edges, in-place updates and views.
+
+An op is a forward function on arrays plus a ``Node`` subclass whose ``backward`` holds its
+derivative. The forward calls, in order: ``binary_operands`` (or reads ``input._array``),
+computes with NumPy, ``_wrap``s the result, and, only when grad mode is on and an input
+requires grad, creates its node with ``new_node`` and ``set_history``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import _dtype as D
+from ember._tensor import Tensor, _wrap
+from ember.autograd.grad_mode import grad_state
+from ember.autograd.graph import Node, SavedTensor, new_node
+
+NO_EDGE = (None, 0)
+FLOATING, INTEGER, BOOL = D.FLOATING, D.INTEGER, D.BOOL
+
+__all__ = [
+    "NO_EDGE",
+    "Node",
+    "SavedTensor",
+    "Tensor",
+    "binary_operands",
+    "edge",
+    "grad_state",
+    "new_node",
+    "set_history",
+    "wrap",
+]
+
+wrap = _wrap
+
+
+def edge(t: Tensor) -> tuple:
+    """The graph edge a gradient for ``t`` flows along: its grad_fn, or its accumulator."""
+    fn = t.grad_fn
+    if fn is not None:
+        return (fn, t._output_nr)
+    if t._requires_grad:
+        return (t._accumulator(), 0)
+    return NO_EDGE
+
+
+def set_history(out: Tensor, node: Node, output_nr: int = 0) -> Tensor:
+    out.grad_fn = node
+    out._requires_grad = True
+    out._output_nr = output_nr
+    return out
+
+
+def cast(array: np.ndarray, dtype: D.dtype) -> np.ndarray:
+    return array if array.dtype == dtype.numpy else array.astype(dtype.numpy)
+
+
+def as_scalar(value):
+    """A Python number from a NumPy scalar; TypeError for anything that is not a number."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (bool, int, float)):
+        return value
+    raise TypeError(f"unsupported operand type: '{type(value).__name__}'")
+
+
+def binary_operands(input: Tensor, other):
+    """``(a, b, dtype)``: values ready for NumPy and the result dtype under torch's rules.
+
+    ``b`` stays a Python scalar when it is one: NumPy 2 treats Python scalars as weakly
+    typed, exactly like torch's wrapped numbers, so no conversion is needed on the fast path.
+    """
+    a = input._array
+    dtype = input._dtype
+    if isinstance(other, Tensor):
+        if other._dtype is dtype:
+            return a, other._array, dtype
+        dtype = D.result_type(input, other)
+        return cast(a, dtype), cast(other._array, dtype), dtype
+    cls = other.__class__
+    if cls is float:
+        if dtype.category == FLOATING:
+            return a, other, dtype
+    elif cls is int:
+        if dtype.category != BOOL:
+            return a, other, dtype
+    other = as_scalar(other)
+    dtype = D.result_type(input, other)
+    if isinstance(other, bool) and dtype.category != BOOL:
+        other = int(other)
+    return cast(a, dtype), other, dtype
+
+
+def as_tensor_operand(value, like: Tensor | None = None) -> Tensor:
+    """A tensor for ``value`` (a Python scalar becomes a 0-dim tensor of its own dtype)."""
+    if isinstance(value, Tensor):
+        return value
+    value = as_scalar(value)
+    return _wrap(np.array(value, dtype=D.scalar_dtype(value).numpy), D.scalar_dtype(value))
+
+
+def requires_grad(*values) -> bool:
+    """Whether the op must record: grad mode is on and some tensor input requires grad."""
+    if not grad_state.enabled:
+        return False
+    for v in values:
+        if isinstance(v, Tensor) and v._requires_grad:
+            return True
+    return False
+
+
+def check_inplace(t: Tensor) -> None:
+    """torch refuses in-place changes to a leaf that requires grad (or a view of one)."""
+    if grad_state.enabled:
+        if t.grad_fn is None and t._requires_grad:
+            if t._view_of is not None:
+                raise RuntimeError(
+                    "a view of a leaf Variable that requires grad is being used in an "
+                    "in-place operation."
+                )
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
+        base = t._base
+        if base is not None and base.grad_fn is None and base._requires_grad:
+            raise RuntimeError(
+                "a view of a leaf Variable that requires grad is being used in an "
+                "in-place operation."
+            )
+
+
+def _can_cast(src: D.dtype, dst: D.dtype) -> bool:
+    return src.category <= dst.category
+
+
+def original_self(t: Tensor) -> Tensor:
+    """``t`` as it is now, frozen: what an in-place op's formula must see of its input."""
+    snapshot = _wrap(t._array.copy(), t._dtype)
+    snapshot.grad_fn = t.grad_fn
+    snapshot._requires_grad = t._requires_grad
+    snapshot._output_nr = t._output_nr
+    snapshot._grad_accumulator = t._grad_accumulator
+    return snapshot
+
+
+def apply_inplace(t: Tensor, op, *args, **kwargs) -> Tensor:
+    """Run ``op(t, *args)`` out of place, then write the result into ``t``.
+
+    If the op recorded a node, ``t`` takes it as its new history; if ``t`` is a view, its base
+    takes a CopySlices node instead, as in torch.
+    """
+    check_inplace(t)
+    recording = requires_grad(t, *args)
+    source = original_self(t) if recording else t
+    result = op(source, *args, **kwargs)
+    if not _can_cast(result._dtype, t._dtype):
+        raise RuntimeError(
+            f"result type {_type_name(result._dtype)} can't be cast to the desired output "
+            f"type {_type_name(t._dtype)}"
+        )
+    write_into(t, result, result.grad_fn if recording else None)
+    return t
+
+
+def _type_name(dtype: D.dtype) -> str:
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+            "bool": "Bool"}[dtype.name]
+
+
+def write_into(t: Tensor, result: Tensor, node: Node | None) -> None:
+    """Copy ``result``'s values into ``t`` and give ``t`` (or its base) ``node`` as history."""
+    np.copyto(t._array, result._array, casting="unsafe")
+    t._version_counter[0] += 1
+    if node is None:
+        return
+    if t._view_of is None:
+        if result._dtype is not t._dtype:
+            node = _cast_node(node, result, t)
+        set_history(t, node)
+        return
+    from ember.ops.shape import rebase_view_history
+
+    rebase_view_history(t, node, result)
+
+
+def _cast_node(node: Node, result: Tensor, t: Tensor) -> Node:
+    from ember.ops.elementwise import to_dtype
+
+    return to_dtype(set_history(result, node, result._output_nr), t._dtype).grad_fn

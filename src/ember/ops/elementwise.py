@@ -1,0 +1,876 @@
+"""Elementwise ops: arithmetic, unary math, activations, comparisons, ``where``, casts.
+
+Each op is a node class holding its derivative (named as torch names it, formulas from
+torch's derivatives.yaml) followed by its forward function. Broadcasting is undone by the
+engine, so formulas return gradients in the broadcast shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import _dtype as D
+from ember.ops._core import (
+    FLOATING,
+    NO_EDGE,
+    Node,
+    SavedTensor,
+    Tensor,
+    apply_inplace,
+    as_scalar,
+    as_tensor_operand,
+    binary_operands,
+    cast,
+    edge,
+    grad_state,
+    new_node,
+    set_history,
+    wrap,
+)
+
+
+def _records(input, other) -> bool:
+    """Grad mode is on and one operand requires grad (the other may be a Python number)."""
+    return grad_state.enabled and (
+        input._requires_grad or (isinstance(other, Tensor) and other._requires_grad)
+    )
+
+
+def _save(value):
+    """Save an operand for backward: tensors with their version, numbers as they are."""
+    return SavedTensor(value) if isinstance(value, Tensor) else value
+
+
+def _edge_of(value):
+    return edge(value) if isinstance(value, Tensor) else NO_EDGE
+
+
+def _tensor_input(input) -> Tensor:
+    return input if isinstance(input, Tensor) else as_tensor_operand(input)
+
+
+# ----- add / sub ------------------------------------------------------------------------------
+class AddBackward0(Node):
+    """self + alpha * other: the gradient passes through (times alpha for other)."""
+
+    __slots__ = ("alpha",)
+
+    def backward(self, grad, xp):
+        alpha = self.alpha
+        return grad, (grad if alpha == 1 else grad * alpha)
+
+
+def add(input, other, *, alpha=1) -> Tensor:
+    input = _tensor_input(input)
+    a, b, dtype = binary_operands(input, other)
+    out = wrap(a + b if alpha == 1 else a + b * alpha, dtype)
+    if _records(input, other):
+        node = new_node(AddBackward0, (edge(input), _edge_of(other)), out._array)
+        node.alpha = alpha
+        set_history(out, node)
+    return out
+
+
+class SubBackward0(Node):
+    """self - alpha * other."""
+
+    __slots__ = ("alpha",)
+
+    def backward(self, grad, xp):
+        return grad, (-grad if self.alpha == 1 else grad * -self.alpha)
+
+
+def sub(input, other, *, alpha=1) -> Tensor:
+    input = _tensor_input(input)
+    if input._dtype is D.bool_ and (isinstance(other, bool) or getattr(other, "_dtype", 0) is D.bool_):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
+            "`^` or `logical_xor()` operator instead."
+        )
+    a, b, dtype = binary_operands(input, other)
+    out = wrap(a - b if alpha == 1 else a - b * alpha, dtype)
+    if _records(input, other):
+        node = new_node(SubBackward0, (edge(input), _edge_of(other)), out._array)
+        node.alpha = alpha
+        set_history(out, node)
+    return out
+
+
+class RsubBackward1(Node):
+    """other - alpha * self, with ``other`` a number (``2 - x``)."""
+
+    __slots__ = ("alpha",)
+
+    def backward(self, grad, xp):
+        return (-grad if self.alpha == 1 else grad * -self.alpha,)
+
+
+def rsub(input, other, *, alpha=1) -> Tensor:
+    if isinstance(other, Tensor):
+        return sub(other, input, alpha=alpha)
+    a, b, dtype = binary_operands(input, other)
+    out = wrap(b - a if alpha == 1 else b - a * alpha, dtype)
+    if _records(input, None):
+        node = new_node(RsubBackward1, (edge(input),), out._array)
+        node.alpha = alpha
+        set_history(out, node)
+    return out
+
+
+# ----- mul / div ------------------------------------------------------------------------------
+class MulBackward0(Node):
+    """self * other: each gets grad times the other."""
+
+    __slots__ = ("self_", "other")
+    _saved_fields = ("self_", "other")
+
+    def backward(self, grad, xp):
+        return (
+            grad * xp.saved(self.other) if self.needs_input_grad(0) else None,
+            grad * xp.saved(self.self_) if self.needs_input_grad(1) else None,
+        )
+
+
+def mul(input, other) -> Tensor:
+    input = _tensor_input(input)
+    a, b, dtype = binary_operands(input, other)
+    out = wrap(a * b, dtype)
+    if _records(input, other):
+        node = new_node(MulBackward0, (edge(input), _edge_of(other)), out._array)
+        node.other = _save(other) if input._requires_grad else None
+        node.self_ = SavedTensor(input) if other_requires_grad(other) else None
+        set_history(out, node)
+    return out
+
+
+def other_requires_grad(other) -> bool:
+    return isinstance(other, Tensor) and other._requires_grad
+
+
+class DivBackward0(Node):
+    """self / other: grad / other, and -grad * self / other**2."""
+
+    __slots__ = ("self_", "other")
+    _saved_fields = ("self_", "other")
+
+    def backward(self, grad, xp):
+        other = xp.saved(self.other)
+        return (
+            grad / other if self.needs_input_grad(0) else None,
+            -grad * xp.saved(self.self_) / (other * other) if self.needs_input_grad(1) else None,
+        )
+
+
+def _true_divide_operands(input, other):
+    a, b, dtype = binary_operands(input, other)
+    if dtype.category != FLOATING:  # int / int gives the default float dtype, as in torch
+        dtype = D.get_default_dtype()
+        a = cast(a, dtype)
+        if isinstance(b, np.ndarray):
+            b = cast(b, dtype)
+    return a, b, dtype
+
+
+def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
+    input = _tensor_input(input)
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode is not None:
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+    a, b, dtype = _true_divide_operands(input, other)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = wrap(a / b, dtype)
+    if _records(input, other):
+        node = new_node(DivBackward0, (edge(input), _edge_of(other)), out._array)
+        node.other = _save(other) if input._requires_grad or other_requires_grad(other) else None
+        node.self_ = SavedTensor(input) if other_requires_grad(other) else None
+        set_history(out, node)
+    return out
+
+
+true_divide = divide = div
+
+
+class ReciprocalBackward0(Node):
+    """1 / self: -grad * result**2."""
+
+    __slots__ = ("result",)
+    _saved_fields = ("result",)
+
+    def backward(self, grad, xp):
+        result = xp.saved_output(self.result, self)
+        return (-grad * (result * result),)
+
+
+def reciprocal(input: Tensor) -> Tensor:
+    a = _float_array(input)
+    with np.errstate(divide="ignore"):
+        out = wrap(np.reciprocal(a), _float_dtype(input))
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(ReciprocalBackward0, (edge(input),), out._array)
+        node.result = SavedTensor(out, is_output=True)
+        set_history(out, node)
+    return out
+
+
+def rdiv(input: Tensor, other) -> Tensor:
+    """``other / input`` for a number ``other``; torch computes it as reciprocal * other."""
+    if isinstance(other, Tensor):
+        return div(other, input)
+    return mul(reciprocal(input), other)
+
+
+class NotImplemented(Node):  # noqa: A001 - torch gives floor_divide's node this very name
+    """floor_divide has no derivative in torch; its node says so when reached."""
+
+    __slots__ = ()
+
+    def backward(self, grad, xp):
+        raise RuntimeError("the derivative for 'floor_divide' is not implemented.")
+
+
+def floor_divide(input, other) -> Tensor:
+    input = _tensor_input(input)
+    a, b, dtype = binary_operands(input, other)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = wrap(np.floor_divide(a, b), dtype)
+    if _records(input, other):
+        set_history(out, new_node(NotImplemented, (edge(input), _edge_of(other)), out._array))
+    return out
+
+
+class RemainderBackward0(Node):
+    """self - floor(self / other) * other: grad, and -grad * floor(self / other)."""
+
+    __slots__ = ("self_", "other")
+    _saved_fields = ("self_", "other")
+
+    def backward(self, grad, xp):
+        if not self.needs_input_grad(1):
+            return grad, None
+        self_, other = xp.saved(self.self_), xp.saved(self.other)
+        return grad, -grad * xp.floor(self_ / other)
+
+
+def remainder(input, other) -> Tensor:
+    input = _tensor_input(input)
+    a, b, dtype = binary_operands(input, other)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = wrap(np.remainder(a, b), dtype)
+    if _records(input, other):
+        node = new_node(RemainderBackward0, (edge(input), _edge_of(other)), out._array)
+        if other_requires_grad(other):
+            node.self_, node.other = SavedTensor(input), SavedTensor(other)
+        set_history(out, node)
+    return out
+
+
+def floor(input: Tensor) -> Tensor:
+    """Non-differentiable helper used by formulas (issue #3 gives it its own gradient)."""
+    return wrap(np.floor(input._array), input._dtype)
+
+
+# ----- pow ------------------------------------------------------------------------------------
+class PowBackward0(Node):
+    """self ** exponent (a number): grad * exponent * self ** (exponent - 1)."""
+
+    __slots__ = ("self_", "exponent")
+    _saved_fields = ("self_", "exponent")
+
+    def backward(self, grad, xp):
+        exponent = self.exponent
+        self_ = xp.saved(self.self_)
+        if exponent == 0:
+            return (grad * 0,)
+        return (grad * (exponent * self_ ** (exponent - 1)),)
+
+
+class PowBackward1(Node):
+    """self ** exponent (a tensor)."""
+
+    __slots__ = ("self_", "exponent", "result")
+    _saved_fields = ("self_", "exponent", "result")
+
+    def backward(self, grad, xp):
+        self_, exponent = xp.saved(self.self_), xp.saved(self.exponent)
+        grad_self = grad_exponent = None
+        if self.needs_input_grad(0):
+            grad_self = xp.where(exponent == 0, 0.0, grad * exponent * self_ ** (exponent - 1))
+        if self.needs_input_grad(1):
+            result = xp.saved_output(self.result, self)
+            grad_exponent = grad * xp.where((self_ == 0) & (exponent >= 0), 0.0,
+                                            result * xp.log(self_))
+        return grad_self, grad_exponent
+
+
+class PowBackward2(Node):
+    """self (a number) ** exponent: grad * result * log(self)."""
+
+    __slots__ = ("self_", "result")
+    _saved_fields = ("self_", "result")
+
+    def backward(self, grad, xp):
+        base = self.self_
+        if base == 0:
+            exponent_nonneg = xp.saved_output(self.result, self) * 0 == 0  # shape helper
+            return (xp.where(exponent_nonneg, 0.0, grad * 0),)
+        result = xp.saved_output(self.result, self)
+        return (grad * (result * float(np.log(base))),)
+
+
+def _check_int_pow(a, b, dtype) -> None:
+    if dtype.category != FLOATING and np.any(np.asarray(b) < 0):
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+
+
+def pow(input, exponent) -> Tensor:
+    if not isinstance(input, Tensor):
+        return _scalar_pow(input, exponent)
+    a, b, dtype = binary_operands(input, exponent)
+    _check_int_pow(a, b, dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = wrap(np.power(a, b), dtype)
+    if _records(input, exponent):
+        if isinstance(exponent, Tensor):
+            node = new_node(PowBackward1, (edge(input), edge(exponent)), out._array)
+            node.self_, node.exponent = SavedTensor(input), SavedTensor(exponent)
+            node.result = SavedTensor(out, is_output=True) if exponent._requires_grad else None
+        else:
+            node = new_node(PowBackward0, (edge(input),), out._array)
+            node.self_, node.exponent = SavedTensor(input), exponent
+        set_history(out, node)
+    return out
+
+
+def _scalar_pow(base, exponent: Tensor) -> Tensor:
+    """number ** tensor (``2 ** x``)."""
+    base = as_scalar(base)
+    dtype = D.result_type(exponent, base)
+    b = cast(exponent._array, dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = wrap(np.power(dtype.numpy.type(base), b), dtype)
+    if exponent._requires_grad and grad_state.enabled:
+        node = new_node(PowBackward2, (edge(exponent),), out._array)
+        node.self_ = base
+        node.result = SavedTensor(out, is_output=True)
+        set_history(out, node)
+    return out
+
+
+def rpow(input: Tensor, other) -> Tensor:
+    return _scalar_pow(other, input)
+
+
+# ----- unary ----------------------------------------------------------------------------------
+def _float_dtype(input: Tensor) -> D.dtype:
+    return input._dtype if input._dtype.category == FLOATING else D.get_default_dtype()
+
+
+def _float_array(input: Tensor) -> np.ndarray:
+    """Floating ops on integer tensors compute in the default float dtype, as torch does."""
+    a = input._array
+    return a if input._dtype.category == FLOATING else a.astype(D.get_default_dtype().numpy)
+
+
+def _unary(input: Tensor, function, node_cls, save: str | None, floating: bool = True) -> Tensor:
+    """Forward of a one-input op; ``save`` is "self_", "result" or None."""
+    if floating:
+        with np.errstate(all="ignore"):
+            out = wrap(function(_float_array(input)), _float_dtype(input))
+    else:
+        out = wrap(function(input._array), input._dtype)
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(node_cls, (edge(input),), out._array)
+        if save == "self_":
+            node.self_ = SavedTensor(input)
+        elif save == "result":
+            node.result = SavedTensor(out, is_output=True)
+        set_history(out, node)
+    return out
+
+
+class NegBackward0(Node):
+    __slots__ = ()
+
+    def backward(self, grad, xp):
+        return (-grad,)
+
+
+def neg(input: Tensor) -> Tensor:
+    if input._dtype is D.bool_:
+        raise RuntimeError(
+            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+            "to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
+    return _unary(input, np.negative, NegBackward0, None, floating=False)
+
+
+negative = neg
+
+
+class AbsBackward0(Node):
+    """|self|: grad * sign(self), so 0 at 0 as in torch."""
+
+    __slots__ = ("self_",)
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        return (grad * xp.sign(xp.saved(self.self_)),)
+
+
+def abs(input: Tensor) -> Tensor:
+    return _unary(input, np.abs, AbsBackward0, "self_", floating=False)
+
+
+absolute = abs
+
+
+class ExpBackward0(Node):
+    __slots__ = ("result",)
+    _saved_fields = ("result",)
+
+    def backward(self, grad, xp):
+        return (grad * xp.saved_output(self.result, self),)
+
+
+def exp(input: Tensor) -> Tensor:
+    return _unary(input, np.exp, ExpBackward0, "result")
+
+
+class LogBackward0(Node):
+    __slots__ = ("self_",)
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        return (grad / xp.saved(self.self_),)
+
+
+def log(input: Tensor) -> Tensor:
+    return _unary(input, np.log, LogBackward0, "self_")
+
+
+class SqrtBackward0(Node):
+    __slots__ = ("result",)
+    _saved_fields = ("result",)
+
+    def backward(self, grad, xp):
+        return (grad / (2 * xp.saved_output(self.result, self)),)
+
+
+def sqrt(input: Tensor) -> Tensor:
+    return _unary(input, np.sqrt, SqrtBackward0, "result")
+
+
+class SinBackward0(Node):
+    __slots__ = ("self_",)
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        return (grad * xp.cos(xp.saved(self.self_)),)
+
+
+def sin(input: Tensor) -> Tensor:
+    return _unary(input, np.sin, SinBackward0, "self_")
+
+
+class CosBackward0(Node):
+    __slots__ = ("self_",)
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        return (grad * -xp.sin(xp.saved(self.self_)),)
+
+
+def cos(input: Tensor) -> Tensor:
+    return _unary(input, np.cos, CosBackward0, "self_")
+
+
+class TanhBackward0(Node):
+    """tanh: grad * (1 - result**2)."""
+
+    __slots__ = ("result",)
+    _saved_fields = ("result",)
+
+    def backward(self, grad, xp):
+        result = xp.saved_output(self.result, self)
+        return (grad * (1 - result * result),)
+
+
+def tanh(input: Tensor) -> Tensor:
+    return _unary(input, np.tanh, TanhBackward0, "result")
+
+
+class SigmoidBackward0(Node):
+    """sigmoid: grad * (1 - result) * result."""
+
+    __slots__ = ("result",)
+    _saved_fields = ("result",)
+
+    def backward(self, grad, xp):
+        result = xp.saved_output(self.result, self)
+        return (grad * (1 - result) * result,)
+
+
+def _sigmoid_array(a: np.ndarray) -> np.ndarray:
+    # Written as 1 / (1 + exp(-a)) in the input's precision; exp overflow gives 0, as in torch.
+    with np.errstate(over="ignore"):
+        return np.reciprocal(1 + np.exp(-a))
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return _unary(input, _sigmoid_array, SigmoidBackward0, "result")
+
+
+class ReluBackward0(Node):
+    """relu: the gradient passes where the result is positive (so 0 at 0, as in torch)."""
+
+    __slots__ = ("result",)
+    _saved_fields = ("result",)
+
+    def backward(self, grad, xp):
+        return (xp.where(xp.saved_output(self.result, self) > 0, grad, 0),)
+
+
+def relu(input: Tensor) -> Tensor:
+    if input._dtype is D.bool_:
+        raise RuntimeError('"clamp_min_scalar_cpu" not implemented for \'Bool\'')
+    return _unary(input, _relu_array, ReluBackward0, "result", floating=False)
+
+
+def _relu_array(a: np.ndarray) -> np.ndarray:
+    return np.maximum(a, a.dtype.type(0))
+
+
+class SignBackward0(Node):
+    __slots__ = ()
+
+    def backward(self, grad, xp):
+        return (grad * 0,)
+
+
+def sign(input: Tensor) -> Tensor:
+    return _unary(input, np.sign, SignBackward0, None, floating=False)
+
+
+# ----- clamp, maximum, minimum ----------------------------------------------------------------
+class ClampBackward1(Node):
+    """clamp with number bounds: the gradient passes where min <= self <= max."""
+
+    __slots__ = ("self_", "min", "max")
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        self_ = xp.saved(self.self_)
+        if self.min is not None and self.max is not None:
+            inside = (self_ >= self.min) & (self_ <= self.max)
+        elif self.min is not None:
+            inside = self_ >= self.min
+        else:
+            inside = self_ <= self.max
+        return (xp.where(inside, grad, 0),)
+
+
+class ClampBackward0(Node):
+    """clamp with tensor bounds: each bound gets the gradient where it was the result."""
+
+    __slots__ = ("self_", "min", "max")
+    _saved_fields = ("self_", "min", "max")
+
+    def backward(self, grad, xp):
+        self_ = xp.saved(self.self_)
+        lo = xp.saved(self.min) if self.min is not None else None
+        hi = xp.saved(self.max) if self.max is not None else None
+        inside = None
+        if lo is not None:
+            inside = self_ >= lo
+        if hi is not None:
+            inside = (self_ <= hi) if inside is None else inside & (self_ <= hi)
+        grad_self = xp.where(inside, grad, 0)
+        grad_min = xp.where(self_ < lo, grad, 0) if lo is not None and self.needs_input_grad(1) else None
+        grad_max = xp.where(self_ > hi, grad, 0) if hi is not None and self.needs_input_grad(2) else None
+        return grad_self, grad_min, grad_max
+
+
+def clamp(input: Tensor, min=None, max=None) -> Tensor:
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    tensor_bounds = isinstance(min, Tensor) or isinstance(max, Tensor)
+    dtype = D.result_type(input, *(v for v in (min, max) if v is not None))
+    a = cast(input._array, dtype)
+    lo = cast(min._array, dtype) if isinstance(min, Tensor) else min
+    hi = cast(max._array, dtype) if isinstance(max, Tensor) else max
+    result = a
+    if lo is not None:
+        result = np.maximum(result, lo)
+    if hi is not None:
+        result = np.minimum(result, hi)
+    out = wrap(np.asarray(result, dtype=dtype.numpy), dtype)
+    if grad_state.enabled and (input._requires_grad or other_requires_grad(min)
+                               or other_requires_grad(max)):
+        if tensor_bounds:
+            min_t = as_tensor_operand(min) if min is not None else None
+            max_t = as_tensor_operand(max) if max is not None else None
+            edges = (edge(input), edge(min_t) if min_t is not None else NO_EDGE,
+                     edge(max_t) if max_t is not None else NO_EDGE)
+            node = new_node(ClampBackward0, edges, out._array)
+            node.self_ = SavedTensor(input)
+            node.min = SavedTensor(min_t) if min_t is not None else None
+            node.max = SavedTensor(max_t) if max_t is not None else None
+        else:
+            node = new_node(ClampBackward1, (edge(input),), out._array)
+            node.self_, node.min, node.max = SavedTensor(input), min, max
+        set_history(out, node)
+    return out
+
+
+clip = clamp
+
+
+def clamp_min(input: Tensor, min) -> Tensor:
+    return clamp(input, min=min)
+
+
+def clamp_max(input: Tensor, max) -> Tensor:
+    return clamp(input, max=max)
+
+
+class MaximumBackward0(Node):
+    """max(self, other): the larger gets the gradient; at ties each gets half (torch)."""
+
+    __slots__ = ("self_", "other")
+    _saved_fields = ("self_", "other")
+
+    def backward(self, grad, xp):
+        a, b = xp.saved(self.self_), xp.saved(self.other)
+        half = xp.where(a == b, grad / 2, grad)
+        return (
+            xp.where(a < b, 0, half) if self.needs_input_grad(0) else None,
+            xp.where(a > b, 0, half) if self.needs_input_grad(1) else None,
+        )
+
+
+class MinimumBackward0(Node):
+    """min(self, other): the smaller gets the gradient; at ties each gets half (torch)."""
+
+    __slots__ = ("self_", "other")
+    _saved_fields = ("self_", "other")
+
+    def backward(self, grad, xp):
+        a, b = xp.saved(self.self_), xp.saved(self.other)
+        half = xp.where(a == b, grad / 2, grad)
+        return (
+            xp.where(a > b, 0, half) if self.needs_input_grad(0) else None,
+            xp.where(a < b, 0, half) if self.needs_input_grad(1) else None,
+        )
+
+
+def _extremum(input: Tensor, other: Tensor, function, node_cls) -> Tensor:
+    if not isinstance(other, Tensor):
+        raise TypeError(
+            f"{function.__name__}(): argument 'other' (position 2) must be Tensor, not "
+            f"{type(other).__name__}"
+        )
+    a, b, dtype = binary_operands(input, other)
+    out = wrap(function(a, b), dtype)
+    if _records(input, other):
+        node = new_node(node_cls, (edge(input), edge(other)), out._array)
+        node.self_, node.other = SavedTensor(input), SavedTensor(other)
+        set_history(out, node)
+    return out
+
+
+def maximum(input: Tensor, other: Tensor) -> Tensor:
+    return _extremum(input, other, np.maximum, MaximumBackward0)
+
+
+def minimum(input: Tensor, other: Tensor) -> Tensor:
+    return _extremum(input, other, np.minimum, MinimumBackward0)
+
+
+# ----- comparisons and logic (no gradient) ----------------------------------------------------
+def _compare(function):
+    def compare(input, other) -> Tensor:
+        input = _tensor_input(input)
+        a, b, _ = binary_operands(input, other)
+        return wrap(function(a, b), D.bool_)
+
+    compare.__name__ = function.__name__
+    return compare
+
+
+eq = _compare(np.equal)
+ne = _compare(np.not_equal)
+lt = _compare(np.less)
+le = _compare(np.less_equal)
+gt = _compare(np.greater)
+ge = _compare(np.greater_equal)
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+
+def _logic(function, name):
+    def logic(input, other) -> Tensor:
+        input = _tensor_input(input)
+        a, b, dtype = binary_operands(input, other)
+        if dtype.category == FLOATING:
+            raise RuntimeError(f'"{name}_cpu" not implemented for \'{_legacy(dtype)}\'')
+        return wrap(function(a, b), dtype)
+
+    logic.__name__ = name
+    return logic
+
+
+def _legacy(dtype: D.dtype) -> str:
+    return {"float32": "Float", "float64": "Double", "float16": "Half"}.get(dtype.name, dtype.name)
+
+
+bitwise_and = _logic(np.bitwise_and, "bitwise_and")
+bitwise_or = _logic(np.bitwise_or, "bitwise_or")
+bitwise_xor = _logic(np.bitwise_xor, "bitwise_xor")
+
+
+def bitwise_not(input: Tensor) -> Tensor:
+    if input._dtype.category == FLOATING:
+        raise RuntimeError(f'"bitwise_not_cpu" not implemented for \'{_legacy(input._dtype)}\'')
+    return wrap(np.invert(input._array), input._dtype)
+
+
+def logical_not(input: Tensor) -> Tensor:
+    return wrap(np.logical_not(input._array), D.bool_)
+
+
+def logical_and(input: Tensor, other: Tensor) -> Tensor:
+    return wrap(np.logical_and(input._array, other._array), D.bool_)
+
+
+def logical_or(input: Tensor, other: Tensor) -> Tensor:
+    return wrap(np.logical_or(input._array, other._array), D.bool_)
+
+
+def isnan(input: Tensor) -> Tensor:
+    return wrap(np.isnan(input._array), D.bool_)
+
+
+# ----- where ----------------------------------------------------------------------------------
+class WhereBackward0(Node):
+    """where(condition, self, other): the gradient goes to the side that was chosen."""
+
+    __slots__ = ("condition",)
+    _saved_fields = ("condition",)
+
+    def backward(self, grad, xp):
+        condition = xp.saved(self.condition)
+        return (
+            None,
+            xp.where(condition, grad, 0) if self.needs_input_grad(1) else None,
+            xp.where(condition, 0, grad) if self.needs_input_grad(2) else None,
+        )
+
+
+def where(condition: Tensor, input=None, other=None):
+    if input is None and other is None:
+        from ember.ops.indexing import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    if condition._dtype is not D.bool_:
+        if condition._dtype is D.uint8:
+            condition = wrap(condition._array.astype(bool), D.bool_)
+        else:
+            raise RuntimeError(
+                f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                f"{_legacy(condition._dtype)}"
+            )
+    x = input if isinstance(input, Tensor) else as_scalar(input)
+    y = other if isinstance(other, Tensor) else as_scalar(other)
+    dtype = D.result_type(x, y)
+    xa = cast(x._array, dtype) if isinstance(x, Tensor) else x
+    ya = cast(y._array, dtype) if isinstance(y, Tensor) else y
+    out = wrap(np.asarray(np.where(condition._array, xa, ya), dtype=dtype.numpy), dtype)
+    if grad_state.enabled and (other_requires_grad(x) or other_requires_grad(y)):
+        node = new_node(WhereBackward0, (NO_EDGE, _edge_of(x), _edge_of(y)), out._array)
+        node.condition = SavedTensor(condition)
+        set_history(out, node)
+    return out
+
+
+# ----- casts and copies -----------------------------------------------------------------------
+class ToCopyBackward0(Node):
+    """A dtype cast: the engine casts the gradient back to the input's dtype."""
+
+    __slots__ = ()
+
+    def backward(self, grad, xp):
+        return (grad,)
+
+
+def to_dtype(input: Tensor, dtype: D.dtype, copy: bool = False) -> Tensor:
+    if dtype is input._dtype and not copy:
+        return input
+    out = wrap(input._array.astype(dtype.numpy), dtype)
+    if input._requires_grad and grad_state.enabled and dtype.category == FLOATING:
+        set_history(out, new_node(ToCopyBackward0, (edge(input),), out._array))
+    return out
+
+
+class CloneBackward0(Node):
+    __slots__ = ()
+
+    def backward(self, grad, xp):
+        return (grad,)
+
+
+def clone(input: Tensor, *, memory_format=None) -> Tensor:
+    out = wrap(input._array.copy(), input._dtype)
+    if input._requires_grad and grad_state.enabled:
+        set_history(out, new_node(CloneBackward0, (edge(input),), out._array))
+    return out
+
+
+# ----- in-place forms -------------------------------------------------------------------------
+def _inplace(op):
+    def inplace(self: Tensor, *args, **kwargs) -> Tensor:
+        return apply_inplace(self, op, *args, **kwargs)
+
+    inplace.__name__ = op.__name__ + "_"
+    return inplace
+
+
+add_ = _inplace(add)
+sub_ = _inplace(sub)
+mul_ = _inplace(mul)
+div_ = _inplace(div)
+pow_ = _inplace(pow)
+floor_divide_ = _inplace(floor_divide)
+remainder_ = _inplace(remainder)
+neg_ = _inplace(neg)
+abs_ = _inplace(abs)
+exp_ = _inplace(exp)
+log_ = _inplace(log)
+sqrt_ = _inplace(sqrt)
+sin_ = _inplace(sin)
+cos_ = _inplace(cos)
+tanh_ = _inplace(tanh)
+sigmoid_ = _inplace(sigmoid)
+relu_ = _inplace(relu)
+clamp_ = _inplace(clamp)
+clamp_min_ = _inplace(clamp_min)
+clamp_max_ = _inplace(clamp_max)
+reciprocal_ = _inplace(reciprocal)
+sign_ = _inplace(sign)
+
+
+def zero_(self: Tensor) -> Tensor:
+    return fill_(self, 0)
+
+
+def fill_(self: Tensor, value) -> Tensor:
+    """Fill with a number (or a 0-dim tensor, which keeps its graph)."""
+    if isinstance(value, Tensor) and value._requires_grad and grad_state.enabled:
+        return apply_inplace(self, lambda s, v: add(mul(s, 0), v.expand(s.shape) if s.ndim else v), value)
+    from ember.ops._core import check_inplace
+
+    check_inplace(self)
+    if grad_state.enabled and self._requires_grad:
+        return apply_inplace(self, lambda s: mul(s, 0) + as_scalar(value) if not isinstance(value, Tensor) else mul(s, 0) + value)
+    self._array[...] = value._array if isinstance(value, Tensor) else value
+    self._version_counter[0] += 1
+    return self

@@ -1,0 +1,215 @@
+"""Products: dot, mv, mm, bmm and matmul (which dispatches to them as torch does)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.ops._core import (
+    Node,
+    SavedTensor,
+    Tensor,
+    edge,
+    grad_state,
+    new_node,
+    set_history,
+    wrap,
+)
+
+
+def _dtype_name(t: Tensor) -> str:
+    return t._dtype._legacy_name.replace("Tensor", "")
+
+
+def _same_dtype(op: str, a: Tensor, b: Tensor) -> None:
+    if a._dtype is not b._dtype:
+        raise RuntimeError(
+            f"{op} : expected both vectors to have same dtype, but found {_dtype_name(a)} and "
+            f"{_dtype_name(b)}"
+        )
+
+
+def _matmul_dtypes(a: Tensor, b: Tensor) -> None:
+    if a._dtype is not b._dtype:
+        raise RuntimeError(
+            f"expected m1 and m2 to have the same dtype, but got: {a._dtype} != {b._dtype}"
+        )
+
+
+def _product(node_cls, a: Tensor, b: Tensor, array) -> Tensor:
+    out = wrap(array, a._dtype)
+    if grad_state.enabled and (a._requires_grad or b._requires_grad):
+        node = new_node(node_cls, (edge(a), edge(b)), out._array)
+        node.self_ = SavedTensor(a) if b._requires_grad else None
+        node.other = SavedTensor(b) if a._requires_grad else None
+        set_history(out, node)
+    return out
+
+
+class DotBackward0(Node):
+    """a . b: grad * b and grad * a."""
+
+    __slots__ = ("self_", "other")
+    _saved_fields = ("self_", "other")
+
+    def backward(self, grad, xp):
+        return (
+            grad * xp.saved(self.other) if self.needs_input_grad(0) else None,
+            grad * xp.saved(self.self_) if self.needs_input_grad(1) else None,
+        )
+
+
+def dot(input: Tensor, tensor: Tensor) -> Tensor:
+    if input._array.ndim != 1 or tensor._array.ndim != 1:
+        raise RuntimeError(
+            f"1D tensors expected, but got {input._array.ndim}D and {tensor._array.ndim}D tensors"
+        )
+    _same_dtype("dot", input, tensor)
+    if input._array.shape[0] != tensor._array.shape[0]:
+        raise RuntimeError(
+            "inconsistent tensor size, expected tensor [{}] and src [{}] to have the same number "
+            "of elements, but got {} and {} elements respectively".format(
+                input._array.shape[0], tensor._array.shape[0],
+                input._array.shape[0], tensor._array.shape[0])
+        )
+    return _product(DotBackward0, input, tensor, np.dot(input._array, tensor._array))
+
+
+inner = dot
+
+
+class MvBackward0(Node):
+    """M @ v: outer(grad, v) and M^T @ grad."""
+
+    __slots__ = ("self_", "other")
+    _saved_fields = ("self_", "other")
+
+    def backward(self, grad, xp):
+        return (
+            xp.outer(grad, xp.saved(self.other)) if self.needs_input_grad(0) else None,
+            xp.matmul(xp.mT(xp.saved(self.self_)), grad) if self.needs_input_grad(1) else None,
+        )
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    if input._array.ndim != 2 or vec._array.ndim != 1:
+        raise RuntimeError(
+            f"vector + matrix @ vector expected, got 1, {input._array.ndim}, {vec._array.ndim}"
+        )
+    _matmul_dtypes(input, vec)
+    if input._array.shape[1] != vec._array.shape[0]:
+        raise RuntimeError(
+            f"size mismatch, got input ({input._array.shape[0]}), mat "
+            f"({input._array.shape[0]}x{input._array.shape[1]}), vec ({vec._array.shape[0]})"
+        )
+    return _product(MvBackward0, input, vec, input._array @ vec._array)
+
+
+class MmBackward0(Node):
+    """A @ B: grad @ B^T and A^T @ grad."""
+
+    __slots__ = ("self_", "other")
+    _saved_fields = ("self_", "other")
+
+    def backward(self, grad, xp):
+        return (
+            xp.matmul(grad, xp.mT(xp.saved(self.other))) if self.needs_input_grad(0) else None,
+            xp.matmul(xp.mT(xp.saved(self.self_)), grad) if self.needs_input_grad(1) else None,
+        )
+
+
+class BmmBackward0(MmBackward0):
+    __slots__ = ()
+
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    if input._array.ndim != 2:
+        raise RuntimeError("self must be a matrix")
+    if mat2._array.ndim != 2:
+        raise RuntimeError("mat2 must be a matrix")
+    _matmul_dtypes(input, mat2)
+    (n, m), (m2, p) = input._array.shape, mat2._array.shape
+    if m != m2:
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({n}x{m} and {m2}x{p})"
+        )
+    return _product(MmBackward0, input, mat2, input._array @ mat2._array)
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    if input._array.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if mat2._array.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    _matmul_dtypes(input, mat2)
+    return _product(BmmBackward0, input, mat2, np.matmul(input._array, mat2._array))
+
+
+def matmul(input: Tensor, other: Tensor) -> Tensor:
+    """Dispatch on the ranks as torch does, so the recorded nodes carry torch's names."""
+    from ember.ops.shape import expand, reshape, squeeze, unsqueeze
+
+    da, db = input._array.ndim, other._array.ndim
+    if da == 0 or db == 0:
+        raise RuntimeError(
+            f"both arguments to matmul need to be at least 1D, but they are {da}D and {db}D"
+        )
+    if da == 1 and db == 1:
+        return dot(input, other)
+    if da == 2 and db == 1:
+        return mv(input, other)
+    if da == 1 and db == 2:
+        return _squeeze4(mm(unsqueeze(input, 0), other), 0)
+    if da == 2 and db == 2:
+        return mm(input, other)
+    if da >= 3 and db <= 2:
+        # Fold the batch dimensions into the rows and use one mm.
+        shape = input._array.shape
+        folded = reshape(input, (-1, shape[-1]))
+        if db == 1:
+            out = mm(folded, unsqueeze(other, 1))
+            return _unsafe_view(out, shape[:-1])
+        out = mm(folded, other)
+        return _unsafe_view(out, shape[:-1] + (other._array.shape[-1],))
+    # Broadcast the batch dimensions, then one bmm.
+    a = unsqueeze(input, 0) if da == 1 else input
+    b = unsqueeze(other, -1) if db == 1 else other
+    batch = np.broadcast_shapes(a._array.shape[:-2], b._array.shape[:-2])
+    n, k = a._array.shape[-2:]
+    k2, p = b._array.shape[-2:]
+    if k != k2:
+        raise RuntimeError(
+            f"Expected size for first two dimensions of batch2 tensor to be: "
+            f"[{int(np.prod(batch))}, {k}] but got: [{int(np.prod(batch))}, {k2}]."
+        )
+    a3 = reshape(expand(a, batch + (n, k)), (-1, n, k))
+    b3 = reshape(expand(b, batch + (k, p)), (-1, k, p))
+    out = _unsafe_view(bmm(a3, b3), batch + (n, p))
+    if da == 1:
+        out = squeeze(out, -2)
+    if db == 1:
+        out = squeeze(out, -1)
+    return out
+
+
+def _unsafe_view(t: Tensor, shape: tuple) -> Tensor:
+    from ember.ops.shape import UnsafeViewBackward0
+
+    array = t._array.reshape(shape)
+    out = wrap(array, t._dtype)
+    if t._requires_grad and grad_state.enabled:
+        node = new_node(UnsafeViewBackward0, (edge(t),), array)
+        node.self_sizes = t._array.shape
+        set_history(out, node)
+    return out
+
+
+def _squeeze4(t: Tensor, dim: int) -> Tensor:
+    from ember.ops.shape import SqueezeBackward4, _reshaped_view
+
+    shape = t._array.shape
+    new_shape = shape[:dim] + shape[dim + 1:]
+    return _reshaped_view(t, t._array.reshape(new_shape), new_shape, SqueezeBackward4)
+
+
+def rmatmul(input: Tensor, other: Tensor) -> Tensor:
+    return matmul(other, input)

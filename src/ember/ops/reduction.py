@@ -1,0 +1,453 @@
+"""Reductions: sum, mean, prod, max/min, norm, argmax/argmin.
+
+Their backward spreads the gradient back over the reduced dimensions: ``_unreduce`` puts the
+dropped dimensions back (when ``keepdim`` was False) so broadcasting does the rest.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+
+import numpy as np
+
+from ember import _dtype as D
+from ember._tensor import _canonical_dim
+from ember.ops._core import (
+    FLOATING,
+    Node,
+    SavedTensor,
+    Tensor,
+    edge,
+    grad_state,
+    new_node,
+    set_history,
+    wrap,
+)
+
+
+def _dims(dim, ndim: int) -> tuple[int, ...]:
+    """Canonical, sorted reduction axes; ``None`` means all of them (none for a 0-dim tensor)."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, int):
+        dim = (dim,)
+    dims = tuple(sorted({_canonical_dim(d, ndim) for d in dim}))
+    return dims if ndim else ()
+
+
+def _unreduce(grad, xp, dims, keepdim: bool, shape):
+    """Give ``grad`` back the reduced dimensions (size 1) and expand it to ``shape``."""
+    if not keepdim:
+        for d in dims:
+            grad = xp.unsqueeze(grad, d)
+    return xp.expand(grad, shape)
+
+
+def _sum_dtype(input: Tensor, dtype) -> D.dtype:
+    if dtype is not None:
+        return dtype
+    return D.int64 if input._dtype.category != FLOATING else input._dtype
+
+
+# ----- sum / mean -----------------------------------------------------------------------------
+class SumBackward0(Node):
+    """sum of everything: every element gets the gradient."""
+
+    __slots__ = ("self_sizes",)
+
+    def backward(self, grad, xp):
+        return (xp.expand(grad, self.self_sizes),)
+
+
+class SumBackward1(Node):
+    """sum over ``dim``: expand the gradient back over it."""
+
+    __slots__ = ("self_sizes", "dim", "keepdim")
+
+    def backward(self, grad, xp):
+        return (_unreduce(grad, xp, self.dim, self.keepdim, self.self_sizes),)
+
+
+def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    if isinstance(dim, D.dtype):  # torch.sum(x, torch.float64)
+        dim, dtype = None, dim
+    out_dtype = _sum_dtype(input, dtype)
+    a = input._array
+    full = dim is None
+    dims = _dims(dim, a.ndim)
+    out = wrap(np.sum(a, axis=dims, keepdims=keepdim and not full, dtype=out_dtype.numpy),
+               out_dtype)
+    if input._requires_grad and grad_state.enabled:
+        if full:
+            node = new_node(SumBackward0, (edge(input),), out._array)
+        else:
+            node = new_node(SumBackward1, (edge(input),), out._array)
+            node.dim, node.keepdim = dims, keepdim
+        node.self_sizes = a.shape
+        set_history(out, node)
+    return out
+
+
+class MeanBackward0(Node):
+    __slots__ = ("self_sizes", "self_numel")
+
+    def backward(self, grad, xp):
+        return (xp.expand(grad / self.self_numel, self.self_sizes),)
+
+
+class MeanBackward1(Node):
+    __slots__ = ("self_sizes", "dim", "keepdim", "count")
+
+    def backward(self, grad, xp):
+        return (_unreduce(grad / self.count, xp, self.dim, self.keepdim, self.self_sizes),)
+
+
+def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    out_dtype = dtype or input._dtype
+    if out_dtype.category != FLOATING:
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point "
+            f"or complex dtype. Got: {_legacy(out_dtype)}"
+        )
+    a = input._array.astype(out_dtype.numpy, copy=False)
+    full = dim is None
+    dims = _dims(dim, a.ndim)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.mean(a, axis=dims, keepdims=keepdim and not full) if a.size else np.full(
+            _reduced_shape(a.shape, dims, keepdim and not full), np.nan)
+    out = wrap(np.asarray(value, dtype=out_dtype.numpy), out_dtype)
+    if input._requires_grad and grad_state.enabled:
+        if full:
+            node = new_node(MeanBackward0, (edge(input),), out._array)
+            node.self_numel = a.size
+        else:
+            node = new_node(MeanBackward1, (edge(input),), out._array)
+            node.dim, node.keepdim = dims, keepdim
+            node.count = math.prod(a.shape[d] for d in dims)
+        node.self_sizes = a.shape
+        set_history(out, node)
+    return out
+
+
+def _reduced_shape(shape, dims, keepdim):
+    if keepdim:
+        return tuple(1 if i in dims else s for i, s in enumerate(shape))
+    return tuple(s for i, s in enumerate(shape) if i not in dims)
+
+
+def _legacy(dtype: D.dtype) -> str:
+    return dtype._legacy_name.replace("Tensor", "")
+
+
+# ----- prod -----------------------------------------------------------------------------------
+def _prod_backward(grad, xp, self_, result, dim: int | None, keepdim: bool):
+    """Gradient of a product: the product of all the other elements.
+
+    ``result / self`` gives that when no element is zero. With zeros it would divide by zero,
+    so then each element's "product of the others" is taken directly, by replacing the
+    element itself with 1 (an n x n construction, differentiable for higher orders).
+    """
+    if dim is None:
+        flat_self = xp.reshape(self_, (-1,))
+        shape = self_.shape
+        others = _product_of_others(xp, flat_self)
+        return xp.reshape(others, shape) * grad
+    grad = _unreduce(grad, xp, (dim,), keepdim, self_.shape)
+    if not bool((self_ == 0).any()):
+        result = _unreduce(result, xp, (dim,), keepdim, self_.shape)
+        return grad * result / self_
+    moved = xp.permute(self_, _move_last(self_.ndim, dim))
+    others = _product_of_others(xp, moved)
+    return grad * xp.permute(others, _move_back(self_.ndim, dim))
+
+
+def _product_of_others(xp, x):
+    """For each element along the last axis: the product of the other elements."""
+    n = x.shape[-1]
+    eye = np.eye(n, dtype=bool)
+    expanded = xp.unsqueeze(x, -2)  # (..., 1, n)
+    replaced = xp.where(eye, 1.0, xp.expand(expanded, x.shape[:-1] + (n, n)))
+    return xp.prod(replaced, -1)
+
+
+def _move_last(ndim: int, dim: int) -> tuple:
+    return tuple(d for d in range(ndim) if d != dim) + (dim,)
+
+
+def _move_back(ndim: int, dim: int) -> tuple:
+    order = _move_last(ndim, dim)
+    return tuple(order.index(d) for d in range(ndim))
+
+
+class ProdBackward0(Node):
+    __slots__ = ("self_", "result")
+    _saved_fields = ("self_", "result")
+
+    def backward(self, grad, xp):
+        return (_prod_backward(grad, xp, xp.saved(self.self_), None, None, False),)
+
+
+class ProdBackward1(Node):
+    __slots__ = ("self_", "result", "dim", "keepdim")
+    _saved_fields = ("self_", "result")
+
+    def backward(self, grad, xp):
+        self_ = xp.saved(self.self_)
+        result = xp.saved_output(self.result, self)
+        return (_prod_backward(grad, xp, self_, result, self.dim, self.keepdim),)
+
+
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    out_dtype = _sum_dtype(input, dtype)
+    a = input._array
+    if dim is None:
+        out = wrap(np.asarray(np.prod(a, dtype=out_dtype.numpy)), out_dtype)
+        node_cls = ProdBackward0
+    else:
+        dim = _canonical_dim(dim, a.ndim) if a.ndim else 0
+        value = np.prod(a, axis=dim if a.ndim else None, keepdims=keepdim and a.ndim > 0,
+                        dtype=out_dtype.numpy)
+        out = wrap(np.asarray(value), out_dtype)
+        node_cls = ProdBackward1
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(node_cls, (edge(input),), out._array)
+        node.self_ = SavedTensor(input)
+        node.result = SavedTensor(out, is_output=True)
+        if node_cls is ProdBackward1:
+            node.dim = dim if a.ndim else None
+            node.keepdim = keepdim
+        set_history(out, node)
+    return out
+
+
+# ----- max / min ------------------------------------------------------------------------------
+class _NamedTupleRepr:
+    def __repr__(self) -> str:
+        fields = ",\n".join(f"{name}={value!r}" for name, value in zip(self._fields, self))
+        return f"torch.return_types.{self._torch_name}(\n{fields})"
+
+
+def _return_type(name: str):
+    base = collections.namedtuple(name, ["values", "indices"])
+    return type(name, (_NamedTupleRepr, base), {"__slots__": (), "_torch_name": name})
+
+
+max_result = _return_type("max")
+min_result = _return_type("min")
+
+
+class MaxBackward1(Node):
+    """max of everything: ties share the gradient evenly (torch's evenly_distribute)."""
+
+    __slots__ = ("self_", "result")
+    _saved_fields = ("self_", "result")
+
+    def backward(self, grad, xp):
+        return (_evenly_distribute(grad, xp, xp.saved(self.self_),
+                                   xp.saved_output(self.result, self)),)
+
+
+class MinBackward1(MaxBackward1):
+    __slots__ = ()
+
+
+def _evenly_distribute(grad, xp, self_, result):
+    mask = self_ == result
+    if np.isnan(float(result)):
+        mask = self_ != self_
+    count = xp.cast(mask, grad).sum()
+    return xp.where(mask, grad / count, 0)
+
+
+class MaxBackward0(Node):
+    """max over ``dim``: the gradient goes to the selected index."""
+
+    __slots__ = ("indices", "dim", "keepdim", "self_sizes")
+    _saved_fields = ("indices",)
+
+    def backward(self, grad, xp):
+        indices = self.indices
+        if not self.keepdim:
+            grad = xp.unsqueeze(grad, self.dim)
+            indices = np.expand_dims(indices, self.dim)
+        return (xp.scatter_along_dim(self.self_sizes, indices, grad, self.dim),)
+
+
+class MinBackward0(MaxBackward0):
+    __slots__ = ()
+
+
+def _extreme(input: Tensor, dim, keepdim: bool, is_max: bool, name: str):
+    a = input._array
+    if dim is None:
+        if a.size == 0:
+            raise RuntimeError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                "Specify the reduction dim with the 'dim' argument."
+            )
+        value = (np.max if is_max else np.min)(a)
+        out = wrap(np.asarray(value, dtype=a.dtype), input._dtype)
+        if input._requires_grad and grad_state.enabled:
+            node = new_node(MaxBackward1 if is_max else MinBackward1, (edge(input),), out._array)
+            node.self_ = SavedTensor(input)
+            node.result = SavedTensor(out, is_output=True)
+            set_history(out, node)
+        return out
+    if isinstance(dim, Tensor):  # torch.max(a, b) is maximum
+        from ember.ops.elementwise import maximum, minimum
+
+        return (maximum if is_max else minimum)(input, dim)
+    d = _canonical_dim(dim, a.ndim)
+    if a.ndim == 0:
+        values = wrap(a.copy(), input._dtype)
+        indices = np.zeros((), dtype=np.int64)
+    else:
+        if a.shape[d] == 0:
+            raise IndexError(
+                f"{name}(): Expected reduction dim {d} to have non-zero size."
+            )
+        indices = _arg_extreme(a, d, is_max)
+        values = wrap(np.take_along_axis(a, np.expand_dims(indices, d), axis=d).squeeze(d),
+                      input._dtype)
+        if keepdim:
+            values._array = np.expand_dims(values._array, d)
+            indices = np.expand_dims(indices, d)
+    if input._requires_grad and grad_state.enabled and a.ndim:
+        node = new_node(MaxBackward0 if is_max else MinBackward0, (edge(input),), values._array)
+        node.indices = indices
+        node.dim, node.keepdim, node.self_sizes = d, keepdim, a.shape
+        set_history(values, node)
+    elif input._requires_grad and grad_state.enabled:
+        from ember.ops.elementwise import clone
+
+        values = clone(input)
+    result_cls = max_result if is_max else min_result
+    return result_cls(values, wrap(np.asarray(indices, dtype=np.int64), D.int64))
+
+
+def _arg_extreme(a: np.ndarray, dim: int, is_max: bool) -> np.ndarray:
+    """First index of the max/min along ``dim``; a NaN wins, as in torch."""
+    nan = np.isnan(a) if a.dtype.kind == "f" else None
+    if nan is not None and nan.any():
+        idx = (np.argmax if is_max else np.argmin)(a, axis=dim)
+        has_nan = nan.any(axis=dim)
+        return np.where(has_nan, np.argmax(nan, axis=dim), idx)
+    return (np.argmax if is_max else np.argmin)(a, axis=dim)
+
+
+def max(input: Tensor, dim=None, keepdim: bool = False):
+    return _extreme(input, dim, keepdim, True, "max")
+
+
+def min(input: Tensor, dim=None, keepdim: bool = False):
+    return _extreme(input, dim, keepdim, False, "min")
+
+
+def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    if dim == () or dim is None:
+        return max(input)
+    return max(input, dim, keepdim).values
+
+
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return _argextreme(input, dim, keepdim, True)
+
+
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return _argextreme(input, dim, keepdim, False)
+
+
+def _argextreme(input: Tensor, dim, keepdim: bool, is_max: bool) -> Tensor:
+    a = input._array
+    if dim is None:
+        flat = a.reshape(-1)
+        index = _arg_extreme(flat, 0, is_max) if flat.size else None
+        if index is None:
+            name = "argmax" if is_max else "argmin"
+            raise RuntimeError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0."
+            )
+        result = np.asarray(index, dtype=np.int64)
+        if keepdim:
+            result = result.reshape((1,) * a.ndim)
+        return wrap(result, D.int64)
+    if a.ndim == 0:
+        return wrap(np.zeros((), dtype=np.int64), D.int64)
+    d = _canonical_dim(dim, a.ndim)
+    result = _arg_extreme(a, d, is_max).astype(np.int64)
+    if keepdim:
+        result = np.expand_dims(result, d)
+    return wrap(result, D.int64)
+
+
+# ----- norm -----------------------------------------------------------------------------------
+class LinalgVectorNormBackward0(Node):
+    """Vector p-norm. For p=2: grad * self / norm, taken as 0 where the norm is 0."""
+
+    __slots__ = ("self_", "result", "ord", "dim", "keepdim")
+    _saved_fields = ("self_", "result")
+
+    def backward(self, grad, xp):
+        self_ = xp.saved(self.self_)
+        result = xp.saved_output(self.result, self)
+        p, dims, keepdim = self.ord, self.dim, self.keepdim
+        shape = self_.shape
+        grad = _unreduce(grad, xp, dims, keepdim, shape)
+        result = _unreduce(result, xp, dims, keepdim, shape)
+        if p == 2:
+            return (xp.where(result == 0, 0, grad * self_ / result),)
+        if p == 1:
+            return (grad * xp.sign(self_),)
+        if p == 0:
+            return (grad * 0,)
+        if p == float("inf") or p == float("-inf"):
+            mask = xp.abs(self_) == result
+            count = xp.sum(xp.cast(mask, grad), dims, True)
+            count = _unreduce(count, xp, dims, True, shape)
+            return (xp.where(mask, xp.sign(self_) * grad / count, 0),)
+        scale = xp.abs(self_) ** (p - 2) * self_ / result ** (p - 1)
+        return (xp.where(result == 0, 0, grad * scale),)
+
+
+def _vector_norm_array(a: np.ndarray, p, dims, keepdim: bool) -> np.ndarray:
+    absolute = np.abs(a)
+    if p == 2:
+        return np.sqrt(np.sum(absolute * absolute, axis=dims, keepdims=keepdim))
+    if p == float("inf"):
+        return np.max(absolute, axis=dims, keepdims=keepdim)
+    if p == float("-inf"):
+        return np.min(absolute, axis=dims, keepdims=keepdim)
+    if p == 0:
+        return np.sum(absolute != 0, axis=dims, keepdims=keepdim).astype(a.dtype)
+    if p == 1:
+        return np.sum(absolute, axis=dims, keepdims=keepdim)
+    return np.sum(absolute ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
+
+
+def vector_norm(input: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    if input._dtype.category != FLOATING:
+        raise RuntimeError(
+            "linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+            f"{_legacy(input._dtype)}"
+        )
+    a = input._array if dtype is None else input._array.astype(dtype.numpy)
+    dims = _dims(dim, a.ndim)
+    out = wrap(np.asarray(_vector_norm_array(a, ord, dims, keepdim), dtype=a.dtype),
+               dtype or input._dtype)
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(LinalgVectorNormBackward0, (edge(input),), out._array)
+        node.self_ = SavedTensor(input)
+        node.result = SavedTensor(out, is_output=True)
+        node.ord, node.dim, node.keepdim = ord, dims, keepdim
+        set_history(out, node)
+    return out
+
+
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """torch.norm: the vector p-norm over ``dim`` ('fro' and None mean 2)."""
+    if p == "fro" or p is None:
+        p = 2
+    if isinstance(p, str):
+        raise RuntimeError(f"norm: unsupported p='{p}' in ember (only numbers and 'fro')")
+    return vector_norm(input, p, dim, keepdim, dtype=dtype)

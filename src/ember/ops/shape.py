@@ -1,0 +1,487 @@
+"""Shape ops and views: reshape/view, squeeze/unsqueeze, transpose/permute, expand, cat/stack.
+
+A view shares its parent's array (NumPy does that for free) and version counter, and records
+``(parent, step)`` in ``_view_of``. A step is one of four replayable operations (index,
+reshape, permute, expand) so that an in-place change of a view can rewrite its base's history
+as torch does (``CopySlices``): the same steps pick the view's region out of the base's
+gradient.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ember import _dtype as D
+from ember._tensor import Size, _canonical_dim
+from ember.ops._core import (
+    Node,
+    Tensor,
+    edge,
+    grad_state,
+    new_node,
+    set_history,
+    wrap,
+)
+
+# ----- view steps -----------------------------------------------------------------------------
+INDEX, RESHAPE, PERMUTE, EXPAND = "index", "reshape", "permute", "expand"
+
+
+def view_key(key: tuple) -> tuple:
+    """``key`` ending in ``...``: NumPy then gives a 0-d view, never a detached scalar."""
+    return key if any(k is Ellipsis for k in key) else key + (Ellipsis,)
+
+
+def apply_view_step(x, step, xp):
+    kind, arg = step
+    if kind is INDEX:
+        return x[view_key(arg)]
+    if kind is RESHAPE:
+        return xp.reshape(x, arg)
+    if kind is PERMUTE:
+        return xp.permute(x, arg)
+    return xp.expand(x, arg)
+
+
+def make_view(input: Tensor, array: np.ndarray, step, node_cls=None) -> Tensor:
+    """A tensor viewing ``input``'s memory, with ``node_cls`` as history when recording."""
+    out = wrap(array, input._dtype)
+    out._version_counter = input._version_counter
+    out._view_of = (input, step)
+    if node_cls is not None and input._requires_grad and grad_state.enabled:
+        set_history(out, new_node(node_cls, (edge(input),), array))
+    return out
+
+
+def view_chain(t: Tensor):
+    """The root base of view ``t`` and the steps leading from it to ``t``."""
+    steps = []
+    while t._view_of is not None:
+        t, step = t._view_of
+        steps.append(step)
+    steps.reverse()
+    return t, steps
+
+
+class CopySlices(Node):
+    """The base's history after an in-place op on one of its views.
+
+    ``fn`` is the in-place op's own node; the region the view covers gets ``fn``'s gradient
+    for its input, the rest of the base passes the gradient through unchanged.
+    """
+
+    __slots__ = ("fn", "steps")
+
+    def backward(self, grad, xp):
+        result = xp.clone(grad)
+        region = _region(result, self.steps, xp)
+        fn_grads = self.fn.backward(xp.clone(region), xp)
+        if fn_grads[0] is not None and self.fn.needs_input_grad(0):
+            region[...] = fn_grads[0]
+        else:
+            region[...] = 0
+        return (result, *fn_grads[1:])
+
+    def release_saved(self) -> None:
+        self.fn.release_saved()
+        self._released = self.fn._released
+
+
+def _region(x, steps, xp):
+    for step in steps:
+        x = apply_view_step(x, step, xp)
+    return x
+
+
+class AsStridedBackward0(Node):
+    """A view whose base was changed in place: its gradient goes into its region of the base."""
+
+    __slots__ = ("steps", "base_sizes")
+
+    def backward(self, grad, xp):
+        base_grad = xp.zeros(self.base_sizes, grad)
+        _region(base_grad, self.steps, xp)[...] = grad
+        return (base_grad,)
+
+
+def rebase_view_history(view: Tensor, node: Node, result: Tensor) -> None:
+    """``view`` was changed in place by the op ``node``: rewrite its base's history."""
+    base, steps = view_chain(view)
+    copy_slices = new_node(CopySlices, (edge(base),) + node.next_functions[1:], base._array)
+    copy_slices.fn = node
+    copy_slices.steps = steps
+    set_history(base, copy_slices)
+    view_node = new_node(AsStridedBackward0, ((copy_slices, 0),), view._array)
+    view_node.steps, view_node.base_sizes = steps, base._array.shape
+    set_history(view, view_node)
+
+
+# ----- reshape / view -------------------------------------------------------------------------
+def shape_args(args) -> tuple:
+    """Accept ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(torch.Size([2, 3]))``."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = args[0]
+    return tuple(int(a) for a in args)
+
+
+def infer_shape(shape: tuple, numel: int) -> tuple:
+    """Resolve one ``-1`` in ``shape``; torch's error if the sizes do not fit ``numel``."""
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = math.prod(s for s in shape if s != -1)
+    if -1 in shape:
+        if known == 0 or numel % known:
+            if known == 0 and numel == 0:
+                raise RuntimeError(
+                    f"cannot reshape tensor of 0 elements into shape {list(shape)} because the "
+                    "unspecified dimension size -1 can be any value and is ambiguous"
+                )
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        return tuple(numel // known if s == -1 else s for s in shape)
+    if known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape
+
+
+class ViewBackward0(Node):
+    __slots__ = ("self_sizes",)
+
+    def backward(self, grad, xp):
+        return (xp.reshape(grad, self.self_sizes),)
+
+
+class UnsafeViewBackward0(ViewBackward0):
+    __slots__ = ()
+
+
+def view(input: Tensor, *shape) -> Tensor:
+    if len(shape) == 1 and isinstance(shape[0], D.dtype):
+        raise RuntimeError("ember does not support reinterpreting a tensor as another dtype")
+    shape = infer_shape(shape_args(shape), input._array.size)
+    try:
+        array = np.reshape(input._array, shape, copy=False)
+    except ValueError:
+        raise RuntimeError(
+            "view size is not compatible with input tensor's size and stride (at least one "
+            "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
+        ) from None
+    return _reshaped_view(input, array, shape, ViewBackward0)
+
+
+def _reshaped_view(input: Tensor, array, shape, node_cls) -> Tensor:
+    out = make_view(input, array, (RESHAPE, shape))
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(node_cls, (edge(input),), array)
+        node.self_sizes = input._array.shape
+        set_history(out, node)
+    return out
+
+
+def reshape(input: Tensor, *shape) -> Tensor:
+    """A view when the memory layout allows it, otherwise a copy (as torch)."""
+    shape = infer_shape(shape_args(shape), input._array.size)
+    try:
+        array = np.reshape(input._array, shape, copy=False)
+    except ValueError:
+        from ember.ops.elementwise import clone
+
+        copied = clone(input)
+        array = copied._array.reshape(shape)
+        out = wrap(array, input._dtype)
+        if copied._requires_grad:
+            node = new_node(UnsafeViewBackward0, (edge(copied),), array)
+            node.self_sizes = input._array.shape
+            set_history(out, node)
+        return out
+    return _reshaped_view(input, array, shape, ViewBackward0)
+
+
+def view_as(input: Tensor, other: Tensor) -> Tensor:
+    return view(input, other._array.shape)
+
+
+def reshape_as(input: Tensor, other: Tensor) -> Tensor:
+    return reshape(input, other._array.shape)
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    shape = input._array.shape
+    if not shape:
+        return reshape(input, (1,))
+    start = _canonical_dim(start_dim, len(shape))
+    end = _canonical_dim(end_dim, len(shape))
+    if start > end:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if start == end:
+        return input
+    merged = math.prod(shape[start:end + 1])
+    return reshape(input, shape[:start] + (merged,) + shape[end + 1:])
+
+
+def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
+    shape = input._array.shape
+    d = _canonical_dim(dim, len(shape))
+    sizes = infer_shape(tuple(sizes), shape[d])
+    return view(input, shape[:d] + sizes + shape[d + 1:])
+
+
+class SqueezeBackward0(ViewBackward0):
+    __slots__ = ()
+
+
+class SqueezeBackward1(ViewBackward0):
+    __slots__ = ()
+
+
+class SqueezeBackward2(ViewBackward0):
+    __slots__ = ()
+
+
+class SqueezeBackward4(ViewBackward0):
+    __slots__ = ()
+
+
+class UnsqueezeBackward0(ViewBackward0):
+    __slots__ = ()
+
+
+def squeeze(input: Tensor, dim=None) -> Tensor:
+    shape = input._array.shape
+    if dim is None:
+        new_shape, node_cls = tuple(s for s in shape if s != 1), SqueezeBackward0
+    else:
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        dims = {_canonical_dim(d, len(shape)) for d in dims} if shape else set()
+        new_shape = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
+        node_cls = SqueezeBackward1 if isinstance(dim, int) else SqueezeBackward2
+    return _reshaped_view(input, input._array.reshape(new_shape), new_shape, node_cls)
+
+
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    shape = input._array.shape
+    d = _canonical_dim(dim, len(shape) + 1)
+    new_shape = shape[:d] + (1,) + shape[d:]
+    return _reshaped_view(input, input._array.reshape(new_shape), new_shape, UnsqueezeBackward0)
+
+
+# ----- transpose / permute / expand -----------------------------------------------------------
+class PermuteBackward0(Node):
+    __slots__ = ("dims",)
+
+    def backward(self, grad, xp):
+        return (xp.permute(grad, tuple(np.argsort(self.dims))),)
+
+
+class TransposeBackward0(PermuteBackward0):
+    __slots__ = ()
+
+
+class TBackward0(PermuteBackward0):
+    __slots__ = ()
+
+
+def _permuted(input: Tensor, dims: tuple, node_cls) -> Tensor:
+    array = np.transpose(input._array, dims)
+    out = make_view(input, array, (PERMUTE, dims))
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(node_cls, (edge(input),), array)
+        node.dims = dims
+        set_history(out, node)
+    return out
+
+
+def permute(input: Tensor, *dims) -> Tensor:
+    dims = shape_args(dims)
+    ndim = input._array.ndim
+    if len(dims) != ndim:
+        raise RuntimeError(
+            "permute(sparse_coo): number of dimensions in the tensor input does not match the "
+            f"length of the desired ordering of dimensions i.e. input.dim() = {ndim} is not "
+            f"equal to len(dims) = {len(dims)}"
+        )
+    dims = tuple(_canonical_dim(d, ndim) for d in dims)
+    if len(set(dims)) != ndim:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    return _permuted(input, dims, PermuteBackward0)
+
+
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    ndim = input._array.ndim
+    order = list(range(ndim))
+    if ndim:
+        d0, d1 = _canonical_dim(dim0, ndim), _canonical_dim(dim1, ndim)
+        order[d0], order[d1] = order[d1], order[d0]
+    else:
+        _canonical_dim(dim0, 0), _canonical_dim(dim1, 0)
+    return _permuted(input, tuple(order), TransposeBackward0)
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input: Tensor) -> Tensor:
+    ndim = input._array.ndim
+    if ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {ndim}D")
+    return _permuted(input, tuple(reversed(range(ndim))), TBackward0)
+
+
+def T(input: Tensor) -> Tensor:
+    return _permuted(input, tuple(reversed(range(input._array.ndim))), PermuteBackward0)
+
+
+def mT(input: Tensor) -> Tensor:
+    return transpose(input, -2, -1)
+
+
+class ExpandBackward0(Node):
+    """The engine sums the gradient back over the expanded dimensions."""
+
+    __slots__ = ()
+
+    def backward(self, grad, xp):
+        return (grad,)
+
+
+def expand(input: Tensor, *sizes) -> Tensor:
+    sizes = shape_args(sizes)
+    shape = input._array.shape
+    if len(sizes) < len(shape):
+        raise RuntimeError(
+            f"expand({_type_str(input)}{{{list(shape)}}}, size={list(sizes)}): the number of "
+            "sizes provided "
+            f"({len(sizes)}) must be greater or equal to the number of dimensions in the tensor "
+            f"({len(shape)})"
+        )
+    lead = len(sizes) - len(shape)
+    target = []
+    for i, s in enumerate(sizes):
+        own = shape[i - lead] if i >= lead else None
+        if s == -1:
+            if own is None:
+                raise RuntimeError(
+                    f"The expanded size of the tensor (-1) isn't allowed in a leading, "
+                    f"non-existing dimension {i}"
+                )
+            s = own
+        elif own is not None and own != s and own != 1:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({s}) must match the existing size ({own}) at "
+                f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
+                f"{list(shape)}"
+            )
+        target.append(s)
+    target = tuple(target)
+    array = np.broadcast_to(input._array, target)
+    return make_view(input, array, (EXPAND, target), ExpandBackward0)
+
+
+def _type_str(input: Tensor) -> str:
+    return "torch." + input._dtype._legacy_name
+
+
+def expand_as(input: Tensor, other: Tensor) -> Tensor:
+    return expand(input, other._array.shape)
+
+
+def broadcast_to(input: Tensor, shape) -> Tensor:
+    return expand(input, tuple(shape))
+
+
+# ----- cat / stack ----------------------------------------------------------------------------
+class CatBackward0(Node):
+    """Each input gets its slice of the gradient along ``dim``."""
+
+    __slots__ = ("dim", "sizes")
+
+    def backward(self, grad, xp):
+        grads, start = [], 0
+        lead = (slice(None),) * self.dim
+        for size in self.sizes:
+            if size is None:  # a legacy empty 1-D input, skipped by cat
+                grads.append(None)
+                continue
+            grads.append(grad[lead + (slice(start, start + size),)])
+            start += size
+        return tuple(grads)
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    for i, x in enumerate(tensors):
+        if not isinstance(x, Tensor):
+            raise TypeError(
+                f"expected Tensor as element {i} in argument 0, but got {type(x).__name__}"
+            )
+    # torch skips 1-D empty tensors when concatenating (legacy behaviour)
+    used = [x for x in tensors if not (x._array.ndim == 1 and x._array.size == 0)]
+    if not used:
+        return wrap(np.zeros((0,), dtype=tensors[0]._array.dtype), tensors[0]._dtype)
+    ndim = used[0]._array.ndim
+    if ndim == 0:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    d = _canonical_dim(dim, ndim)
+    dtype = D.result_type(*used) if len({x._dtype for x in used}) > 1 else used[0]._dtype
+    ref = used[0]._array.shape
+    for i, x in enumerate(used):
+        s = x._array.shape
+        if len(s) != ndim:
+            raise RuntimeError(
+                f"Tensors must have same number of dimensions: got {ndim} and {len(s)}"
+            )
+        for k in range(ndim):
+            if k != d and s[k] != ref[k]:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {d}. Expected size "
+                    f"{ref[k]} but got size {s[k]} for tensor number {i} in the list."
+                )
+    array = np.concatenate([x._array.astype(dtype.numpy, copy=False) for x in used], axis=d)
+    out = wrap(array, dtype)
+    if grad_state.enabled and any(x._requires_grad for x in tensors):
+        node = new_node(CatBackward0, tuple(edge(x) for x in tensors), array)
+        node.dim = d
+        node.sizes = [None if (x._array.ndim == 1 and x._array.size == 0) else x._array.shape[d]
+                      for x in tensors]
+        set_history(out, node)
+    return out
+
+
+concat = concatenate = cat
+
+
+class StackBackward0(Node):
+    __slots__ = ("dim", "count")
+
+    def backward(self, grad, xp):
+        lead = (slice(None),) * self.dim
+        return tuple(grad[lead + (i,)] for i in range(self.count))
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape = tensors[0]._array.shape
+    for i, x in enumerate(tensors):
+        if x._array.shape != shape:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
+                f"and {list(x._array.shape)} at entry {i}"
+            )
+    d = _canonical_dim(dim, len(shape) + 1)
+    dtype = D.result_type(*tensors) if len({x._dtype for x in tensors}) > 1 else tensors[0]._dtype
+    array = np.stack([x._array.astype(dtype.numpy, copy=False) for x in tensors], axis=d)
+    out = wrap(array, dtype)
+    if grad_state.enabled and any(x._requires_grad for x in tensors):
+        node = new_node(StackBackward0, tuple(edge(x) for x in tensors), array)
+        node.dim, node.count = d, len(tensors)
+        set_history(out, node)
+    return out
+
+
+def size_of(input: Tensor) -> Size:
+    return Size(input._array.shape)

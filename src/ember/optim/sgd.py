@@ -1,0 +1,60 @@
+"""Stochastic gradient descent, with torch's momentum, dampening, Nesterov and weight decay."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from ember.optim.optimizer import Optimizer, required
+
+
+class SGD(Optimizer):
+    """p <- p - lr * d, where d is the gradient with weight decay and momentum folded in:
+
+    g = grad + weight_decay * p;  b = momentum * b + (1 - dampening) * g (b = g at first);
+    d = g + momentum * b (Nesterov) or b.  ``maximize`` ascends instead.
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0,
+                 dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
+                 maximize: bool = False, foreach=None, differentiable: bool = False,
+                 fused=None) -> None:
+        if lr is not required and lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                        foreach=foreach, differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+
+    @Optimizer._no_grad
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            from ember.autograd.grad_mode import enable_grad
+
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+            weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+            for p in group["params"]:
+                if p._grad is None:
+                    continue
+                d_p = p._grad if not group["maximize"] else -p._grad
+                if weight_decay != 0:
+                    d_p = d_p.add(p, alpha=weight_decay)
+                if momentum != 0:
+                    state = self.state.setdefault(p, {})
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = state["momentum_buffer"] = d_p.clone().detach()
+                    else:
+                        buf.mul_(momentum).add_(d_p, alpha=1 - dampening)
+                    d_p = d_p.add(buf, alpha=momentum) if nesterov else buf
+                p.add_(d_p, alpha=-lr)
+        return loss
