@@ -107,7 +107,7 @@ def run_backward(
         while heap:
             node = heappop(heap)[1]
             grad = buffers.pop(node, None)
-            if grad is not None:
+            if grad is not None and hasattr(node, "_retained_tensors"):
                 grad = _run_tensor_hooks(node, grad, xp)
             if captured is not None:
                 if node.num_outputs == 1:
@@ -135,7 +135,15 @@ def run_backward(
                 if child is None or (needed is not None and child not in needed):
                     continue
                 if g is not None:
-                    _add_to_buffer(buffers, child, nr, g, xp)
+                    if child.num_outputs == 1:
+                        # The common case, inlined: one output, gradient already conforming.
+                        shape, dtype = child._out_meta[0]
+                        if g.shape != shape or g.dtype != dtype:
+                            g = xp.conform(g, shape, dtype)
+                        existing = buffers.get(child)
+                        buffers[child] = g if existing is None else existing + g
+                    else:
+                        _add_to_buffer(buffers, child, nr, g, xp)
                 count = dependencies[child] - 1
                 dependencies[child] = count
                 if count == 0:

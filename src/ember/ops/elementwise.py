@@ -61,7 +61,8 @@ class AddBackward0(Node):
 
 
 def add(input, other, *, alpha=1) -> Tensor:
-    input = _tensor_input(input)
+    if input.__class__ is not Tensor:
+        input = _tensor_input(input)
     a, b, dtype = binary_operands(input, other)
     out = wrap(a + b if alpha == 1 else a + b * alpha, dtype)
     if _records(input, other):
@@ -125,21 +126,25 @@ class MulBackward0(Node):
     _saved_fields = ("self_", "other")
 
     def backward(self, grad, xp):
+        (self_node, _), (other_node, _) = self.next_functions
         return (
-            grad * xp.saved(self.other) if self.needs_input_grad(0) else None,
-            grad * xp.saved(self.self_) if self.needs_input_grad(1) else None,
+            grad * xp.saved(self.other) if self_node is not None else None,
+            grad * xp.saved(self.self_) if other_node is not None else None,
         )
 
 
 def mul(input, other) -> Tensor:
-    input = _tensor_input(input)
+    if input.__class__ is not Tensor:
+        input = _tensor_input(input)
     a, b, dtype = binary_operands(input, other)
     out = wrap(a * b, dtype)
-    if _records(input, other):
-        node = new_node(MulBackward0, (edge(input), _edge_of(other)), out._array)
-        node.other = _save(other) if input._requires_grad else None
-        node.self_ = SavedTensor(input) if other_requires_grad(other) else None
-        set_history(out, node)
+    if grad_state.enabled:
+        other_grad = other_requires_grad(other)
+        if input._requires_grad or other_grad:
+            node = new_node(MulBackward0, (edge(input), _edge_of(other)), out._array)
+            node.other = _save(other) if input._requires_grad else None
+            node.self_ = SavedTensor(input) if other_grad else None
+            set_history(out, node)
     return out
 
 
