@@ -121,12 +121,14 @@ def _dtype_or_default(dtype) -> D.dtype:
     return D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
 
 
-def zeros(*size_args, size=None, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
+def zeros(*size_args, size=None, dtype=None, device=None, requires_grad: bool = False,
+          out=None) -> Tensor:
     dtype = _dtype_or_default(dtype)
     return _finish(np.zeros(_size(size_args, size), dtype=dtype.numpy), dtype, requires_grad)
 
 
-def ones(*size_args, size=None, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
+def ones(*size_args, size=None, dtype=None, device=None, requires_grad: bool = False,
+         out=None) -> Tensor:
     dtype = _dtype_or_default(dtype)
     return _finish(np.ones(_size(size_args, size), dtype=dtype.numpy), dtype, requires_grad)
 
@@ -225,7 +227,8 @@ def _generator(generator):
     return generator if generator is not None else _random.default_generator
 
 
-def rand(*size_args, size=None, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def rand(*size_args, size=None, generator=None, dtype=None, device=None,
+         requires_grad: bool = False) -> Tensor:
     from ember import _random
 
     dtype = _dtype_or_default(dtype)
@@ -233,7 +236,8 @@ def rand(*size_args, size=None, generator=None, dtype=None, device=None, require
     return _finish(array, dtype, requires_grad)
 
 
-def randn(*size_args, size=None, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def randn(*size_args, size=None, generator=None, dtype=None, device=None,
+          requires_grad: bool = False) -> Tensor:
     from ember import _random
 
     dtype = _dtype_or_default(dtype)

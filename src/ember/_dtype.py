@@ -9,6 +9,8 @@ higher *category* (bool < integer < floating) than the dimensioned tensors.
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 BOOL, INTEGER, FLOATING = 0, 1, 2
@@ -105,9 +107,10 @@ def promote_types(a: dtype, b: dtype) -> dtype:
 
 def scalar_dtype(value) -> dtype:
     """The dtype a Python number takes when wrapped (bool, int64, or the default float)."""
-    if isinstance(value, bool):
+    # builtins.*: this module's own names ``int`` and ``float`` are torch's dtype aliases.
+    if isinstance(value, (builtins.bool, np.bool_)):
         return bool_
-    if isinstance(value, (int, np.integer)):
+    if isinstance(value, (builtins.int, np.integer)):
         return int64
     return _default_dtype
 
@@ -143,15 +146,10 @@ def to_dtype(value) -> dtype:
     """Accept an ember dtype, a NumPy dtype or a Python type where torch accepts a dtype."""
     if isinstance(value, dtype):
         return value
-    if value is builtins_float:
+    if value is builtins.float:
         return float64
-    if value is builtins_int:
+    if value is builtins.int:
         return int64
-    if value is builtins_bool:
+    if value is builtins.bool:
         return bool_
     return from_numpy_dtype(np.dtype(value))
-
-
-import builtins as _builtins  # noqa: E402
-
-builtins_float, builtins_int, builtins_bool = _builtins.float, _builtins.int, _builtins.bool

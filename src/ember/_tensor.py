@@ -270,6 +270,13 @@ class Tensor:
             if not self._requires_grad:
                 raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
             return
+        if not self._retains_grad:
+            # The engine hands the tensor the gradient arriving at its grad_fn.
+            node = self.grad_fn
+            retained = getattr(node, "_retained_tensors", None)
+            if retained is None:
+                retained = node._retained_tensors = {}
+            retained[self._output_nr] = weakref.ref(self)
         self._retains_grad = True
 
     @property
@@ -361,7 +368,7 @@ class Tensor:
     def __bool__(self) -> bool:
         if self._array.size != 1:
             raise RuntimeError(
-                f"Boolean value of Tensor with more than one value is ambiguous"
+                "Boolean value of Tensor with more than one value is ambiguous"
             )
         return bool(self._array.reshape(()))
 

@@ -197,7 +197,10 @@ def _store_grad(tensor, grad, create_graph: bool) -> None:
     existing = tensor._grad
     if create_graph:
         if existing is None:
-            tensor._grad = grad
+            # torch copies the gradient into a fresh tensor (so .grad has CopyBackwards).
+            from ember.ops.indexing import copy_
+
+            tensor._grad = copy_(_wrap(np.empty_like(grad._array), grad._dtype), grad)
         else:
             tensor._grad = existing + grad
         return

@@ -28,7 +28,7 @@ FREED_MESSAGE = (
 )
 _MODIFIED_HINT = (
     " Hint: enable anomaly detection to find the operation that failed to compute its "
-    "gradient, with torch.autograd.set_detect_anomaly(True)."
+    "gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False)."
 )
 
 
@@ -55,7 +55,7 @@ class Node:
         return type(self).__name__
 
     def __repr__(self) -> str:
-        return f"<{self.name()} object at {id(self):#x}>"
+        return f"<{type(self).__name__} object at {id(self):#x}>"
 
     def backward(self, grad, xp):  # pragma: no cover - every subclass overrides it
         raise NotImplementedError
@@ -89,6 +89,9 @@ class AccumulateGrad(Node):
     """The sink of a leaf tensor: adds the incoming gradient into ``variable.grad``."""
 
     __slots__ = ("variable",)
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
 
     def __init__(self, variable) -> None:
         self.variable = variable
@@ -124,14 +127,18 @@ class SavedTensor:
         else:
             self.tensor = tensor
 
-    def check_version(self) -> None:
-        if self.version_counter[0] != self.version:
-            raise RuntimeError(self._modified_message())
+    def check_version(self, node: Node | None = None) -> None:
+        """Raise torch's error if the tensor changed in place since it was saved.
 
-    def _modified_message(self) -> str:
+        ``node`` is the node that saved it, named in the message when the tensor is its output.
+        """
+        if self.version_counter[0] != self.version:
+            raise RuntimeError(self._modified_message(node))
+
+    def _modified_message(self, node: Node | None) -> str:
         tensor = self.tensor
         if tensor is None:
-            array, dtype, grad_fn, output_nr = self.array, self.dtype, None, self.output_nr
+            array, dtype, grad_fn, output_nr = self.array, self.dtype, node, self.output_nr
         else:
             array, dtype = tensor._array, tensor._dtype
             grad_fn, output_nr = tensor.grad_fn, tensor._output_nr
@@ -139,8 +146,6 @@ class SavedTensor:
         where = ""
         if grad_fn is not None:
             name = grad_fn._short_name()
-            if name == "CopySlices":
-                name = "torch::autograd::CopySlices"
             where = f", which is output {output_nr} of {name},"
         return (
             "one of the variables needed for gradient computation has been modified by an "

@@ -45,7 +45,7 @@ class ArrayMath:
         if value is None:
             raise RuntimeError(FREED_MESSAGE)
         if value.version_counter[0] != value.version:
-            value.check_version()
+            value.check_version(node)
         return value.array
 
     @staticmethod
