@@ -3,8 +3,12 @@
 ``import ember as torch`` runs torch autograd programs unchanged.
 """
 
-from ember import _tensor_methods  # noqa: F401  (binds the op methods onto Tensor)
-from ember import autograd, optim
+from ember import (
+    _tensor_methods,  # noqa: F401  (binds the op methods onto Tensor)
+    autograd,
+    optim,
+    random,  # noqa: E402
+)
 from ember._creation import (
     arange,
     as_tensor,
@@ -51,6 +55,7 @@ from ember._dtype import (
 )
 from ember._dtype import float as float  # noqa: A001, PLC0414 - torch.float
 from ember._dtype import int as int  # noqa: A001, PLC0414 - torch.int
+from ember._random import Generator, default_generator  # noqa: E402
 from ember._tensor import Size, Tensor, device
 from ember._tensor_str import get_printoptions, printoptions, set_printoptions
 from ember.autograd.grad_mode import (
@@ -111,8 +116,8 @@ from ember.ops.elementwise import (
     true_divide,
     where,
 )
-from ember.ops.elementwise import sub as subtract
 from ember.ops.elementwise import mul as multiply
+from ember.ops.elementwise import sub as subtract
 from ember.ops.indexing import nonzero
 from ember.ops.linalg import bmm, dot, inner, matmul, mm, mv
 from ember.ops.reduction import amax, argmax, argmin, max, mean, min, norm, prod, sum
@@ -133,9 +138,6 @@ from ember.ops.shape import (
     unflatten,
     unsqueeze,
 )
-
-from ember import random  # noqa: E402
-from ember._random import Generator, default_generator  # noqa: E402
 from ember.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
 
 __version__ = "0.1.0"

@@ -32,7 +32,7 @@ class TensorMath:
     def saved_output(value, node):
         if value is None:
             raise RuntimeError(FREED_MESSAGE)
-        value.check_version()
+        value.check_version(node)
         t = _wrap(value.array, value.dtype)
         t._version_counter = value.version_counter
         t.grad_fn = node

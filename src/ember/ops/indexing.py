@@ -202,6 +202,9 @@ class CopyBackwards(Node):
 
     __slots__ = ()
 
+    def name(self) -> str:
+        return "torch::autograd::CopyBackwards"
+
     def backward(self, grad, xp):
         return (grad * 0 if self.needs_input_grad(0) else None, grad)
 

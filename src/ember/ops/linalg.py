@@ -64,12 +64,11 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
             f"1D tensors expected, but got {input._array.ndim}D and {tensor._array.ndim}D tensors"
         )
     _same_dtype("dot", input, tensor)
-    if input._array.shape[0] != tensor._array.shape[0]:
+    n, m = input._array.shape[0], tensor._array.shape[0]
+    if n != m:
         raise RuntimeError(
-            "inconsistent tensor size, expected tensor [{}] and src [{}] to have the same number "
-            "of elements, but got {} and {} elements respectively".format(
-                input._array.shape[0], tensor._array.shape[0],
-                input._array.shape[0], tensor._array.shape[0])
+            f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to have the same "
+            f"number of elements, but got {n} and {m} elements respectively"
         )
     return _product(DotBackward0, input, tensor, np.dot(input._array, tensor._array))
 

@@ -74,6 +74,9 @@ class CopySlices(Node):
 
     __slots__ = ("fn", "steps")
 
+    def name(self) -> str:
+        return "torch::autograd::CopySlices"
+
     def backward(self, grad, xp):
         result = xp.clone(grad)
         region = _region(result, self.steps, xp)
