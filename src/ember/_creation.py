@@ -98,7 +98,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return _wrap(array, D.from_numpy_dtype(array.dtype))
 
 
-def _size(args, size=None) -> tuple:
+def _size(args, size=None, name: str = "zeros") -> tuple:
     """Sizes given as ``f(2, 3)``, ``f((2, 3))`` or ``f(size=(2, 3))``."""
     if size is not None:
         args = (size,)
@@ -107,9 +107,10 @@ def _size(args, size=None) -> tuple:
     for a in args:
         if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
             raise TypeError(
-                "zeros(): argument 'size' (position 1) must be tuple of ints, but found element "
-                f"of type {type(a).__name__} at pos 0"
+                f"{name}(): argument 'size' (position 1) must be tuple of ints, not "
+                f"{type(a).__name__}"
             )
+    for a in args:
         if a < 0:
             raise RuntimeError(
                 f"Trying to create tensor with negative dimension {a}: {list(args)}"
@@ -124,13 +125,17 @@ def _dtype_or_default(dtype) -> D.dtype:
 def zeros(*size_args, size=None, dtype=None, device=None, requires_grad: bool = False,
           out=None) -> Tensor:
     dtype = _dtype_or_default(dtype)
+    shape = size_args[0] if len(size_args) == 1 and isinstance(size_args[0], (tuple, list)) else (
+        size_args if size is None else size)
+    if len(shape) == 1 and isinstance(shape[0], int) and shape[0] < 0:
+        raise RuntimeError("zeros: Dimension size must be non-negative.")
     return _finish(np.zeros(_size(size_args, size), dtype=dtype.numpy), dtype, requires_grad)
 
 
 def ones(*size_args, size=None, dtype=None, device=None, requires_grad: bool = False,
          out=None) -> Tensor:
     dtype = _dtype_or_default(dtype)
-    return _finish(np.ones(_size(size_args, size), dtype=dtype.numpy), dtype, requires_grad)
+    return _finish(np.ones(_size(size_args, size, "ones"), dtype=dtype.numpy), dtype, requires_grad)
 
 
 def empty(*size_args, size=None, dtype=None, device=None, requires_grad: bool = False, out=None,
@@ -168,7 +173,7 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) / step < 0:
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     count = math.ceil((end - start) / step)
     if dtype.category == D.FLOATING:
         array = (start + np.arange(count, dtype=np.float64) * step).astype(dtype.numpy)
@@ -183,13 +188,18 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
     dtype = _dtype_or_default(dtype)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
+    # Computed in the output's precision (double for integer outputs), as torch's kernel does.
+    compute = dtype.numpy.type if dtype.category == D.FLOATING else np.float64
+    first, last = compute(start), compute(end)
     if steps == 1:
-        array = np.array([start], dtype=np.float64)
+        array = np.array([first])
     else:
-        step = (end - start) / (steps - 1) if steps > 1 else 0.0
-        i = np.arange(steps, dtype=np.float64)
+        step = (last - first) / compute(steps - 1)
+        i = np.arange(steps).astype(compute)
         half = steps // 2
-        array = np.where(i < half, start + step * i, end - step * (steps - 1 - i))
+        with np.errstate(over="ignore", invalid="ignore"):
+            array = np.where(np.arange(steps) < half, first + step * i,
+                             last - step * (compute(steps - 1) - i))
     if dtype.category != D.FLOATING:
         array = np.trunc(array)
     return _finish(array.astype(dtype.numpy), dtype, requires_grad)

@@ -92,7 +92,7 @@ def get_default_dtype() -> dtype:
 def set_default_dtype(d: dtype) -> None:
     global _default_dtype
     if not isinstance(d, dtype) or d.category != FLOATING:
-        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+        raise TypeError("only floating-point types are supported as the default type")
     _default_dtype = d
 
 

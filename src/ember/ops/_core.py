@@ -82,8 +82,11 @@ def binary_operands(input: Tensor, other):
         if dtype.category == FLOATING:
             return a, other, dtype
     elif cls is int:
-        if dtype.category != BOOL:
+        if dtype is D.int64 or dtype.category == FLOATING:
             return a, other, dtype
+        if dtype.category == INTEGER:
+            # A Python int wraps into the tensor's integer type, as in torch (NumPy raises).
+            return a, np.array(other).astype(dtype.numpy), dtype
     other = as_scalar(other)
     dtype = D.result_type(input, other)
     if isinstance(other, bool) and dtype.category != BOOL:
