@@ -208,3 +208,27 @@ def test_size_object():
         return repr(s), s[1:], s.numel(), tuple(s), str(s)
 
     check(program)
+
+
+# ----- printing real tensors (the formatting rules themselves: test_printing.py) --------------
+def test_repr_of_tensors_with_history():
+    def program(lib):
+        x = lib.tensor([[1.0, 2.5], [3.0, 4.0]], requires_grad=True)
+        y = x * 2
+        return (repr(x), repr(y), str(y.sum()), repr(y.max(0)), repr(x[0]), repr(x.T),
+                repr(lib.arange(4.0)), repr(lib.tensor([1, 2], dtype=lib.int32)),
+                repr(lib.zeros(0, 3)), repr(lib.tensor(3.25, dtype=lib.float64)),
+                repr(lib.arange(2000.0)), repr(x.detach()), repr(y.data), f"{y.sum():.2f}")
+
+    check(program)
+
+
+def test_printoptions():
+    def program(lib):
+        lib.set_printoptions(precision=2)
+        try:
+            return repr(lib.tensor([1.23456, 2.0])), repr(lib.tensor([1e-5, 1.0]))
+        finally:
+            lib.set_printoptions(profile="default")
+
+    check(program)

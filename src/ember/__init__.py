@@ -57,7 +57,7 @@ from ember._dtype import float as float  # noqa: A001, PLC0414 - torch.float
 from ember._dtype import int as int  # noqa: A001, PLC0414 - torch.int
 from ember._random import Generator, default_generator  # noqa: E402
 from ember._tensor import Size, Tensor, device
-from ember._tensor_str import get_printoptions, printoptions, set_printoptions
+from ember._tensor_str import printoptions, set_printoptions
 from ember.autograd.grad_mode import (
     enable_grad,
     inference_mode,
