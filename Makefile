@@ -19,7 +19,7 @@ demo: $(VENV)/.installed
 	$(PY) -m ember.tour
 
 test: $(VENV)/.test-installed
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m ruff check src tests benchmarks examples
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m ruff check src tests benchmarks
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest
 
 bench: $(VENV)/.test-installed
