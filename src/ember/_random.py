@@ -1,0 +1,1047 @@
+"""torch's CPU random number generator, bit for bit, on NumPy arrays.
+
+torch draws every random CPU tensor from one 32-bit Mersenne Twister (mt19937, seeded with
+the classic ``init_genrand``) and turns its words into samples with the kernels in
+``aten/src/ATen/core/DistributionsHelper.h``, ``TransformationHelper.h`` and
+``aten/src/ATen/native/cpu/DistributionTemplates.h``.  This module replays those kernels
+with vectorised NumPy so that, after the same ``manual_seed``, ember and torch produce the
+same bits and leave their generators in the same state.
+
+Facts the code below relies on (checked against torch 2.13 on x86-64):
+
+* ``random()`` is one 32-bit word; ``random64()`` is two, the first being the high half.
+* A float sample uses 24 bits of one word, ``(w & (2**24-1)) * 2**-24``; a double sample
+  53 bits of a ``random64()``.  ``uniform_(a, b)`` is ``fma(x, b - a, a)`` in the
+  dtype's precision (GCC contracts ``x * (to - from) + from``).
+* ``normal_`` on a contiguous tensor with at least 16 elements fills it with uniforms and
+  applies Box-Muller to blocks of 16 (u1 from the first 8, u2 from the last 8); a ragged
+  tail re-draws 16 fresh uniforms for the last 16 slots.  Doubles use glibc's
+  log/cos/sin (NumPy's float64 ufuncs call the same libm); floats use the AVX2 kernel with
+  ``avx_mathfun.h``'s Cephes ``log256_ps``/``sincos256_ps``, compiled with FMA
+  contraction - replayed below in :func:`_normal_fill_f32`.
+* Smaller tensors, ``log_normal_`` and the scalar fallbacks use ``normal_distribution<
+  double>``: two double uniforms per pair, the sine half cached in the generator for the
+  next call.
+* ``random_``/``randint`` reduce a word modulo the range; ranges of ``2**28`` or more use
+  ``random64()``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from fractions import Fraction
+from typing import Union
+
+import numpy as np
+
+__all__ = [
+    "Generator",
+    "default_generator",
+    "manual_seed",
+    "uniform",
+    "normal",
+    "randint",
+    "randperm",
+    "bernoulli",
+    "exponential",
+    "geometric",
+    "log_normal",
+    "cauchy",
+    "random_",
+    "multinomial",
+]
+
+DEFAULT_SEED = 67280421310721
+_U64 = (1 << 64) - 1
+_MT_N = 624
+
+Shape = tuple
+Scalar = Union[int, float]
+ArrayOrScalar = Union[np.ndarray, int, float]
+
+# ----- generator state, laid out like torch's CPUGeneratorImplState (x86-64) ----------------
+_STATE_DTYPE = np.dtype(
+    {
+        "names": [
+            "the_initial_seed", "left", "seeded", "next", "state",
+            "normal_x", "normal_y", "normal_rho", "normal_is_valid",
+            "next_float_normal_sample", "is_next_float_normal_sample_valid",
+        ],
+        "formats": [
+            "<u8", "<i4", "<i4", "<u8", ("<u8", (_MT_N,)),
+            "<f8", "<f8", "<f8", "<i4",
+            "<f4", "u1",
+        ],
+        "offsets": [0, 8, 12, 16, 24, 5016, 5024, 5032, 5040, 5048, 5052],
+        "itemsize": 5056,
+    }
+)
+
+
+def _seed_key(seed32: int) -> np.ndarray:
+    """mt19937's ``init_genrand`` key; NumPy's legacy RandomState seeds exactly this way."""
+    return np.random.RandomState(seed32).get_state()[1]
+
+
+class Generator:
+    """A CPU generator: mt19937 plus torch's cached normal samples.
+
+    The engine is NumPy's ``MT19937`` bit generator, whose raw 32-bit output is the same
+    stream as torch's ``at::mt19937`` once both hold the same key.
+    """
+
+    def __init__(self, seed: int = DEFAULT_SEED) -> None:
+        self._bitgen = np.random.MT19937(0)
+        self.device = "cpu"
+        self.manual_seed(seed)
+
+    # -- seeding -------------------------------------------------------------------------
+    def manual_seed(self, seed: int) -> Generator:
+        """Seed like ``torch.Generator.manual_seed``: negative seeds wrap to uint64."""
+        seed = int(seed)
+        if not -(1 << 63) <= seed <= _U64:
+            raise RuntimeError("Overflow when unpacking long")
+        seed &= _U64
+        self._set_engine(_seed_key(seed & 0xFFFFFFFF), 624)
+        self._initial_seed = seed
+        self._fresh = True  # torch's engine says next_=0 (not 624) until the first draw
+        self._next_double_normal: float | None = None
+        self._next_float_normal: float | None = None
+        return self
+
+    def seed(self) -> int:
+        """Reseed from the OS entropy pool (53 bits, as torch) and return the seed."""
+        seed = int.from_bytes(os.urandom(8), "little") & ((1 << 53) - 1)
+        self.manual_seed(seed)
+        return seed
+
+    def initial_seed(self) -> int:
+        return self._initial_seed
+
+    # -- state ---------------------------------------------------------------------------
+    def get_state(self) -> np.ndarray:
+        """The state as torch's 5056-byte layout, so it round-trips with torch too."""
+        st = np.zeros((), dtype=_STATE_DTYPE)
+        key, pos = self._engine()
+        st["the_initial_seed"] = self._initial_seed
+        st["left"] = _MT_N + 1 - pos
+        st["seeded"] = 1
+        st["next"] = 0 if self._fresh else pos
+        st["state"] = key.astype(np.uint64)
+        if self._next_double_normal is not None:
+            st["normal_is_valid"] = 1
+            st["normal_y"] = self._next_double_normal
+        if self._next_float_normal is not None:
+            st["is_next_float_normal_sample_valid"] = 1
+            st["next_float_normal_sample"] = self._next_float_normal
+        return np.frombuffer(st.tobytes(), dtype=np.uint8).copy()
+
+    def set_state(self, new_state) -> Generator:
+        """Load a state from :meth:`get_state` (or ``torch.get_rng_state().numpy()``)."""
+        raw = np.ascontiguousarray(np.asarray(new_state, dtype=np.uint8)).ravel()
+        if raw.size != _STATE_DTYPE.itemsize:
+            raise RuntimeError(
+                f"Expected a CPUGeneratorImplState of size {_STATE_DTYPE.itemsize} but found "
+                f"the input RNG state size to be {raw.size}"
+            )
+        st = np.frombuffer(raw.tobytes(), dtype=_STATE_DTYPE)[0]
+        left, nxt = int(st["left"]), int(st["next"])
+        if not (st["seeded"] and 0 < left <= _MT_N and nxt <= _MT_N):
+            raise RuntimeError("Invalid mt19937 state")
+        if left != 1 and nxt + left != _MT_N + 1:
+            raise RuntimeError("mt19937 state with left/next out of step is not supported")
+        self._set_engine(st["state"].astype(np.uint32), _MT_N + 1 - left)
+        self._initial_seed = int(st["the_initial_seed"])
+        self._fresh = left == 1 and nxt == 0
+        self._next_double_normal = float(st["normal_y"]) if st["normal_is_valid"] else None
+        self._next_float_normal = (
+            float(st["next_float_normal_sample"])
+            if st["is_next_float_normal_sample_valid"] else None
+        )
+        return self
+
+    def _engine(self) -> tuple:
+        s = self._bitgen.state["state"]
+        return np.asarray(s["key"], dtype=np.uint32), int(s["pos"])
+
+    def _set_engine(self, key: np.ndarray, pos: int) -> None:
+        self._bitgen.state = {
+            "bit_generator": "MT19937",
+            "state": {"key": np.asarray(key, dtype=np.uint32), "pos": int(pos)},
+        }
+
+    # -- raw draws -----------------------------------------------------------------------
+    def _random(self, n: int) -> np.ndarray:
+        """``n`` consecutive ``random()`` words (uint64 array holding 32-bit values)."""
+        if n <= 0:
+            return np.empty(0, dtype=np.uint64)
+        self._fresh = False
+        return self._bitgen.random_raw(n)
+
+    def _random64(self, n: int) -> np.ndarray:
+        """``n`` consecutive ``random64()`` values: (first word << 32) | second word."""
+        w = self._random(2 * n)
+        return (w[0::2] << np.uint64(32)) | w[1::2]
+
+    def __repr__(self) -> str:
+        return f"<ember Generator seed={self._initial_seed}>"
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed the default generator (torch.manual_seed)."""
+    return default_generator.manual_seed(seed)
+
+
+def _gen(gen: Generator | None) -> Generator:
+    return default_generator if gen is None else gen
+
+
+def _numel(shape) -> int:
+    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+
+
+def _shape(shape) -> tuple:
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(s) for s in shape)
+
+
+# ----- uniform words -> floats ---------------------------------------------------------------
+def _u24(words: np.ndarray) -> np.ndarray:
+    """float uniforms in [0, 1): the low 24 bits of each word times 2**-24."""
+    return (words & np.uint64(0xFFFFFF)).astype(np.float32) * np.float32(2.0**-24)
+
+
+def _u53(words64: np.ndarray) -> np.ndarray:
+    """double uniforms in [0, 1): the low 53 bits of each random64 times 2**-53."""
+    return (words64 & np.uint64((1 << 53) - 1)).astype(np.float64) * (2.0**-53)
+
+
+def _uniform_double(gen: Generator, n: int) -> np.ndarray:
+    """``n`` draws of ``uniform_real_distribution<double>(0, 1)``."""
+    return _u53(gen._random64(n))
+
+
+# ----- exact fused multiply-add ---------------------------------------------------------------
+def _round_fraction(q: Fraction, dtype) -> float:
+    """Round an exact rational to the nearest ``dtype`` value, ties to even."""
+    if q == 0:
+        return 0.0
+    info = np.finfo(dtype)
+    digits = info.nmant + 1
+    a = abs(q)
+    e = a.numerator.bit_length() - a.denominator.bit_length()
+    if Fraction(2) ** e > a:
+        e -= 1
+    e = max(e, int(info.minexp))
+    m = round(a / Fraction(2) ** (e - digits + 1))
+    v = float(m * Fraction(2) ** (e - digits + 1)) if abs(m) < (1 << 1100) else math.inf
+    return math.copysign(v, q)
+
+
+def _fma32(a: np.ndarray, b, c) -> np.ndarray:
+    """float32 ``fma(a, b, c)`` elementwise (one rounding), via float64.
+
+    The product of two floats is exact in a double; the sum is too unless the operands are
+    far apart, and then only a double that lands exactly on a float's rounding midpoint
+    can mislead the final rounding - those rare elements are recomputed exactly.
+    """
+    a = np.asarray(a, dtype=np.float32)
+    b32, c32 = np.float32(b), np.float32(c)
+    if b32 == 1:
+        return a + c32
+    if c32 == 0:
+        return (a * b32) + c32
+    s = a.astype(np.float64) * np.float64(b32) + np.float64(c32)
+    out = s.astype(np.float32)
+    _fix_midpoints32(out, s, lambda i: (a.flat[i], b32, c32))
+    return out
+
+
+def _fix_midpoints32(out: np.ndarray, s: np.ndarray, operands) -> None:
+    """Redo, exactly, elements whose double ``s`` may have double-rounded in ``out``."""
+    bits = s.view(np.uint64)
+    bad = (bits & np.uint64(0x1FFFFFFF)) == np.uint64(0x10000000)
+    tiny = np.abs(s) < np.finfo(np.float32).tiny
+    bad |= tiny & (s != 0)
+    if not bad.any():
+        return
+    for i in np.flatnonzero(bad):
+        a, b, c = operands(i)
+        q = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
+        out.flat[i] = np.float32(_round_fraction(q, np.float32))
+
+
+def _two_prod(a: np.ndarray, b: np.ndarray):
+    """Dekker's exact product: a*b == p + e."""
+    p = a * b
+    split = 134217729.0  # 2**27 + 1
+    t = split * a
+    ah = t - (t - a)
+    al = a - ah
+    t = split * b
+    bh = t - (t - b)
+    bl = b - bh
+    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    return p, e
+
+
+def _two_sum(a: np.ndarray, b: np.ndarray):
+    """Knuth's exact sum: a+b == s + e."""
+    s = a + b
+    bb = s - a
+    e = (a - (s - bb)) + (b - bb)
+    return s, e
+
+
+def _fma64(a: np.ndarray, b, c) -> np.ndarray:
+    """float64 ``fma(a, b, c)`` elementwise, correctly rounded.
+
+    Boldo & Melquiond's emulation: exact product and sum, the low parts added with rounding
+    to odd, one final rounding to nearest.  (Overflow/underflow edge cases excepted.)
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.broadcast_to(np.asarray(b, dtype=np.float64), a.shape)
+    c = np.broadcast_to(np.asarray(c, dtype=np.float64), a.shape)
+    if not np.any(b != 1.0):
+        return a + c
+    if not np.any(c != 0.0):
+        return a * b + c
+    uh, ul = _two_prod(a, b)
+    th, tl = _two_sum(c, uh)
+    v, ve = _two_sum(tl, ul)
+    vb = v.view(np.int64)
+    even = (vb & 1) == 0
+    fix = (ve != 0) & even
+    if fix.any():
+        step = np.where((ve > 0) == (v > 0), 1, -1).astype(np.int64)
+        v = np.where(fix, (vb + step).view(np.float64), v)
+    return th + v
+
+
+# ----- uniform ---------------------------------------------------------------------------------
+_FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _float_dtype(np_dtype, what: str) -> np.dtype:
+    dt = np.dtype(np_dtype)
+    if dt not in _FLOATS:
+        raise TypeError(f"{what} not implemented for dtype {dt}")
+    return dt
+
+
+def uniform(gen: Generator | None, shape, np_dtype, low: float = 0.0,
+            high: float = 1.0) -> np.ndarray:
+    """``torch.rand`` / ``Tensor.uniform_(low, high)``: one word (float) or random64 (double)
+    per element, ``fma(x, high - low, low)`` in the dtype's precision."""
+    gen = _gen(gen)
+    shape = _shape(shape)
+    dt = _float_dtype(np_dtype, "uniform")
+    low, high = float(low), float(high)
+    if not low <= high:
+        raise RuntimeError(
+            f"uniform_ expects to return a [from, to) range, but found from={low} > to={high}")
+    n = _numel(shape)
+    if n == 0:
+        return np.empty(shape, dtype=dt)
+    if dt == np.float64:
+        x = _u53(gen._random64(n))
+        out = x if (low, high) == (0.0, 1.0) else _fma64(x, high - low, low)
+        to_s, from_s = high, low
+    else:
+        x = _u24(gen._random(n))
+        lo32, hi32 = np.float32(low), np.float32(high)
+        out = x if (low, high) == (0.0, 1.0) else _fma32(x, hi32 - lo32, lo32)
+        out = out.astype(dt)
+        to_s, from_s = dt.type(high), dt.type(low)
+    # torch maps a value that rounded up onto ``to`` back to ``from``
+    out = np.where(out == to_s, from_s, out).astype(dt, copy=False)
+    return out.reshape(shape)
+
+
+# ----- normal ----------------------------------------------------------------------------------
+def _normal_pairs_double(gen: Generator, n: int) -> np.ndarray:
+    """``n`` draws of ``normal_distribution<double>`` (before mean/std), in order.
+
+    Each fresh pair draws u1, u2 (random64 each) and yields ``r*cos`` now and ``r*sin``
+    later through the generator's cache, so the cache carries across calls.
+    """
+    out = np.empty(n, dtype=np.float64)
+    if n == 0:
+        return out
+    start = 0
+    if gen._next_double_normal is not None:
+        out[0] = gen._next_double_normal
+        gen._next_double_normal = None
+        start = 1
+    m = n - start
+    if m == 0:
+        return out
+    pairs = (m + 1) // 2
+    u = _u53(gen._random64(2 * pairs))
+    u1, u2 = u[0::2], u[1::2]
+    r = np.sqrt(-2.0 * np.log1p(-u2))
+    theta = 2.0 * math.pi * u1
+    both = np.empty(2 * pairs, dtype=np.float64)
+    both[0::2] = r * np.cos(theta)
+    both[1::2] = r * np.sin(theta)
+    out[start:] = both[:m]
+    if m % 2:
+        gen._next_double_normal = float(both[-1])
+    return out
+
+
+def _normal_fill_f64(words64: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """NormalFill16<double>: Box-Muller on blocks of 16 double uniforms."""
+    d = _u53(words64).reshape(-1, 2, 8)
+    u1 = 1.0 - d[:, 0]
+    u2 = d[:, 1]
+    radius = np.sqrt(-2.0 * np.log(u1))
+    theta = (2.0 * math.pi) * u2
+    out = np.empty_like(d)
+    out[:, 0] = _fma64(radius * np.cos(theta), std, mean)
+    out[:, 1] = _fma64(radius * np.sin(theta), std, mean)
+    return out.reshape(-1)
+
+
+# The float path of normal_ on AVX2: avx_mathfun.h's Cephes log256_ps and sincos256_ps as
+# GCC compiles them (every ``y*x + c`` chain contracted to an FMA), then
+# ``fmadd(radius*cos, std, mean)``.  float32 constants first.
+_f32 = np.float32
+_LOG_P = [_f32(v) for v in (
+    7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+    -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1)]
+_LOG_Q1 = _f32(-2.12194440e-4)
+_LOG_Q2 = _f32(0.693359375)
+_SQRTHF_FRAC = int(_f32(0.707106781186547524).view(np.int32)) & 0x7FFFFF
+_DP = [_f32(-0.78515625), _f32(-2.4187564849853515625e-4), _f32(-3.77489497744594108e-8)]
+_SIN_P = [_f32(-1.9515295891e-4), _f32(8.3321608736e-3), _f32(-1.6666654611e-1)]
+_COS_P = [_f32(2.443315711809948e-005), _f32(-1.388731625493765e-003),
+          _f32(4.166664568298827e-002)]
+_FOPI = _f32(1.27323954473516)
+_TWO_PI_F = _f32(2.0 * math.pi)
+
+
+def _magic(c: np.float32, binade: int, negative: bool) -> tuple:
+    """Constants that round ``t + c`` (t exact in a double) to float precision in one step.
+
+    For results known to lie in ``[2**binade, 2**(binade+1))`` (with a fixed sign), a double
+    near ``M = 1.5 * 2**(binade+29)`` has the float's ulp there, so ``(t + (c + M)) - M``
+    is ``fma``'s correctly rounded float result - one double rounding, no midpoint issue.
+    """
+    m = math.ldexp(-1.5 if negative else 1.5, binade + 29)
+    k = float(c) + m
+    assert Fraction(k) == Fraction(float(c)) + Fraction(m)  # c + M is exact
+    return k, m
+
+
+# Result binades of the Horner steps that stay in one binade over the whole input range
+# (checked exhaustively against the per-step float reference in the tests).
+_LOG_K8, _LOG_M8 = _magic(_LOG_P[8], -2, False)
+_COS_K1, _COS_M1 = _magic(_COS_P[1], -10, True)
+_COS_K2, _COS_M2 = _magic(_COS_P[2], -5, False)
+_SIN_K1, _SIN_M1 = _magic(_SIN_P[1], -7, False)
+_SIN_K2, _SIN_M2 = _magic(_SIN_P[2], -3, True)
+# theta + j*DP1 + j*DP2 + j*DP3 with j even <= 8 is exact in a double, and the first two
+# fmas are exact in float, so the reduction is one rounding of this double sum.
+_DP_SUM2 = 2.0 * (float(_DP[0]) + float(_DP[1]) + float(_DP[2]))
+assert Fraction(_DP_SUM2) == 2 * (Fraction(float(_DP[0])) + Fraction(float(_DP[1]))
+                                  + Fraction(float(_DP[2])))
+
+_MID_MASK = np.uint64(0x1FFFFFFF)
+_MID = np.uint64(0x10000000)
+
+
+class _BoxMuller32:
+    """Working buffers for one chunk of the float Box-Muller kernel.
+
+    Every fma is evaluated as an exact double product plus addend and rounded to float
+    once (a cast, or the ``_magic`` add/subtract); plain float operations stay in float32.
+    Buffers are reused across chunks so that they stay in cache.
+    """
+
+    def __init__(self, pairs: int, checked: bool = False) -> None:
+        f32, f64, i32 = np.float32, np.float64, np.int32
+        self.pairs = pairs
+        self.checked = checked
+
+        def e(dt):
+            return np.empty(pairs, dtype=dt)
+
+        self.a, self.b = e(np.uint32), e(np.uint32)
+        self.i1, self.i2, self.i3, self.i4 = e(i32), e(i32), e(i32), e(i32)
+        self.f1, self.x, self.ex, self.y, self.y2, self.z, self.tmp = (e(f32) for _ in range(7))
+        self.th, self.xr, self.yc, self.cp, self.ys, self.sp, self.rad = (
+            e(f32) for _ in range(7))
+        self.x64, self.t, self.t2, self.z64 = (e(f64) for _ in range(4))
+        self.u = e(np.uint64)
+        self.flag = e(np.bool_)
+
+    def _round_checked(self, t: np.ndarray, out: np.ndarray, operands) -> None:
+        """out = float(t) for t = a*b + c in a double.
+
+        When the double sum was inexact and landed on a float midpoint, a second rounding
+        could go the wrong way.  For the kernel's three such fmas this never happens for any
+        of the 2**24 possible inputs (the tests run the whole input space with
+        ``checked=True`` and compare), so the check is skipped unless asked for.
+        """
+        np.copyto(out, t, casting="same_kind")
+        if not self.checked:
+            return
+        u, flag = self.u[: t.size], self.flag[: t.size]
+        np.bitwise_and(t.view(np.uint64), _MID_MASK, out=u)
+        np.equal(u, _MID, out=flag)
+        if flag.any():
+            for i in np.flatnonzero(flag):
+                a, b, c = operands(i)
+                q = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
+                out[i] = np.float32(_round_fraction(q, np.float32))
+
+    def log_radius(self, a: np.ndarray) -> np.ndarray:
+        """sqrt(-2 * log256_ps(1 - u)) for the words ``a`` (u = low 24 bits * 2**-24)."""
+        m = a.size
+        i1, i2, i3, i4 = self.i1[:m], self.i2[:m], self.i3[:m], self.i4[:m]
+        f1, x, ex, y, y2, z, tmp = (b[:m] for b in (
+            self.f1, self.x, self.ex, self.y, self.y2, self.z, self.tmp))
+        x64, t, t2 = self.x64[:m], self.t[:m], self.t2[:m]
+        # 1 - u = n * 2**-24 with n = 2**24 - (w & 0xFFFFFF) in [1, 2**24]
+        np.bitwise_and(a, 0xFFFFFF, out=a)
+        np.subtract(0x1000000, a.view(np.int32), out=i1)
+        np.copyto(f1, i1, casting="unsafe")
+        fb = f1.view(np.int32)
+        # mantissa x_m in [0.5, 1); if x_m < sqrt(1/2): e -= 1, x = 2*x_m - 1, else x = x_m - 1
+        np.bitwise_and(fb, 0x7FFFFF, out=i2)
+        np.subtract(i2, _SQRTHF_FRAC, out=i3)
+        np.right_shift(i3, 31, out=i3)  # -1 where x_m < sqrt(1/2)
+        np.bitwise_or(i2, 0x3F000000, out=i2)
+        np.bitwise_and(i3, 0x800000, out=i4)
+        np.add(i2, i4, out=i2)
+        np.subtract(i2.view(np.float32), _f32(1), out=x)
+        np.right_shift(fb, 23, out=i4)
+        np.add(i4, i3, out=i4)
+        np.subtract(i4, 150, out=i4)  # exponent of n*2**-24 (+1), minus the mask
+        np.copyto(ex, i4, casting="unsafe")
+        # Horner with fma: y = fma(y, x, p_k), exact in a double, rounded to float per step
+        np.copyto(x64, x)
+        np.multiply(x64, float(_LOG_P[0]), out=t)
+        np.add(t, float(_LOG_P[1]), out=t)
+        for p in _LOG_P[2:8]:
+            np.copyto(y, t, casting="same_kind")
+            np.copyto(t, y)
+            np.multiply(t, x64, out=t)
+            np.add(t, float(p), out=t)
+        np.copyto(y, t, casting="same_kind")
+        np.copyto(t, y)
+        np.multiply(t, x64, out=t)
+        np.add(t, _LOG_K8, out=t)
+        np.subtract(t, _LOG_M8, out=t)
+        np.multiply(t, x64, out=t)  # y*x, rounded to float
+        np.copyto(y, t, casting="same_kind")
+        # y = fma(y, z, e*q1) with z = x*x
+        np.multiply(x, x, out=z)
+        np.multiply(ex, _LOG_Q1, out=tmp)
+        np.copyto(t, y)
+        np.copyto(t2, z)
+        np.multiply(t, t2, out=t)
+        np.copyto(t2, tmp)
+        np.add(t, t2, out=t)
+        self._round_checked(t, y2, lambda i: (y[i], z[i], tmp[i]))
+        # y -= z/2; x += y; x += e*q2; radius = sqrt(-2 * x)
+        np.multiply(z, _f32(0.5), out=tmp)
+        np.subtract(y2, tmp, out=y2)
+        np.add(x, y2, out=x)
+        np.multiply(ex, _LOG_Q2, out=ex)
+        np.add(x, ex, out=x)
+        np.multiply(x, _f32(-2), out=x)
+        rad = self.rad[:m]
+        np.sqrt(x, out=rad)
+        return rad
+
+    def sincos(self, b: np.ndarray) -> tuple:
+        """sincos256_ps(2*pi*u) for the words ``b``; returns (sin, cos) float32 arrays."""
+        m = b.size
+        i1, i2, i3 = self.i1[:m], self.i2[:m], self.i3[:m]
+        th, xr, yc, cp, ys, sp, z = (q[:m] for q in (
+            self.th, self.xr, self.yc, self.cp, self.ys, self.sp, self.z))
+        x64, t, t2, z64 = self.x64[:m], self.t[:m], self.t2[:m], self.z64[:m]
+        np.bitwise_and(b, 0xFFFFFF, out=b)
+        np.copyto(th, b.view(np.int32), casting="unsafe")
+        np.multiply(th, _f32(math.ldexp(float(_TWO_PI_F), -24)), out=th)  # 2pi * u, rounded
+        # octant: j = (int(theta * 4/pi) + 1) & ~1, kept as jj = j / 2
+        np.multiply(th, _FOPI, out=xr)
+        np.copyto(i1, xr, casting="unsafe")
+        np.add(i1, 1, out=i1)
+        np.right_shift(i1, 1, out=i1)
+        # x = theta - j*pi/4 (extended precision), z = x*x
+        np.copyto(x64, th)
+        np.copyto(t, i1)
+        np.multiply(t, _DP_SUM2, out=t)
+        np.add(x64, t, out=x64)
+        np.copyto(xr, x64, casting="same_kind")
+        np.copyto(x64, xr)
+        np.multiply(xr, xr, out=z)
+        np.copyto(z64, z)
+        # cosine polynomial: ((c0*z + c1)*z + c2)*z*z - z/2 (fused) + 1
+        np.multiply(z64, float(_COS_P[0]), out=t)
+        np.add(t, _COS_K1, out=t)
+        np.subtract(t, _COS_M1, out=t)
+        np.multiply(t, z64, out=t)
+        np.add(t, _COS_K2, out=t)
+        np.subtract(t, _COS_M2, out=t)
+        np.multiply(t, z64, out=t)
+        np.copyto(yc, t, casting="same_kind")
+        np.copyto(t, yc)
+        np.multiply(t, z64, out=t)
+        np.multiply(z64, 0.5, out=t2)
+        np.subtract(t, t2, out=t)
+        self._round_checked(t, cp, lambda i: (yc[i], z[i], -np.float32(z[i]) * _f32(0.5)))
+        np.add(cp, _f32(1), out=cp)
+        # sine polynomial: ((s0*z + s1)*z + s2)*z*x + x (fused)
+        np.multiply(z64, float(_SIN_P[0]), out=t)
+        np.add(t, _SIN_K1, out=t)
+        np.subtract(t, _SIN_M1, out=t)
+        np.multiply(t, z64, out=t)
+        np.add(t, _SIN_K2, out=t)
+        np.subtract(t, _SIN_M2, out=t)
+        np.multiply(t, z64, out=t)
+        np.copyto(ys, t, casting="same_kind")
+        np.copyto(t, ys)
+        np.multiply(t, x64, out=t)
+        np.add(t, x64, out=t)
+        self._round_checked(t, sp, lambda i: (ys[i], xr[i], xr[i]))
+        # odd octant pairs swap the polynomials; then the sign flips of sin and cos
+        spi, cpi = sp.view(np.int32), cp.view(np.int32)
+        np.bitwise_and(i1, 1, out=i2)
+        np.negative(i2, out=i2)
+        np.bitwise_xor(spi, cpi, out=i3)
+        np.bitwise_and(i3, i2, out=i3)
+        np.bitwise_xor(spi, i3, out=spi)
+        np.bitwise_xor(cpi, i3, out=cpi)
+        np.bitwise_and(i1, 2, out=i2)
+        np.left_shift(i2, 30, out=i2)
+        np.bitwise_xor(spi, i2, out=spi)
+        np.add(i1, 1, out=i2)
+        np.bitwise_and(i2, 2, out=i2)
+        np.left_shift(i2, 30, out=i2)
+        np.bitwise_xor(cpi, i2, out=cpi)
+        return sp, cp
+
+
+_BM_PAIRS = 32768
+
+
+def _normal_fill_f32(gen: Generator, nb: int, mean: float, std: float) -> np.ndarray:
+    """NormalFill16<float> (AVX2) on ``nb`` blocks of 16 fresh words: per block the cosine
+    half then the sine half.  Words are drawn chunk by chunk to stay in cache."""
+    out = np.empty(nb * 16, dtype=np.float32)
+    if nb == 0:
+        return out
+    dst = out.view("V32").reshape(nb, 2)
+    mean32, std32 = _f32(mean), _f32(std)
+    bm = _BoxMuller32(min(_BM_PAIRS, nb * 8))
+    cb = bm.pairs // 8
+    w32 = np.empty(cb * 16, dtype=np.uint32)
+    for s in range(0, nb, cb):
+        e = min(s + cb, nb)
+        m = (e - s) * 8
+        w = w32[: 2 * m]
+        np.copyto(w, gen._random(2 * m), casting="unsafe")
+        halves = w.view("V32").reshape(e - s, 2)
+        a, b = bm.a[:m], bm.b[:m]
+        a.view("V32")[:] = halves[:, 0]
+        b.view("V32")[:] = halves[:, 1]
+        rad = bm.log_radius(a)
+        sn, cs = bm.sincos(b)
+        np.multiply(rad, cs, out=cs)
+        np.multiply(rad, sn, out=sn)
+        if std32 == 1 and mean32 == 0:
+            np.add(cs, mean32, out=cs)  # fma(n, 1, 0) turns -0 into +0
+            np.add(sn, mean32, out=sn)
+        else:
+            cs[:] = _fma32(cs, std32, mean32)
+            sn[:] = _fma32(sn, std32, mean32)
+        dst[s:e, 0] = cs.view("V32")
+        dst[s:e, 1] = sn.view("V32")
+    return out
+
+
+def _normal_kernel(gen: Generator, n: int, dt: np.dtype, mean: float, std: float) -> np.ndarray:
+    """torch's normal_kernel for a contiguous tensor of ``n`` elements."""
+    if n >= 16:
+        # uniforms for every element, then 16 fresh ones if a ragged tail needs recomputing
+        # (half precision draws only the full blocks plus that tail)
+        tail = 16 if n % 16 else 0
+        full = n - n % 16
+        if dt == np.float64:
+            words = gen._random64(n + tail)
+            out = np.empty(n, dtype=np.float64)
+            out[:full] = _normal_fill_f64(words[:full], mean, std)
+            if tail:
+                out[n - 16:] = _normal_fill_f64(words[n:], mean, std)
+            return out
+        out = np.empty(n, dtype=np.float32)
+        out[:full] = _normal_fill_f32(gen, full // 16, mean, std)
+        if tail:
+            if dt != np.float16:
+                gen._random(n - full)  # uniforms torch draws for the tail, then overwrites
+            out[n - 16:] = _normal_fill_f32(gen, 1, mean, std)
+        return out.astype(dt, copy=False)
+    vals = _normal_pairs_double(gen, n)
+    return _fma64(vals, std, mean).astype(dt)
+
+
+def normal(gen: Generator | None, shape, np_dtype, mean: ArrayOrScalar = 0.0,
+           std: ArrayOrScalar = 1.0) -> np.ndarray:
+    """``torch.randn`` / ``normal_(mean, std)`` / ``torch.normal`` with tensor mean or std.
+
+    With an array ``mean`` torch draws ``normal_(0, std)`` and then adds ``mean``; with an
+    array ``std`` it draws ``normal_(0, 1)``, multiplies by ``std`` and adds ``mean`` - two
+    roundings, unlike the fused scalar form.
+    """
+    gen = _gen(gen)
+    shape = _shape(shape)
+    dt = _float_dtype(np_dtype, "normal")
+    n = _numel(shape)
+    mean_is_array = isinstance(mean, np.ndarray)
+    std_is_array = isinstance(std, np.ndarray)
+    if std_is_array:
+        if std.size and np.min(std) < 0:
+            raise RuntimeError("normal expects all elements of std >= 0.0")
+        out = _normal_kernel(gen, n, dt, 0.0, 1.0).reshape(shape) if n else np.empty(shape, dt)
+        out = np.multiply(out, std).astype(dt, copy=False)
+        return np.add(out, np.asarray(mean, dtype=dt) if not mean_is_array else mean).astype(
+            dt, copy=False).reshape(shape)
+    std = float(std)
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    if mean_is_array:
+        out = _normal_kernel(gen, n, dt, 0.0, std).reshape(shape) if n else np.empty(shape, dt)
+        return np.add(out, mean).astype(dt, copy=False).reshape(shape)
+    if n == 0:
+        return np.empty(shape, dtype=dt)
+    return _normal_kernel(gen, n, dt, float(mean), std).reshape(shape)
+
+
+def log_normal(gen: Generator | None, shape, np_dtype, mean: float = 1.0,
+               std: float = 2.0) -> np.ndarray:
+    """``Tensor.log_normal_``: exp of ``normal_distribution<double>`` draws (shares the
+    generator's cached normal)."""
+    gen = _gen(gen)
+    shape = _shape(shape)
+    dt = _float_dtype(np_dtype, "log_normal")
+    if not std > 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+    n = _numel(shape)
+    vals = _fma64(_normal_pairs_double(gen, n), float(std), float(mean))
+    return np.exp(vals).astype(dt).reshape(shape)
+
+
+# ----- discrete uniform ----------------------------------------------------------------------
+_INT_MAX = {
+    np.dtype(np.bool_): 1, np.dtype(np.uint8): 255, np.dtype(np.int8): 127,
+    np.dtype(np.int16): 32767, np.dtype(np.int32): 2**31 - 1, np.dtype(np.int64): 2**63 - 1,
+}
+_INT_MIN = {
+    np.dtype(np.bool_): 0, np.dtype(np.uint8): 0, np.dtype(np.int8): -128,
+    np.dtype(np.int16): -32768, np.dtype(np.int32): -(2**31), np.dtype(np.int64): -(2**63),
+}
+
+
+def _digits(dt: np.dtype) -> int:
+    return np.finfo(dt).nmant + 1
+
+
+def _update_from(dt: np.dtype, frm: int) -> int:
+    """torch's update_from: nudge ``from`` up so the cast value stays >= from."""
+    from_plus_1 = int(dt.type(frm + 1))
+    if from_plus_1 < frm:
+        n = abs(frm + 1).bit_length() - 1
+        frm = from_plus_1 + (1 << (n - _digits(dt) + 1))
+    return frm
+
+
+def _update_to(dt: np.dtype, to: int) -> int:
+    """torch's update_to: nudge ``to`` down so the cast value stays < to."""
+    to_minus_1 = int(dt.type(to - 1))
+    if to_minus_1 >= to:
+        n = abs(to - 1).bit_length() - 1
+        to = to_minus_1 - (1 << (n - _digits(dt) + 1))
+    return to
+
+
+def _cast_int64(vals: np.ndarray, dt: np.dtype) -> np.ndarray:
+    """static_cast<T>(int64) for the output dtype."""
+    if dt == np.bool_:
+        return vals != 0
+    return vals.astype(dt)
+
+
+def _check_range(dt: np.dtype, frm: int, to_inc: int) -> None:
+    if dt.kind == "f":
+        lo, hi = float(np.finfo(dt).min), float(np.finfo(dt).max)
+    else:
+        lo, hi = _INT_MIN[dt], _INT_MAX[dt]
+    if not lo <= frm <= hi:
+        raise RuntimeError(f"from is out of bounds for {dt}")
+    if not lo <= to_inc <= hi:
+        raise RuntimeError(f"to - 1 is out of bounds for {dt}")
+
+
+def _from_to(gen: Generator, n: int, rng: int, base: int) -> np.ndarray:
+    """uniform_int_from_to_distribution: int64 values ``(word % range) + base``."""
+    words = gen._random64(n) if rng >= 1 << 28 else gen._random(n)
+    vals = (words % np.uint64(rng)) + np.uint64(base & _U64)
+    return vals.view(np.int64)
+
+
+def _known_dtype(np_dtype) -> np.dtype:
+    dt = np.dtype(np_dtype)
+    if dt not in _INT_MAX and dt not in _FLOATS:
+        raise TypeError(f"random_ not implemented for dtype {dt}")
+    return dt
+
+
+def randint(gen: Generator | None, low: int, high: int, shape, np_dtype=np.int64
+            ) -> np.ndarray:
+    """``torch.randint(low, high, shape)``, i.e. ``random_(low, high)``."""
+    return random_(gen, shape, np_dtype, int(low), int(high))
+
+
+def random_(gen: Generator | None, shape, np_dtype, low: int | None = None,
+            high: int | None = None) -> np.ndarray:
+    """``Tensor.random_()``, ``random_(to)`` (pass ``low=0``) and ``random_(from, to)``.
+
+    Without bounds: ``[0, 2**mantissa]`` for floats, ``[0, max]`` for integers (64-bit
+    words for int64/double).  ``low`` alone means ``[low, max]``; ``low`` equal to int64's
+    minimum with no ``high`` is the full 64-bit range.
+    """
+    gen = _gen(gen)
+    shape = _shape(shape)
+    dt = _known_dtype(np_dtype)
+    n = _numel(shape)
+    if low is None:
+        if high is not None:
+            low = 0
+        else:
+            return _random_default(gen, n, dt).reshape(shape)
+    frm = int(low)
+    if high is not None:
+        to = int(high)
+        if not frm < to:
+            raise RuntimeError(
+                f"random_ expects 'from' to be less than 'to', but got from={frm} >= to={to}")
+        if dt.kind == "f":
+            frm, to = _update_from(dt, frm), _update_to(dt, to)
+            if not frm < to:
+                raise RuntimeError("random_ expects 'from' casted to dtype to be less than "
+                                   f"'to' casted to dtype, but got from={frm} >= to={to}")
+        _check_range(dt, frm, to - 1)
+        if n == 0:
+            return np.empty(shape, dtype=dt)
+        vals = _from_to(gen, n, (to - frm) & _U64, frm)
+    elif frm != -(2**63):
+        if dt.kind == "f":
+            to_inc = min(1 << _digits(dt), 2**63 - 1)
+            frm = _update_from(dt, frm)
+            if not frm < to_inc:
+                raise RuntimeError("random_ expects 'from' casted to dtype to be less than or "
+                                   f"equal to 'to_inc' casted to dtype, but got from={frm} > "
+                                   f"to_inc={to_inc}")
+        else:
+            to_inc = _INT_MAX[dt]
+        _check_range(dt, frm, to_inc)
+        if n == 0:
+            return np.empty(shape, dtype=dt)
+        vals = _from_to(gen, n, (to_inc - frm + 1) & _U64, frm)
+    else:
+        if dt not in (np.dtype(np.int64), np.dtype(np.float64), np.dtype(np.float32)):
+            raise RuntimeError("random_full_64_bits_range_kernel_cpu handles only int64, "
+                               "double, float and bfloat16")
+        vals = gen._random64(n).view(np.int64)
+    return _cast_int64(vals, dt).reshape(shape)
+
+
+def _random_default(gen: Generator, n: int, dt: np.dtype) -> np.ndarray:
+    """uniform_int_distribution<T>: word % (max + 1), floats to [0, 2**digits]."""
+    if dt == np.bool_:
+        return (gen._random(n) & np.uint64(1)) != 0
+    if dt == np.int64:
+        return (gen._random64(n) % np.uint64(1 << 63)).astype(np.int64)
+    if dt == np.float64:
+        return (gen._random64(n) % np.uint64((1 << 53) + 1)).astype(np.float64)
+    if dt.kind == "f":
+        return (gen._random(n) % np.uint64((1 << _digits(dt)) + 1)).astype(dt)
+    return (gen._random(n) % np.uint64(_INT_MAX[dt] + 1)).astype(dt)
+
+
+def randperm(gen: Generator | None, n: int, np_dtype=np.int64) -> np.ndarray:
+    """``torch.randperm(n)``: Fisher-Yates, swapping slot i with ``i + random() % (n - i)``.
+
+    The swaps are replayed without a loop: slot i ends up holding whatever sat at its swap
+    partner k_i just before step i, which is the value the previous step aiming at k_i
+    moved there (or k_i itself) - a lookup after one stable sort plus pointer jumping.
+    """
+    gen = _gen(gen)
+    n = int(n)
+    if n < 0:
+        raise RuntimeError(f"n must be non-negative, got{n}")
+    dt = np.dtype(np_dtype)
+    if n >= (2**32 - 1) // 20:
+        raise NotImplementedError("randperm for n >= 2**32/20 (torch's random64 variant)")
+    if n <= 1:
+        return np.zeros(n, dtype=dt)
+    i = np.arange(n, dtype=np.int64)
+    k = np.empty(n, dtype=np.int64)
+    k[:-1] = (gen._random(n - 1) % (n - i[:-1]).astype(np.uint64)).astype(np.int64) + i[:-1]
+    k[-1] = n - 1
+    order = np.argsort(k, kind="stable")
+    ks = k[order]
+    same = ks[1:] == ks[:-1]
+    # previous step (in time) that aimed at the same slot, or -1
+    prev_same = np.full(n, -1, dtype=np.int64)
+    prev_same[order[1:][same]] = order[:-1][same]
+    # A[p]: the value sitting in slot p just before step p.  It was put there by the last
+    # earlier step aiming at p (then it is that step's A), else it is p itself.
+    last_in_group = np.ones(n, dtype=bool)
+    last_in_group[:-1] = ~same
+    ptr = i.copy()
+    pos = order[last_in_group]          # last step aiming at each target
+    tgt = ks[last_in_group]
+    selfhit = pos == tgt                # a step aiming at itself: use the one before it
+    pos = np.where(selfhit, prev_same[pos], pos)
+    keep = pos >= 0
+    ptr[tgt[keep]] = pos[keep]
+    while True:
+        nxt = ptr[ptr]
+        if np.array_equal(nxt, ptr):
+            break
+        ptr = nxt
+    a = ptr  # roots are slots nobody wrote before their own step: A[root] = root
+    res = np.where(prev_same >= 0, a[np.maximum(prev_same, 0)], k)
+    res[-1] = a[-1]
+    return res.astype(dt)
+
+
+# ----- other distributions ---------------------------------------------------------------------
+def bernoulli(gen: Generator | None, p: ArrayOrScalar, shape, np_dtype) -> np.ndarray:
+    """``Tensor.bernoulli_(p)`` / ``torch.bernoulli(p_tensor)``: ``uniform < p`` per element.
+
+    A scalar ``p`` compares against a double uniform (random64).  An array ``p``, broadcast
+    to ``shape``, compares a double uniform if it is float64 and a float uniform (one word)
+    otherwise.  (On Intel CPUs torch sends scalar ``p`` through MKL instead - not replayed.)
+    """
+    gen = _gen(gen)
+    shape = _shape(shape)
+    dt = np.dtype(np_dtype)
+    n = _numel(shape)
+    if isinstance(p, np.ndarray):
+        pb = np.broadcast_to(p, shape).reshape(-1)
+        if n and (np.any(pb < 0) or np.any(pb > 1)):
+            raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true")
+        if pb.dtype == np.float64:
+            hit = _uniform_double(gen, n) < pb
+        else:
+            hit = _u24(gen._random(n)) < pb.astype(np.float32)
+    else:
+        p = float(p)
+        if not 0 <= p <= 1:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+        hit = _uniform_double(gen, n) < p
+    return hit.astype(dt).reshape(shape)
+
+
+def exponential(gen: Generator | None, shape, np_dtype, lambd: float = 1.0) -> np.ndarray:
+    """``Tensor.exponential_(lambd)``: ``-1/lambd * log1p(-u)`` in double, u from random64."""
+    gen = _gen(gen)
+    shape = _shape(shape)
+    dt = _float_dtype(np_dtype, "exponential")
+    lambd = float(lambd)
+    if not lambd > 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    u = _uniform_double(gen, _numel(shape))
+    return ((-1.0 / lambd) * np.log1p(-u)).astype(dt).reshape(shape)
+
+
+def geometric(gen: Generator | None, shape, np_dtype, p: float) -> np.ndarray:
+    """``Tensor.geometric_(p)``: ``ceil(log(u) / log1p(-p))`` in double, then cast."""
+    gen = _gen(gen)
+    shape = _shape(shape)
+    dt = np.dtype(np_dtype)
+    p = float(p)
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+    u = _uniform_double(gen, _numel(shape))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vals = np.ceil(np.log(u) / np.log1p(-p))
+    return vals.astype(dt).reshape(shape)
+
+
+def cauchy(gen: Generator | None, shape, np_dtype, median: float = 0.0,
+           sigma: float = 1.0) -> np.ndarray:
+    """``Tensor.cauchy_``: ``fma(sigma, tan(pi * (u - 0.5)), median)`` in double."""
+    gen = _gen(gen)
+    shape = _shape(shape)
+    dt = _float_dtype(np_dtype, "cauchy")
+    if not sigma > 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+    u = _uniform_double(gen, _numel(shape))
+    t = np.tan(math.pi * (u - 0.5))
+    return _fma64(t, float(sigma), float(median)).astype(dt).reshape(shape)
+
+
+def multinomial(gen: Generator | None, probs: np.ndarray, num_samples: int,
+                replacement: bool = False) -> np.ndarray:
+    """``torch.multinomial`` (int64 indices), row by row.
+
+    Without replacement: ``argmax``/``topk`` of ``probs / q`` with ``q ~ Exp(1)`` drawn in
+    the probabilities' dtype.  With replacement: per row a normalised cumulative sum in the
+    probabilities' dtype and a binary search for each double uniform.
+    """
+    gen = _gen(gen)
+    probs = np.asarray(probs)
+    if probs.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if probs.dtype.kind != "f":
+        raise RuntimeError(
+            f"multinomial only supports floating-point dtypes for input, got: {probs.dtype}")
+    num_samples = int(num_samples)
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    rows = probs.reshape(-1, probs.shape[-1])
+    n_cat = rows.shape[1]
+    if not replacement and num_samples > n_cat:
+        raise RuntimeError(
+            "cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    out_shape = (num_samples,) if probs.ndim == 1 else (rows.shape[0], num_samples)
+    if rows.size == 0 or rows.shape[0] == 0:
+        return np.empty(out_shape, dtype=np.int64)
+    if not replacement:
+        if not (np.all(rows < np.inf) and np.all(rows >= 0)):
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        if np.any(rows.sum(axis=1) == 0):
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+        q = exponential(gen, rows.shape, rows.dtype, 1.0)
+        key = rows / q
+        if num_samples == 1:
+            idx = np.argmax(key, axis=1)[:, None]
+        else:
+            idx = np.argsort(-key, axis=1, kind="stable")[:, :num_samples]
+        return idx.astype(np.int64).reshape(out_shape)
+    if np.any(rows < 0) or not np.all(np.isfinite(rows)):
+        raise RuntimeError("invalid multinomial distribution (encountering probability entry "
+                           "< 0 or infinity or NaN)")
+    cum = np.cumsum(rows, axis=1, dtype=rows.dtype)
+    total = cum[:, -1:].copy()
+    if np.any(total <= 0):
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    cum = cum / total
+    cum[:, -1] = 1
+    u = _uniform_double(gen, rows.shape[0] * num_samples).reshape(rows.shape[0], num_samples)
+    idx = np.empty((rows.shape[0], num_samples), dtype=np.int64)
+    for r in range(rows.shape[0]):  # one searchsorted per distribution row
+        idx[r] = np.searchsorted(cum[r].astype(np.float64), u[r], side="left")
+    return idx.reshape(out_shape)
