@@ -997,9 +997,10 @@ def multinomial(gen: Generator | None, probs: np.ndarray, num_samples: int,
                 replacement: bool = False) -> np.ndarray:
     """``torch.multinomial`` (int64 indices), row by row.
 
-    Without replacement: ``argmax``/``topk`` of ``probs / q`` with ``q ~ Exp(1)`` drawn in
-    the probabilities' dtype.  With replacement: per row a normalised cumulative sum in the
-    probabilities' dtype and a binary search for each double uniform.
+    Without replacement, or for a single sample: ``argmax``/``topk`` of ``probs / q`` with
+    ``q ~ Exp(1)`` drawn in the probabilities' dtype.  With replacement: per row a
+    normalised cumulative sum in the probabilities' dtype and a binary search for each
+    double uniform.
     """
     gen = _gen(gen)
     probs = np.asarray(probs)
@@ -1019,7 +1020,7 @@ def multinomial(gen: Generator | None, probs: np.ndarray, num_samples: int,
     out_shape = (num_samples,) if probs.ndim == 1 else (rows.shape[0], num_samples)
     if rows.size == 0 or rows.shape[0] == 0:
         return np.empty(out_shape, dtype=np.int64)
-    if not replacement:
+    if not replacement or num_samples == 1:
         if not (np.all(rows < np.inf) and np.all(rows >= 0)):
             raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
         if np.any(rows.sum(axis=1) == 0):
