@@ -4,8 +4,8 @@ exactly what the tutorial shows (typos fixed, notebook displays turned into ``pr
 Each program also runs under real torch, which must print the same text: the expected
 outputs are torch's, not ours.
 
-One place where the book differs from torch: in the d2l seed (s10), after ``x.grad.zero_()``,
-``y = x*x; y.sum().backward()`` is shown giving ``tensor([ 0.,  4.,  8., 12.])``, which is
+One place where the book differs from torch: in the d2l seed (s10_d2l_autograd), after
+``x.grad.zero_()``, ``y = x*x; y.sum().backward()`` is shown giving ``tensor([ 0.,  4.,  8., 12.])``, which is
 what torch prints only if that notebook cell ran twice (the gradient accumulated). For the code
 as written torch prints ``tensor([0., 2., 4., 6.])``, and so does ember.
 """
@@ -19,8 +19,15 @@ from pathlib import Path
 
 import pytest
 
-SEEDS = Path(__file__).parent / "seeds"
-PROGRAMS = sorted(SEEDS.glob("*.py"))
+from ember.tour import PROGRAMS as PROGRAM_DIR
+from ember.tour import as_ember
+
+EXPECTED = Path(__file__).parent / "expected"
+PROGRAMS = sorted(PROGRAM_DIR.glob("*.py"))
+
+
+def expected_output(program: Path) -> Path:
+    return EXPECTED / (program.stem + ".out")
 
 
 def run(source: str) -> str:
@@ -32,34 +39,29 @@ def run(source: str) -> str:
     return done.stdout
 
 
-def as_ember(source: str) -> str:
-    return source.replace("import torch", "import ember as torch")
-
-
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.stem)
 def test_seed_prints_what_the_book_shows(program: Path) -> None:
     source = program.read_text(encoding="utf-8")
-    expected = program.with_suffix(".out")
+    expected = expected_output(program)
     output = run(as_ember(source))
     if expected.exists():
         assert output == expected.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
-    "program", [p for p in PROGRAMS if p.with_suffix(".out").exists()], ids=lambda p: p.stem
+    "program", [p for p in PROGRAMS if expected_output(p).exists()], ids=lambda p: p.stem
 )
 def test_book_output_is_torchs(program: Path) -> None:
     from oracle import torch  # noqa: F401  (fails under CI when torch is missing)
 
     source = program.read_text(encoding="utf-8")
     source = source.replace("import torch", "import torch; torch.set_num_threads(1)", 1)
-    assert run(source) == program.with_suffix(".out").read_text(encoding="utf-8")
+    assert run(source) == expected_output(program).read_text(encoding="utf-8")
 
 
-def test_tour_runs_every_example() -> None:
+def test_tour_runs_every_program() -> None:
     output = run("import ember.tour as t; t.main()")
-    from ember.tour import EXAMPLES
-
-    assert output.count("--- output ---") == len(EXAMPLES)
+    assert output.count("--- output ---") == len(PROGRAMS) == 11
+    assert "import ember as torch" in output and "import torch" not in output
     assert "tensor([[12.,  2.],\n        [ 2., 96.]])" in output
     assert "y= tensor(0.) ; x= tensor(1.0000)" in output

@@ -13,5 +13,5 @@ print(a)
 d=f(a)
 d.backward()
 print(repr(a.grad))
-# the seed's output is random; the relation it illustrates must hold
+# the seed printed a random value; the relation it illustrates must hold
 assert bool(a.grad == d / a), (a.grad, d / a)
