@@ -5,9 +5,10 @@ Each program also runs under real torch, which must print the same text: the exp
 outputs are torch's, not ours.
 
 One place where the book differs from torch: in the d2l seed (s10_d2l_autograd), after
-``x.grad.zero_()``, ``y = x*x; y.sum().backward()`` is shown giving ``tensor([ 0.,  4.,  8., 12.])``, which is
-what torch prints only if that notebook cell ran twice (the gradient accumulated). For the code
-as written torch prints ``tensor([0., 2., 4., 6.])``, and so does ember.
+``x.grad.zero_()``, ``y = x*x; y.sum().backward()`` is shown giving
+``tensor([ 0.,  4.,  8., 12.])``, which is what torch prints only if that notebook cell ran
+twice (the gradient accumulated). For the code as written torch prints
+``tensor([0., 2., 4., 6.])``, and so does ember.
 """
 
 from __future__ import annotations
