@@ -232,3 +232,12 @@ def test_printoptions():
             lib.set_printoptions(profile="default")
 
     check(program)
+
+
+def test_new_factories():
+    def program(lib):
+        x = lib.ones(2, dtype=lib.float64)
+        return (x.new_zeros(3), x.new_ones(1, 2), x.new_full((2,), 3), x.new_tensor([1, 2]),
+                x.new_zeros(2, dtype=lib.int32), x.new_empty(4).shape)
+
+    check(program)

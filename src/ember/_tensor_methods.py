@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import _creation as C
 from ember import _dtype as D
 from ember._tensor import Tensor, _wrap
 from ember.autograd import _tensor_backward
@@ -49,8 +50,24 @@ def _unbind(self: Tensor, dim: int = 0) -> tuple:
                  for i in range(self._array.shape[dim]))
 
 
-def _iadd(self, other):
-    return E.add_(self, other)
+def _new_factory(factory):
+    """``x.new_zeros(2, 3)`` and friends: a new tensor of ``x``'s dtype unless one is given."""
+
+    def new(self: Tensor, *size, dtype=None, device=None, requires_grad: bool = False,
+            **kwargs) -> Tensor:
+        return factory(*size, dtype=dtype or self._dtype, requires_grad=requires_grad, **kwargs)
+
+    new.__name__ = "new_" + factory.__name__
+    return new
+
+
+def _new_full(self: Tensor, size, fill_value, *, dtype=None, device=None,
+              requires_grad: bool = False) -> Tensor:
+    return C.full(size, fill_value, dtype=dtype or self._dtype, requires_grad=requires_grad)
+
+
+def _new_tensor(self: Tensor, data, dtype=None, device=None, requires_grad: bool = False):
+    return C.tensor(data, dtype=dtype or self._dtype, requires_grad=requires_grad)
 
 
 METHODS = {
@@ -112,6 +129,9 @@ METHODS = {
     # indexing
     "__getitem__": I.getitem, "__setitem__": I.setitem, "index_put_": I.index_put_,
     "index_put": I.index_put, "nonzero": I.nonzero,
+    # new tensors like this one
+    "new_zeros": _new_factory(C.zeros), "new_ones": _new_factory(C.ones),
+    "new_empty": _new_factory(C.empty), "new_full": _new_full, "new_tensor": _new_tensor,
     # autograd
     "backward": _tensor_backward,
 }
