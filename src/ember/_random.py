@@ -226,6 +226,14 @@ def _uniform_double(gen: Generator, n: int) -> np.ndarray:
     return _u53(gen._random64(n))
 
 
+def _from_double(vals: np.ndarray, dt: np.dtype) -> np.ndarray:
+    """static_cast<T>(double): c10::Half only converts from float, so half goes via float."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if dt == np.float16:
+            return vals.astype(np.float32).astype(np.float16)
+        return vals.astype(dt)
+
+
 # ----- exact fused multiply-add ---------------------------------------------------------------
 def _round_fraction(q: Fraction, dtype) -> float:
     """Round an exact rational to the nearest ``dtype`` value, ties to even."""
@@ -513,17 +521,17 @@ class _BoxMuller32:
         np.subtract(0x1000000, a.view(np.int32), out=i1)
         np.copyto(f1, i1, casting="unsafe")
         fb = f1.view(np.int32)
-        # mantissa x_m in [0.5, 1); if x_m < sqrt(1/2): e -= 1, x = 2*x_m - 1, else x = x_m - 1
+        # mantissa x_m in [0.5, 1); if x_m < sqrt(1/2): e -= 1, x = 2*x_m - 1, else x = x_m - 1.
+        # q = bit 23 of frac + (2**23 - frac(sqrt(1/2))) is set exactly when x_m >= sqrt(1/2).
         np.bitwise_and(fb, 0x7FFFFF, out=i2)
-        np.subtract(i2, _SQRTHF_FRAC, out=i3)
-        np.right_shift(i3, 31, out=i3)  # -1 where x_m < sqrt(1/2)
-        np.bitwise_or(i2, 0x3F000000, out=i2)
-        np.bitwise_and(i3, 0x800000, out=i4)
-        np.add(i2, i4, out=i2)
+        np.add(i2, 0x800000 - _SQRTHF_FRAC, out=i3)
+        np.bitwise_and(i3, 0x800000, out=i3)
+        np.add(i2, 0x3F800000, out=i2)  # bits of 2*x_m ...
+        np.subtract(i2, i3, out=i2)  # ... or of x_m
         np.subtract(i2.view(np.float32), _f32(1), out=x)
-        np.right_shift(fb, 23, out=i4)
-        np.add(i4, i3, out=i4)
-        np.subtract(i4, 150, out=i4)  # exponent of n*2**-24 (+1), minus the mask
+        np.add(fb, i3, out=i4)
+        np.right_shift(i4, 23, out=i4)
+        np.subtract(i4, 151, out=i4)  # e: exponent of n*2**-24 plus one, less the mask
         np.copyto(ex, i4, casting="unsafe")
         # Horner with fma: y = fma(y, x, p_k), exact in a double, rounded to float per step
         np.copyto(x64, x)
@@ -691,7 +699,7 @@ def _normal_kernel(gen: Generator, n: int, dt: np.dtype, mean: float, std: float
             out[n - 16:] = _normal_fill_f32(gen, 1, mean, std)
         return out.astype(dt, copy=False)
     vals = _normal_pairs_double(gen, n)
-    return _fma64(vals, std, mean).astype(dt)
+    return _from_double(_fma64(vals, std, mean), dt)
 
 
 def normal(gen: Generator | None, shape, np_dtype, mean: ArrayOrScalar = 0.0,
@@ -737,7 +745,7 @@ def log_normal(gen: Generator | None, shape, np_dtype, mean: float = 1.0,
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
     n = _numel(shape)
     vals = _fma64(_normal_pairs_double(gen, n), float(std), float(mean))
-    return np.exp(vals).astype(dt).reshape(shape)
+    return _from_double(np.exp(vals), dt).reshape(shape)
 
 
 # ----- discrete uniform ----------------------------------------------------------------------
@@ -777,7 +785,10 @@ def _cast_int64(vals: np.ndarray, dt: np.dtype) -> np.ndarray:
     """static_cast<T>(int64) for the output dtype."""
     if dt == np.bool_:
         return vals != 0
-    return vals.astype(dt)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if dt == np.float16:
+            return vals.astype(np.float32).astype(np.float16)
+        return vals.astype(dt)
 
 
 def _check_range(dt: np.dtype, frm: int, to_inc: int) -> None:
@@ -963,7 +974,7 @@ def exponential(gen: Generator | None, shape, np_dtype, lambd: float = 1.0) -> n
     if not lambd > 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
     u = _uniform_double(gen, _numel(shape))
-    return ((-1.0 / lambd) * np.log1p(-u)).astype(dt).reshape(shape)
+    return _from_double((-1.0 / lambd) * np.log1p(-u), dt).reshape(shape)
 
 
 def geometric(gen: Generator | None, shape, np_dtype, p: float) -> np.ndarray:
@@ -977,7 +988,7 @@ def geometric(gen: Generator | None, shape, np_dtype, p: float) -> np.ndarray:
     u = _uniform_double(gen, _numel(shape))
     with np.errstate(divide="ignore", invalid="ignore"):
         vals = np.ceil(np.log(u) / np.log1p(-p))
-    return vals.astype(dt).reshape(shape)
+    return _from_double(vals, dt).reshape(shape)
 
 
 def cauchy(gen: Generator | None, shape, np_dtype, median: float = 0.0,
@@ -990,7 +1001,7 @@ def cauchy(gen: Generator | None, shape, np_dtype, median: float = 0.0,
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
     u = _uniform_double(gen, _numel(shape))
     t = np.tan(math.pi * (u - 0.5))
-    return _fma64(t, float(sigma), float(median)).astype(dt).reshape(shape)
+    return _from_double(_fma64(t, float(sigma), float(median)), dt).reshape(shape)
 
 
 def multinomial(gen: Generator | None, probs: np.ndarray, num_samples: int,
