@@ -365,7 +365,7 @@ def uniform(gen: Generator | None, shape, np_dtype, low: float = 0.0,
         lo32, hi32 = np.float32(low), np.float32(high)
         out = x if (low, high) == (0.0, 1.0) else _fma32(x, hi32 - lo32, lo32)
         out = out.astype(dt)
-        to_s, from_s = dt.type(high), dt.type(low)
+        to_s, from_s = dt.type(np.float32(high)), dt.type(np.float32(low))
     # torch maps a value that rounded up onto ``to`` back to ``from``
     out = np.where(out == to_s, from_s, out).astype(dt, copy=False)
     return out.reshape(shape)
@@ -1053,7 +1053,17 @@ def multinomial(gen: Generator | None, probs: np.ndarray, num_samples: int,
     cum = cum / total
     cum[:, -1] = 1
     u = _uniform_double(gen, rows.shape[0] * num_samples).reshape(rows.shape[0], num_samples)
-    idx = np.empty((rows.shape[0], num_samples), dtype=np.int64)
-    for r in range(rows.shape[0]):  # one searchsorted per distribution row
-        idx[r] = np.searchsorted(cum[r].astype(np.float64), u[r], side="left")
-    return idx.reshape(out_shape)
+    # torch's binary search for the first slot with cum >= u, run for all samples at once
+    cum64 = cum.astype(np.float64)
+    row = np.arange(rows.shape[0])[:, None]
+    left = np.zeros(u.shape, dtype=np.int64)
+    right = np.full(u.shape, n_cat, dtype=np.int64)
+    while True:
+        active = right > left
+        if not active.any():
+            break
+        mid = left + (right - left) // 2
+        below = cum64[row, np.minimum(mid, n_cat - 1)] < u
+        left = np.where(active & below, mid + 1, left)
+        right = np.where(active & ~below, mid, right)
+    return left.reshape(out_shape)
