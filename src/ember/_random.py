@@ -894,7 +894,7 @@ def randperm(gen: Generator | None, n: int, np_dtype=np.int64) -> np.ndarray:
 
     The swaps are replayed without a loop: slot i ends up holding whatever sat at its swap
     partner k_i just before step i, which is the value the previous step aiming at k_i
-    moved there (or k_i itself) - a lookup after one stable sort plus pointer jumping.
+    moved there (or k_i itself) - a lookup after one sort plus pointer jumping.
     """
     gen = _gen(gen)
     n = int(n)
@@ -908,32 +908,33 @@ def randperm(gen: Generator | None, n: int, np_dtype=np.int64) -> np.ndarray:
     i = np.arange(n, dtype=np.int64)
     k = np.empty(n, dtype=np.int64)
     k[:-1] = (gen._random(n - 1) % (n - i[:-1]).astype(np.uint64)).astype(np.int64) + i[:-1]
-    k[-1] = n - 1
-    order = np.argsort(k, kind="stable")
-    ks = k[order]
+    k[-1] = n - 1  # a final no-op step keeps slot n-1 in the same bookkeeping
+    # group the steps by the slot they aim at, in time order (one sort of packed keys)
+    shift = (n - 1).bit_length()
+    key = (k << shift) | i
+    key.sort()
+    ks = key >> shift
+    order = key & ((1 << shift) - 1)
     same = ks[1:] == ks[:-1]
-    # previous step (in time) that aimed at the same slot, or -1
+    # prev_same[i]: the previous step aiming at the same slot as step i, or -1
     prev_same = np.full(n, -1, dtype=np.int64)
     prev_same[order[1:][same]] = order[:-1][same]
-    # A[p]: the value sitting in slot p just before step p.  It was put there by the last
-    # earlier step aiming at p (then it is that step's A), else it is p itself.
-    last_in_group = np.ones(n, dtype=bool)
-    last_in_group[:-1] = ~same
-    ptr = i.copy()
-    pos = order[last_in_group]          # last step aiming at each target
-    tgt = ks[last_in_group]
-    selfhit = pos == tgt                # a step aiming at itself: use the one before it
-    pos = np.where(selfhit, prev_same[pos], pos)
+    # A[p], the value in slot p just before step p: the A of the last earlier step that
+    # aimed at p (a step aiming at itself does not count), else p itself.
+    last = np.ones(n, dtype=bool)
+    last[:-1] = ~same
+    pos, tgt = order[last], ks[last]
+    pos = np.where(pos == tgt, prev_same[pos], pos)
     keep = pos >= 0
+    ptr = i.copy()
     ptr[tgt[keep]] = pos[keep]
-    while True:
-        nxt = ptr[ptr]
-        if np.array_equal(nxt, ptr):
-            break
-        ptr = nxt
-    a = ptr  # roots are slots nobody wrote before their own step: A[root] = root
-    res = np.where(prev_same >= 0, a[np.maximum(prev_same, 0)], k)
-    res[-1] = a[-1]
+    active = tgt[keep]
+    while active.size:  # pointer jumping to the roots, where A[root] = root
+        p = ptr[active]
+        pp = ptr[p]
+        ptr[active] = pp
+        active = active[pp != p]
+    res = np.where(prev_same >= 0, ptr[np.maximum(prev_same, 0)], k)
     return res.astype(dt)
 
 
