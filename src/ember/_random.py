@@ -24,6 +24,11 @@ Facts the code below relies on (checked against torch 2.13 on x86-64):
   next call.
 * ``random_``/``randint`` reduce a word modulo the range; ranges of ``2**28`` or more use
   ``random64()``.
+
+Known gaps: torch builds for other CPU capabilities (AVX512, plain) run a different float
+``normal_`` kernel; on Intel CPUs ``bernoulli_(float p)`` goes through MKL; ``randperm``
+of ``2**32/20`` or more elements (torch's random64 variant) is not replayed.  Half
+precision follows torch's float-then-half path; bfloat16 has no NumPy dtype.
 """
 
 from __future__ import annotations
