@@ -49,6 +49,44 @@ def _tensor_input(input) -> Tensor:
     return input if isinstance(input, Tensor) else as_tensor_operand(input)
 
 
+def _shape(value) -> tuple:
+    return value._array.shape if isinstance(value, Tensor) else ()
+
+
+def broadcast_error(*values) -> RuntimeError:
+    """torch's error for operands whose shapes do not broadcast (ATen's infer_size)."""
+    result: tuple = ()
+    for value in values:
+        shape = _shape(value)
+        ndim = max(len(result), len(shape))
+        sizes = []
+        for i in range(ndim - 1, -1, -1):
+            offset = ndim - 1 - i
+            a = result[len(result) - 1 - offset] if offset < len(result) else 1
+            b = shape[len(shape) - 1 - offset] if offset < len(shape) else 1
+            if a != b and a != 1 and b != 1:
+                return RuntimeError(
+                    f"The size of tensor a ({a}) must match the size of tensor b ({b}) at "
+                    f"non-singleton dimension {i}"
+                )
+            sizes.append(b if a == 1 else a)
+        result = tuple(reversed(sizes))
+    return RuntimeError(f"shapes {[list(_shape(v)) for v in values]} do not broadcast")
+
+
+def _check_alpha(alpha, dtype) -> None:
+    if isinstance(alpha, float) and dtype.category != FLOATING:
+        raise RuntimeError(
+            "For integral input tensors, argument alpha must not be a floating point number."
+        )
+
+
+def _check_integer_divisor(b, dtype) -> None:
+    """Integer division by zero is an error in torch (NumPy would give 0 and a warning)."""
+    if dtype.category != FLOATING and np.any(np.asarray(b) == 0):
+        raise RuntimeError("ZeroDivisionError")
+
+
 # ----- add / sub ------------------------------------------------------------------------------
 class AddBackward0(Node):
     """self + alpha * other: the gradient passes through (times alpha for other)."""
@@ -64,7 +102,14 @@ def add(input, other, *, alpha=1) -> Tensor:
     if input.__class__ is not Tensor:
         input = _tensor_input(input)
     a, b, dtype = binary_operands(input, other)
-    out = wrap(a + b if alpha == 1 else a + b * alpha, dtype)
+    try:
+        if alpha == 1:
+            out = wrap(a + b, dtype)
+        else:
+            _check_alpha(alpha, dtype)
+            out = wrap(a + b * alpha, dtype)
+    except ValueError:
+        raise broadcast_error(input, other) from None
     if _records(input, other):
         node = new_node(AddBackward0, (edge(input), _edge_of(other)), out._array)
         node.alpha = alpha
@@ -81,15 +126,31 @@ class SubBackward0(Node):
         return grad, (-grad if self.alpha == 1 else grad * -self.alpha)
 
 
-def sub(input, other, *, alpha=1) -> Tensor:
-    input = _tensor_input(input)
-    if input._dtype is D.bool_ and (isinstance(other, bool) or getattr(other, "_dtype", 0) is D.bool_):
+def _check_bool_sub(input: Tensor, other) -> None:
+    other_bool = isinstance(other, bool) or getattr(other, "_dtype", None) is D.bool_
+    if input._dtype is D.bool_ and other_bool:
         raise RuntimeError(
             "Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
             "`^` or `logical_xor()` operator instead."
         )
+    if input._dtype is D.bool_ or other_bool:
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+            "trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
+
+
+def sub(input, other, *, alpha=1) -> Tensor:
+    input = _tensor_input(input)
+    if input._dtype is D.bool_ or other.__class__ is bool or getattr(other, "_dtype", 0) is D.bool_:
+        _check_bool_sub(input, other)
     a, b, dtype = binary_operands(input, other)
-    out = wrap(a - b if alpha == 1 else a - b * alpha, dtype)
+    if alpha != 1:
+        _check_alpha(alpha, dtype)
+    try:
+        out = wrap(a - b if alpha == 1 else a - b * alpha, dtype)
+    except ValueError:
+        raise broadcast_error(input, other) from None
     if _records(input, other):
         node = new_node(SubBackward0, (edge(input), _edge_of(other)), out._array)
         node.alpha = alpha
@@ -106,13 +167,31 @@ class RsubBackward1(Node):
         return (-grad if self.alpha == 1 else grad * -self.alpha,)
 
 
+class RsubBackward0(Node):
+    """other - alpha * self, both tensors."""
+
+    __slots__ = ("alpha",)
+
+    def backward(self, grad, xp):
+        return (-grad if self.alpha == 1 else grad * -self.alpha), grad
+
+
 def rsub(input, other, *, alpha=1) -> Tensor:
-    if isinstance(other, Tensor):
-        return sub(other, input, alpha=alpha)
+    input = _tensor_input(input)
+    if input._dtype is D.bool_ or other.__class__ is bool or getattr(other, "_dtype", 0) is D.bool_:
+        _check_bool_sub(input, other)
     a, b, dtype = binary_operands(input, other)
-    out = wrap(b - a if alpha == 1 else b - a * alpha, dtype)
-    if _records(input, None):
-        node = new_node(RsubBackward1, (edge(input),), out._array)
+    if alpha != 1:
+        _check_alpha(alpha, dtype)
+    try:
+        out = wrap(b - a if alpha == 1 else b - a * alpha, dtype)
+    except ValueError:
+        raise broadcast_error(input, other) from None
+    if _records(input, other):
+        if isinstance(other, Tensor):
+            node = new_node(RsubBackward0, (edge(input), edge(other)), out._array)
+        else:
+            node = new_node(RsubBackward1, (edge(input),), out._array)
         node.alpha = alpha
         set_history(out, node)
     return out
@@ -137,7 +216,10 @@ def mul(input, other) -> Tensor:
     if input.__class__ is not Tensor:
         input = _tensor_input(input)
     a, b, dtype = binary_operands(input, other)
-    out = wrap(a * b, dtype)
+    try:
+        out = wrap(a * b, dtype)
+    except ValueError:
+        raise broadcast_error(input, other) from None
     if grad_state.enabled:
         other_grad = other_requires_grad(other)
         if input._requires_grad or other_grad:
@@ -176,15 +258,58 @@ def _true_divide_operands(input, other):
     return a, b, dtype
 
 
+class DivBackward2(Node):
+    """self / other rounded ('trunc' or 'floor'): piecewise constant, so zero (torch: grad * 0)."""
+
+    __slots__ = ()
+
+    def backward(self, grad, xp):
+        return (
+            grad * 0 if self.needs_input_grad(0) else None,
+            grad * 0 if self.needs_input_grad(1) else None,
+        )
+
+
+def _trunc_divide(a, b, dtype) -> np.ndarray:
+    if dtype.category == FLOATING:
+        return np.trunc(a / b)
+    quotient = np.floor_divide(a, b)
+    inexact = (np.remainder(a, b) != 0) & ((np.asarray(a) < 0) != (np.asarray(b) < 0))
+    return np.where(inexact, quotient + 1, quotient).astype(quotient.dtype)
+
+
+def _rounded_div(input: Tensor, other, rounding_mode: str) -> Tensor:
+    a, b, dtype = binary_operands(input, other)
+    _check_integer_divisor(b, dtype)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if rounding_mode == "floor":
+                array = np.floor_divide(a, b)
+            else:
+                array = _trunc_divide(a, b, dtype)
+    except ValueError:
+        raise broadcast_error(input, other) from None
+    out = wrap(np.asarray(array, dtype=dtype.numpy), dtype)
+    if _records(input, other):
+        set_history(out, new_node(DivBackward2, (edge(input), _edge_of(other)), out._array))
+    return out
+
+
 def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
     input = _tensor_input(input)
-    if rounding_mode == "floor":
-        return floor_divide(input, other)
     if rounding_mode is not None:
-        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+        if rounding_mode not in ("trunc", "floor"):
+            raise RuntimeError(
+                "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                f"'{rounding_mode}'"
+            )
+        return _rounded_div(input, other, rounding_mode)
     a, b, dtype = _true_divide_operands(input, other)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = wrap(a / b, dtype)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = wrap(a / b, dtype)
+    except ValueError:
+        raise broadcast_error(input, other) from None
     if _records(input, other):
         node = new_node(DivBackward0, (edge(input), _edge_of(other)), out._array)
         node.other = _save(other) if input._requires_grad or other_requires_grad(other) else None
@@ -208,6 +333,7 @@ class ReciprocalBackward0(Node):
 
 
 def reciprocal(input: Tensor) -> Tensor:
+    _check_tensor(input, "reciprocal")
     a = _float_array(input)
     with np.errstate(divide="ignore"):
         out = wrap(np.reciprocal(a), _float_dtype(input))
@@ -225,26 +351,48 @@ def rdiv(input: Tensor, other) -> Tensor:
     return mul(reciprocal(input), other)
 
 
-class NotImplemented(Node):  # noqa: A001 - torch gives floor_divide's node this very name
-    """floor_divide has no derivative in torch; its node says so when reached."""
+class NotImplemented(Node):  # noqa: A001 - torch gives these nodes this very name
+    """An op torch has no derivative for (floor_divide, number % tensor): fails when reached."""
 
-    __slots__ = ()
+    __slots__ = ("op",)
+
+    def name(self) -> str:
+        return "torch::autograd::NotImplemented"
 
     def backward(self, grad, xp):
-        raise RuntimeError("the derivative for 'floor_divide' is not implemented.")
+        raise RuntimeError(f"derivative for aten::{self.op} is not implemented")
+
+
+def _not_implemented(out: Tensor, op: str, edges: tuple) -> None:
+    node = new_node(NotImplemented, edges, out._array)
+    node.op = op
+    set_history(out, node)
 
 
 def floor_divide(input, other) -> Tensor:
     input = _tensor_input(input)
     a, b, dtype = binary_operands(input, other)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = wrap(np.floor_divide(a, b), dtype)
+    _check_integer_divisor(b, dtype)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = wrap(np.floor_divide(a, b), dtype)
+    except ValueError:
+        raise broadcast_error(input, other) from None
     if _records(input, other):
-        set_history(out, new_node(NotImplemented, (edge(input), _edge_of(other)), out._array))
+        _not_implemented(out, "floor_divide", (edge(input), _edge_of(other)))
     return out
 
 
 class RemainderBackward0(Node):
+    """self - floor(self / other) * other, ``other`` a number: the gradient passes to self."""
+
+    __slots__ = ()
+
+    def backward(self, grad, xp):
+        return (grad,)
+
+
+class RemainderBackward1(Node):
     """self - floor(self / other) * other: grad, and -grad * floor(self / other)."""
 
     __slots__ = ("self_", "other")
@@ -258,12 +406,23 @@ class RemainderBackward0(Node):
 
 
 def remainder(input, other) -> Tensor:
-    input = _tensor_input(input)
+    if not isinstance(input, Tensor):  # number % tensor: torch has no derivative for it
+        out = remainder(_tensor_input(input), other.detach())
+        if _records(other, None):
+            _not_implemented(out, "remainder", (edge(other),))
+        return out
     a, b, dtype = binary_operands(input, other)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = wrap(np.remainder(a, b), dtype)
+    _check_integer_divisor(b, dtype)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = wrap(np.remainder(a, b), dtype)
+    except ValueError:
+        raise broadcast_error(input, other) from None
     if _records(input, other):
-        node = new_node(RemainderBackward0, (edge(input), _edge_of(other)), out._array)
+        if not isinstance(other, Tensor):
+            set_history(out, new_node(RemainderBackward0, (edge(input),), out._array))
+            return out
+        node = new_node(RemainderBackward1, (edge(input), edge(other)), out._array)
         if other_requires_grad(other):
             node.self_, node.other = SavedTensor(input), SavedTensor(other)
         set_history(out, node)
@@ -328,13 +487,28 @@ def _check_int_pow(a, b, dtype) -> None:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
 
 
+def _power(a, b, dtype) -> np.ndarray:
+    """a ** b; integers to negative integer powers as torch's powi: 1, +-1 for -1, else 0."""
+    if dtype.category == FLOATING or not np.any(np.asarray(b) < 0):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.power(a, b)
+    negative = np.asarray(b) < 0
+    result = np.power(a, np.where(negative, 0, b))
+    odd = np.remainder(b, 2) != 0
+    inverse = np.where(a == 1, 1, np.where(a == -1, np.where(odd, -1, 1), 0))
+    return np.where(negative, inverse, result).astype(result.dtype)
+
+
 def pow(input, exponent) -> Tensor:
     if not isinstance(input, Tensor):
         return _scalar_pow(input, exponent)
     a, b, dtype = binary_operands(input, exponent)
-    _check_int_pow(a, b, dtype)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = wrap(np.power(a, b), dtype)
+    if not isinstance(exponent, Tensor):
+        _check_int_pow(a, b, dtype)
+    try:
+        out = wrap(_power(a, b, dtype), dtype)
+    except ValueError:
+        raise broadcast_error(input, exponent) from None
     if _records(input, exponent):
         if isinstance(exponent, Tensor):
             node = new_node(PowBackward1, (edge(input), edge(exponent)), out._array)
@@ -352,8 +526,7 @@ def _scalar_pow(base, exponent: Tensor) -> Tensor:
     base = as_scalar(base)
     dtype = D.result_type(exponent, base)
     b = cast(exponent._array, dtype)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = wrap(np.power(dtype.numpy.type(base), b), dtype)
+    out = wrap(np.asarray(_power(dtype.numpy.type(base), b, dtype)), dtype)
     if exponent._requires_grad and grad_state.enabled:
         node = new_node(PowBackward2, (edge(exponent),), out._array)
         node.self_ = base
@@ -377,8 +550,17 @@ def _float_array(input: Tensor) -> np.ndarray:
     return a if input._dtype.category == FLOATING else a.astype(D.get_default_dtype().numpy)
 
 
+def _check_tensor(input, name: str) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(
+            f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}"
+        )
+
+
 def _unary(input: Tensor, function, node_cls, save: str | None, floating: bool = True) -> Tensor:
     """Forward of a one-input op; ``save`` is "self_", "result" or None."""
+    if input.__class__ is not Tensor:
+        _check_tensor(input, node_cls.__name__.removesuffix("Backward0").lower())
     if floating:
         with np.errstate(all="ignore"):
             out = wrap(function(_float_array(input)), _float_dtype(input))
@@ -402,6 +584,7 @@ class NegBackward0(Node):
 
 
 def neg(input: Tensor) -> Tensor:
+    _check_tensor(input, "neg")
     if input._dtype is D.bool_:
         raise RuntimeError(
             "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
@@ -537,8 +720,9 @@ class ReluBackward0(Node):
 
 
 def relu(input: Tensor) -> Tensor:
+    _check_tensor(input, "relu")
     if input._dtype is D.bool_:
-        raise RuntimeError('"clamp_min_scalar_cpu" not implemented for \'Bool\'')
+        raise RuntimeError("Boolean inputs not supported for relu")
     return _unary(input, _relu_array, ReluBackward0, "result", floating=False)
 
 
@@ -554,6 +738,8 @@ class SignBackward0(Node):
 
 
 def sign(input: Tensor) -> Tensor:
+    if isinstance(input, Tensor) and input._dtype is D.bool_:
+        return wrap(input._array.copy(), D.bool_)
     return _unary(input, np.sign, SignBackward0, None, floating=False)
 
 
@@ -590,9 +776,15 @@ class ClampBackward0(Node):
             inside = self_ >= lo
         if hi is not None:
             inside = (self_ <= hi) if inside is None else inside & (self_ <= hi)
-        grad_self = xp.where(inside, grad, 0)
-        grad_min = xp.where(self_ < lo, grad, 0) if lo is not None and self.needs_input_grad(1) else None
-        grad_max = xp.where(self_ > hi, grad, 0) if hi is not None and self.needs_input_grad(2) else None
+        grad_self = xp.where(inside, grad, 0) if self.needs_input_grad(0) else None
+        grad_min = grad_max = None
+        # torch's clamp_backward_min_max: with both bounds, max wins where max < min
+        if lo is not None and self.needs_input_grad(1):
+            below = self_ < lo if hi is None else (self_ < lo) & (lo < hi)
+            grad_min = xp.where(below, grad, 0)
+        if hi is not None and self.needs_input_grad(2):
+            above = self_ > hi if lo is None else (self_ > hi) | (hi < lo)
+            grad_max = xp.where(above, grad, 0)
         return grad_self, grad_min, grad_max
 
 
@@ -631,12 +823,83 @@ def clamp(input: Tensor, min=None, max=None) -> Tensor:
 clip = clamp
 
 
+class ClampMinBackward0(Node):
+    """clamp_min with a number: the gradient passes where self >= min."""
+
+    __slots__ = ("self_", "min")
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        return (xp.where(xp.saved(self.self_) >= self.min, grad, 0),)
+
+
+class ClampMinBackward1(Node):
+    """clamp_min with a tensor: self where self >= min, min where self < min."""
+
+    __slots__ = ("self_", "min")
+    _saved_fields = ("self_", "min")
+
+    def backward(self, grad, xp):
+        self_, lo = xp.saved(self.self_), xp.saved(self.min)
+        return (
+            xp.where(self_ >= lo, grad, 0) if self.needs_input_grad(0) else None,
+            xp.where(self_ < lo, grad, 0) if self.needs_input_grad(1) else None,
+        )
+
+
+class ClampMaxBackward0(Node):
+    """clamp_max with a number: the gradient passes where self <= max."""
+
+    __slots__ = ("self_", "max")
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        return (xp.where(xp.saved(self.self_) <= self.max, grad, 0),)
+
+
+class ClampMaxBackward1(Node):
+    """clamp_max with a tensor: self where self <= max, max where self > max."""
+
+    __slots__ = ("self_", "max")
+    _saved_fields = ("self_", "max")
+
+    def backward(self, grad, xp):
+        self_, hi = xp.saved(self.self_), xp.saved(self.max)
+        return (
+            xp.where(self_ <= hi, grad, 0) if self.needs_input_grad(0) else None,
+            xp.where(self_ > hi, grad, 0) if self.needs_input_grad(1) else None,
+        )
+
+
+def _clamp_one_side(input: Tensor, bound, is_min: bool) -> Tensor:
+    """clamp_min / clamp_max: clamp's values, with the nodes torch gives these ops."""
+    from ember.autograd.grad_mode import no_grad
+
+    with no_grad():
+        out = clamp(input, min=bound) if is_min else clamp(input, max=bound)
+    if grad_state.enabled and (input._requires_grad or other_requires_grad(bound)):
+        if isinstance(bound, Tensor):
+            cls = ClampMinBackward1 if is_min else ClampMaxBackward1
+            node = new_node(cls, (edge(input), edge(bound)), out._array)
+            bound = SavedTensor(bound)
+        else:
+            cls = ClampMinBackward0 if is_min else ClampMaxBackward0
+            node = new_node(cls, (edge(input),), out._array)
+        node.self_ = SavedTensor(input)
+        if is_min:
+            node.min = bound
+        else:
+            node.max = bound
+        set_history(out, node)
+    return out
+
+
 def clamp_min(input: Tensor, min) -> Tensor:
-    return clamp(input, min=min)
+    return _clamp_one_side(input, min, True)
 
 
 def clamp_max(input: Tensor, max) -> Tensor:
-    return clamp(input, max=max)
+    return _clamp_one_side(input, max, False)
 
 
 class MaximumBackward0(Node):
@@ -676,7 +939,10 @@ def _extremum(input: Tensor, other: Tensor, function, node_cls) -> Tensor:
             f"{type(other).__name__}"
         )
     a, b, dtype = binary_operands(input, other)
-    out = wrap(function(a, b), dtype)
+    try:
+        out = wrap(function(a, b), dtype)
+    except ValueError:
+        raise broadcast_error(input, other) from None
     if _records(input, other):
         node = new_node(node_cls, (edge(input), edge(other)), out._array)
         node.self_, node.other = SavedTensor(input), SavedTensor(other)
@@ -697,7 +963,10 @@ def _compare(function):
     def compare(input, other) -> Tensor:
         input = _tensor_input(input)
         a, b, _ = binary_operands(input, other)
-        return wrap(function(a, b), D.bool_)
+        try:
+            return wrap(function(a, b), D.bool_)
+        except ValueError:
+            raise broadcast_error(input, other) from None
 
     compare.__name__ = function.__name__
     return compare
@@ -717,8 +986,13 @@ def _logic(function, name):
         input = _tensor_input(input)
         a, b, dtype = binary_operands(input, other)
         if dtype.category == FLOATING:
-            raise RuntimeError(f'"{name}_cpu" not implemented for \'{_legacy(dtype)}\'')
-        return wrap(function(a, b), dtype)
+            raise NotImplementedError(
+                f'"{name}_cpu" not implemented for \'{_legacy(dtype)}\''
+            )
+        try:
+            return wrap(function(a, b), dtype)
+        except ValueError:
+            raise broadcast_error(input, other) from None
 
     logic.__name__ = name
     return logic
@@ -735,7 +1009,9 @@ bitwise_xor = _logic(np.bitwise_xor, "bitwise_xor")
 
 def bitwise_not(input: Tensor) -> Tensor:
     if input._dtype.category == FLOATING:
-        raise RuntimeError(f'"bitwise_not_cpu" not implemented for \'{_legacy(input._dtype)}\'')
+        raise NotImplementedError(
+            f'"bitwise_not_cpu" not implemented for \'{_legacy(input._dtype)}\''
+        )
     return wrap(np.invert(input._array), input._dtype)
 
 
@@ -789,7 +1065,10 @@ def where(condition: Tensor, input=None, other=None):
     dtype = D.result_type(x, y)
     xa = cast(x._array, dtype) if isinstance(x, Tensor) else x
     ya = cast(y._array, dtype) if isinstance(y, Tensor) else y
-    out = wrap(np.asarray(np.where(condition._array, xa, ya), dtype=dtype.numpy), dtype)
+    try:
+        out = wrap(np.asarray(np.where(condition._array, xa, ya), dtype=dtype.numpy), dtype)
+    except ValueError:
+        raise broadcast_error(condition, x, y) from None
     if grad_state.enabled and (other_requires_grad(x) or other_requires_grad(y)):
         node = new_node(WhereBackward0, (NO_EDGE, _edge_of(x), _edge_of(y)), out._array)
         node.condition = SavedTensor(condition)
@@ -831,8 +1110,26 @@ def clone(input: Tensor, *, memory_format=None) -> Tensor:
 
 
 # ----- in-place forms -------------------------------------------------------------------------
+def _check_output_shape(self: Tensor, args) -> None:
+    """An in-place op cannot grow ``self``: torch's error when the operands broadcast wider."""
+    shape = self._array.shape
+    for arg in args:
+        if isinstance(arg, Tensor) and arg._array.shape != shape:
+            try:
+                wide = np.broadcast_shapes(shape, arg._array.shape)
+            except ValueError:
+                return  # the op itself reports operands that do not broadcast
+            if wide != shape:
+                raise RuntimeError(
+                    f"output with shape {list(shape)} doesn't match the broadcast shape "
+                    f"{list(wide)}"
+                )
+
+
 def _inplace(op):
     def inplace(self: Tensor, *args, **kwargs) -> Tensor:
+        if args:
+            _check_output_shape(self, args)
         return apply_inplace(self, op, *args, **kwargs)
 
     inplace.__name__ = op.__name__ + "_"
@@ -863,19 +1160,53 @@ reciprocal_ = _inplace(reciprocal)
 sign_ = _inplace(sign)
 
 
+class FillBackward2(Node):
+    """fill_ with a number: the old values get no gradient."""
+
+    __slots__ = ()
+
+    def backward(self, grad, xp):
+        return (xp.zeros_like(grad),)
+
+
+class ZeroBackward0(FillBackward2):
+    __slots__ = ()
+
+
+class FillBackward3(Node):
+    """fill_ with a 0-dim tensor: it receives the sum of the gradient."""
+
+    __slots__ = ()
+
+    def backward(self, grad, xp):
+        return (
+            xp.zeros_like(grad) if self.needs_input_grad(0) else None,
+            xp.sum(grad, tuple(range(grad.ndim))) if self.needs_input_grad(1) else None,
+        )
+
+
+def _filled(input: Tensor, value, node_cls=None) -> Tensor:
+    """A tensor like ``input`` full of ``value`` (the out-of-place half of ``fill_``)."""
+    fill = value._array if isinstance(value, Tensor) else as_scalar(value)
+    out = wrap(np.full(input._array.shape, fill, dtype=input._array.dtype), input._dtype)
+    if _records(input, value):
+        if isinstance(value, Tensor):
+            node = new_node(FillBackward3, (edge(input), edge(value)), out._array)
+        else:
+            node = new_node(node_cls or FillBackward2, (edge(input),), out._array)
+        set_history(out, node)
+    return out
+
+
 def zero_(self: Tensor) -> Tensor:
-    return fill_(self, 0)
+    return apply_inplace(self, _filled, 0, ZeroBackward0)
 
 
 def fill_(self: Tensor, value) -> Tensor:
-    """Fill with a number (or a 0-dim tensor, which keeps its graph)."""
-    if isinstance(value, Tensor) and value._requires_grad and grad_state.enabled:
-        return apply_inplace(self, lambda s, v: add(mul(s, 0), v.expand(s.shape) if s.ndim else v), value)
-    from ember.ops._core import check_inplace
-
-    check_inplace(self)
-    if grad_state.enabled and self._requires_grad:
-        return apply_inplace(self, lambda s: mul(s, 0) + as_scalar(value) if not isinstance(value, Tensor) else mul(s, 0) + value)
-    self._array[...] = value._array if isinstance(value, Tensor) else value
-    self._version_counter[0] += 1
-    return self
+    """Fill with a number or a 0-dim tensor (whose graph the result then joins)."""
+    if isinstance(value, Tensor) and value._array.ndim:
+        raise RuntimeError(
+            "fill_ only supports 0-dimension value tensor but got tensor with "
+            f"{value._array.ndim} dimensions."
+        )
+    return apply_inplace(self, _filled, value)
