@@ -173,16 +173,122 @@ def getitem(input: Tensor, key) -> Tensor:
     return out
 
 
+def _is_mask(item) -> bool:
+    return isinstance(item, Tensor) and item._array.ndim > 0 and item._dtype in (D.bool_, D.uint8)
+
+
+def _check_masks(shape: tuple, key: tuple) -> None:
+    """torch's IndexError for a boolean mask whose shape differs from the dims it covers.
+
+    Basic items are applied first (ints remove a dim, None adds one), as torch does; the
+    message shows the sizes of the tensor they leave.
+    """
+    if not any(_is_mask(item) for item in key):
+        return
+    sizes = list(shape)
+    consumed = sum(item._array.ndim if _is_mask(item) else 1 for item in key
+                   if item is not None and item is not Ellipsis)
+    dim = 0
+    positions = []
+    for item in key:
+        if item is None:
+            sizes.insert(dim, 1)
+            dim += 1
+        elif item is Ellipsis:
+            dim += len(shape) - consumed
+        elif _is_mask(item):
+            positions.append((dim, item))
+            dim += item._array.ndim
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if dim < len(sizes):
+                sizes.pop(dim)
+        else:
+            dim += 1
+    for dim, mask in positions:
+        for j, size in enumerate(mask._array.shape):
+            if dim + j < len(sizes) and sizes[dim + j] != size:
+                raise IndexError(
+                    f"The shape of the mask {list(mask._array.shape)} at index {j} does not "
+                    f"match the shape of the indexed tensor {sizes} at index {dim + j}"
+                )
+
+
+def _dims_consumed(item) -> int:
+    if item is None or item is Ellipsis or item is True or item is False:
+        return 0
+    if isinstance(item, Tensor):
+        return item._array.ndim if item._dtype in (D.bool_, D.uint8) else 1
+    if isinstance(item, (list, np.ndarray)):
+        array = np.asarray(_numpy_key_list(item) if isinstance(item, list) else item)
+        return array.ndim if array.dtype == bool else 1
+    return 1
+
+
+def _is_int_index(item) -> bool:
+    if isinstance(item, Tensor):
+        return item._array.ndim == 0 and item._dtype.category == D.INTEGER
+    return isinstance(item, (int, np.integer)) and not isinstance(item, bool)
+
+
+def _apply_basic(input: Tensor, key: tuple):
+    """torch's applySlicing for a key with index tensors.
+
+    Ints, slices and None are applied first, as views (so ``x[0, :, idx]`` indexes
+    ``x[0]``, unlike NumPy, which would treat the 0 as an index array too). Returns the
+    tensor they leave (``input`` itself when they change nothing) and the key that remains:
+    the index tensors, with full slices for the dimensions before them.
+    """
+    from ember.ops.shape import unsqueeze
+
+    ndim = input._array.ndim
+    n_specified = sum(_dims_consumed(item) for item in key)
+    if n_specified > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    out, dim, rest = input, 0, []
+    for item in key:
+        if item is Ellipsis:
+            skipped = ndim - n_specified
+            rest += [slice(None)] * skipped
+            dim += skipped
+        elif item is None:
+            out = unsqueeze(out, dim)
+            rest.append(slice(None))
+            dim += 1
+        elif isinstance(item, slice):
+            if item.step is not None and item.step <= 0:
+                raise ValueError("step must be greater than zero")
+            size = out._array.shape[dim]
+            if item.indices(size) != (0, size, 1):
+                out = _region_view(out, (slice(None),) * dim + (item,), SliceBackward0)
+            rest.append(slice(None))
+            dim += 1
+        elif _is_int_index(item):
+            index, size = int(item), out._array.shape[dim]
+            if index < -size or index >= size:
+                raise IndexError(
+                    f"index {index} is out of bounds for dimension {dim} with size {size}"
+                )
+            out = _region_view(out, (slice(None),) * dim + (index,), SelectBackward0)
+        else:
+            rest.append(item)
+            dim += _dims_consumed(item)
+    while rest and isinstance(rest[-1], slice) and rest[-1] == slice(None):
+        rest.pop()
+    return out, tuple(rest)
+
+
 def _advanced_getitem(input: Tensor, key: tuple) -> Tensor:
-    np_key = _numpy_key(key)
+    source, rest = _apply_basic(input, key)
+    _check_masks(source._array.shape, rest)
+    np_key = _numpy_key(rest)
     try:
-        array = input._array[np_key]
+        array = source._array[np_key]
     except IndexError as e:
-        raise IndexError(_index_error_text(str(e), input)) from None
+        raise IndexError(_index_error_text(str(e), source)) from None
     out = wrap(np.array(array, copy=True), input._dtype)
-    if input._requires_grad and grad_state.enabled:
-        node = new_node(IndexBackward0, (edge(input),), out._array)
-        node.self_sizes, node.indices = input._array.shape, np_key
+    if source._requires_grad and grad_state.enabled:
+        node = new_node(IndexBackward0, (edge(source),), out._array)
+        node.self_sizes, node.indices = source._array.shape, np_key
         set_history(out, node)
     return out
 
@@ -192,7 +298,8 @@ def _index_error_text(numpy_message: str, input: Tensor) -> str:
 
     m = re.match(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)", numpy_message)
     if m:
-        return f"index {m.group(1)} is out of bounds for dimension {m.group(2)} with size {m.group(3)}"
+        index, dim, size = m.groups()
+        return f"index {index} is out of bounds for dimension {dim} with size {size}"
     return numpy_message
 
 
@@ -269,6 +376,7 @@ def _index_put_result(self_: Tensor, np_key: tuple, values, accumulate: bool) ->
 
 
 def index_put_(self: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    _check_put_dtype(self, values)
     np_key = _numpy_key(tuple(indices))
     return apply_inplace(self, _index_put_result, np_key, values, accumulate)
 
@@ -277,30 +385,100 @@ def index_put(self: Tensor, indices, values, accumulate: bool = False) -> Tensor
     return _index_put_result(self, _numpy_key(tuple(indices)), values, accumulate)
 
 
+def _check_put_dtype(self: Tensor, value) -> None:
+    if isinstance(value, Tensor) and value._dtype is not self._dtype:
+        raise RuntimeError(
+            "Index put requires the source and destination dtypes match, got "
+            f"{_legacy(self._dtype)} for the destination and {_legacy(value._dtype)} for the "
+            "source."
+        )
+
+
+def _legacy(dtype: D.dtype) -> str:
+    return dtype._legacy_name.replace("Tensor", "")
+
+
+def _is_bool_scalar(item) -> bool:
+    return item is True or item is False or (
+        isinstance(item, Tensor) and item._array.ndim == 0 and item._dtype is D.bool_
+    )
+
+
 def setitem(self: Tensor, key, value) -> None:
     key = _normalize_key(key)
+    if len(key) == 1 and _is_bool_scalar(key[0]):
+        # torch: x[False] = v does nothing; x[True] = v writes into x.unsqueeze(0); a 0-dim
+        # bool tensor indexes that unsqueezed view with a one-element mask
+        item = key[0]
+        if item is False:
+            return
+        from ember.ops.shape import unsqueeze
+
+        view = unsqueeze(self, 0)
+        setitem(view, Ellipsis if item is True else wrap(item._array.reshape(1), D.bool_), value)
+        return
     recording = grad_state.enabled and (
         self._requires_grad or (isinstance(value, Tensor) and value._requires_grad)
     )
     if any(_is_advanced(item) for item in key):
-        np_key = _numpy_key(key)
+        target, rest = _apply_basic(self, key)
+        _check_masks(target._array.shape, rest)
+        np_key = _numpy_key(rest)
+        if any(isinstance(k, Tensor) and k._dtype.category == D.INTEGER for k in rest):
+            _check_put_dtype(self, value)
+        _check_value_shape(target._array[np_key].shape, value, advanced=True)
         if not recording:
-            self._array[np_key] = _value_array(value, self)
+            target._array[np_key] = _value_array(value, self)
             self._version_counter[0] += 1
             return
-        check_inplace(self)
-        apply_inplace(self, _index_put_result, np_key, value, False)
+        check_inplace(target)
+        apply_inplace(target, _index_put_result, np_key, value, False)
         return
     key = tuple(int(k) if isinstance(k, Tensor) else k for k in key)
+    _check_bounds(self._array.shape, key)
+    _check_value_shape(self._array[view_key(key)].shape, value, advanced=False)
     if not recording:
-        _check_bounds(self._array.shape, key)
         self._array[key] = _value_array(value, self)
         self._version_counter[0] += 1
         return
-    if self.grad_fn is None and self._requires_grad:
-        check_inplace(getitem(self, key))
-    region = getitem(self, key)
-    copy_(region, value)
+    if all(k is Ellipsis for k in key):  # x[()] and x[...] write into x itself, as in torch
+        region = self
+    else:
+        if self.grad_fn is None and self._requires_grad:
+            check_inplace(getitem(self, key))
+        region = getitem(self, key)
+    # torch's copy_to: a 0-dim value of another shape fills the region, anything else copies
+    if not isinstance(value, Tensor):
+        value = _scalar_tensor(value, self._dtype)
+    if value._array.ndim == 0 and region._array.shape != ():
+        from ember.ops.elementwise import fill_
+
+        fill_(region, value)
+    else:
+        copy_(region, value)
+
+
+def _check_value_shape(region: tuple, value, advanced: bool) -> None:
+    """The value must broadcast to the indexed region (leading size-1 dims are dropped)."""
+    if not isinstance(value, Tensor) or value._array.shape == region:
+        return
+    shape = value._array.shape
+    while len(shape) > len(region) and shape[0] == 1:
+        shape = shape[1:]
+    if advanced:
+        try:
+            fits = np.broadcast_shapes(shape, region) == region
+        except ValueError:
+            fits = False
+        if not fits:
+            raise RuntimeError(
+                f"shape mismatch: value tensor of shape {list(value._array.shape)} cannot be "
+                f"broadcast to indexing result of shape {list(region)}"
+            )
+        return
+    from ember.ops.shape import expand
+
+    expand(wrap(np.broadcast_to(np.zeros((), value._array.dtype), shape), value._dtype), region)
 
 
 def _value_array(value, target: Tensor):
@@ -386,8 +564,12 @@ def take_along_dim(input: Tensor, indices, dim: int) -> Tensor:
 
 
 def nonzero(input: Tensor, *, as_tuple: bool = False):
-    indices = np.nonzero(input._array) if input._array.ndim else np.nonzero(
-        input._array.reshape(1))
+    if input._array.ndim == 0:  # torch: (n, 0) indices, or as a tuple those of a 1-element 1-D
+        found = bool(input._array)
+        if as_tuple:
+            return (wrap(np.zeros(int(found), dtype=np.int64), D.int64),)
+        return wrap(np.zeros((int(found), 0), dtype=np.int64), D.int64)
+    indices = np.nonzero(input._array)
     if as_tuple:
         return tuple(wrap(i.astype(np.int64), D.int64) for i in indices)
     return wrap(np.stack(indices, axis=1).astype(np.int64) if indices else
