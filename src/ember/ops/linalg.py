@@ -28,10 +28,17 @@ def _same_dtype(op: str, a: Tensor, b: Tensor) -> None:
         )
 
 
+# c10's names of the scalar types, as its dtype-mismatch messages print them
+_C10_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+              "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+              "uint8": "unsigned char", "bool": "bool"}
+
+
 def _matmul_dtypes(a: Tensor, b: Tensor) -> None:
     if a._dtype is not b._dtype:
         raise RuntimeError(
-            f"expected m1 and m2 to have the same dtype, but got: {a._dtype} != {b._dtype}"
+            "expected m1 and m2 to have the same dtype, but got: "
+            f"{_C10_NAMES[a._dtype.name]} != {_C10_NAMES[b._dtype.name]}"
         )
 
 
@@ -73,7 +80,25 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
     return _product(DotBackward0, input, tensor, np.dot(input._array, tensor._array))
 
 
-inner = dot
+def inner(input: Tensor, other: Tensor) -> Tensor:
+    """Sum over the last dimensions; torch computes it as a tensordot (mm, then a view)."""
+    from ember.ops.elementwise import mul
+    from ember.ops.shape import reshape, t, view
+
+    sa, sb = input._array.shape, other._array.shape
+    if not sa or not sb:
+        return mul(input, other)
+    if sa[-1] != sb[-1]:
+        raise RuntimeError(
+            f"inner() the last dimension must match on both input tensors but got shapes "
+            f"{list(sa)} and {list(sb)}"
+        )
+    if len(sa) == 1 and len(sb) == 1:
+        return view(dot(input, other), ())
+    k = sa[-1]
+    a2 = reshape(input, (int(np.prod(sa[:-1])), k))
+    b2 = reshape(other, (int(np.prod(sb[:-1])), k))
+    return view(mm(a2, t(b2)), sa[:-1] + sb[:-1])
 
 
 class MvBackward0(Node):
@@ -145,7 +170,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Dispatch on the ranks as torch does, so the recorded nodes carry torch's names."""
-    from ember.ops.shape import expand, reshape, squeeze, unsqueeze
+    from ember.ops.shape import expand, reshape, unsqueeze
 
     da, db = input._array.ndim, other._array.ndim
     if da == 0 or db == 0:
@@ -163,12 +188,24 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     if da >= 3 and db <= 2:
         # Fold the batch dimensions into the rows and use one mm.
         shape = input._array.shape
-        folded = reshape(input, (-1, shape[-1]))
+        folded = reshape(input, (int(np.prod(shape[:-1])), shape[-1]))
         if db == 1:
             out = mm(folded, unsqueeze(other, 1))
             return _unsafe_view(out, shape[:-1])
         out = mm(folded, other)
         return _unsafe_view(out, shape[:-1] + (other._array.shape[-1],))
+    if da == 2 and input._requires_grad and grad_state.enabled:
+        # torch folds other^T @ input^T into one mm, then transposes back and makes it
+        # contiguous (a copy unless the transpose already is contiguous)
+        from ember.ops.elementwise import clone
+        from ember.ops.shape import t, transpose
+
+        flipped = transpose(other, -1, -2)
+        shape = flipped._array.shape
+        folded = reshape(flipped, (int(np.prod(shape[:-1])), shape[-1]))
+        out = transpose(_unsafe_view(mm(folded, t(input)), shape[:-1] + (input._array.shape[0],)),
+                        -1, -2)
+        return out if out._array.flags.c_contiguous else clone(out)
     # Broadcast the batch dimensions, then one bmm.
     a = unsqueeze(input, 0) if da == 1 else input
     b = unsqueeze(other, -1) if db == 1 else other
@@ -180,14 +217,10 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
             f"Expected size for first two dimensions of batch2 tensor to be: "
             f"[{int(np.prod(batch))}, {k}] but got: [{int(np.prod(batch))}, {k2}]."
         )
-    a3 = reshape(expand(a, batch + (n, k)), (-1, n, k))
-    b3 = reshape(expand(b, batch + (k, p)), (-1, k, p))
-    out = _unsafe_view(bmm(a3, b3), batch + (n, p))
-    if da == 1:
-        out = squeeze(out, -2)
-    if db == 1:
-        out = squeeze(out, -1)
-    return out
+    size = int(np.prod(batch))
+    a3 = reshape(expand(a, batch + (n, k)), (size, n, k))
+    b3 = reshape(expand(b, batch + (k, p)), (size, k, p))
+    return _unsafe_view(bmm(a3, b3), batch + ((n,) if da > 1 else ()) + ((p,) if db > 1 else ()))
 
 
 def _unsafe_view(t: Tensor, shape: tuple) -> Tensor:
