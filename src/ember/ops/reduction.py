@@ -25,10 +25,14 @@ from ember.ops._core import (
     wrap,
 )
 
+# The default ``dim`` of sum and mean: omitted, torch reduces with SumBackward0/MeanBackward0;
+# any ``dim`` given (even None or ()) selects the dim overload (SumBackward1/MeanBackward1).
+ALL_DIMS = type("_AllDims", (), {"__repr__": lambda self: "None"})()
+
 
 def _dims(dim, ndim: int) -> tuple[int, ...]:
-    """Canonical, sorted reduction axes; ``None`` means all of them (none for a 0-dim tensor)."""
-    if dim is None:
+    """Canonical, sorted reduction axes; None and () mean all (none for a 0-dim tensor)."""
+    if dim is None or dim is ALL_DIMS or (isinstance(dim, (tuple, list)) and not dim):
         return tuple(range(ndim))
     if isinstance(dim, int):
         dim = (dim,)
@@ -69,12 +73,12 @@ class SumBackward1(Node):
         return (_unreduce(grad, xp, self.dim, self.keepdim, self.self_sizes),)
 
 
-def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+def sum(input: Tensor, dim=ALL_DIMS, keepdim: bool = False, *, dtype=None) -> Tensor:
     if isinstance(dim, D.dtype):  # torch.sum(x, torch.float64)
-        dim, dtype = None, dim
+        dim, dtype = ALL_DIMS, dim
     out_dtype = _sum_dtype(input, dtype)
     a = input._array
-    full = dim is None
+    full = dim is ALL_DIMS
     dims = _dims(dim, a.ndim)
     out = wrap(np.sum(a, axis=dims, keepdims=keepdim and not full, dtype=out_dtype.numpy),
                out_dtype)
@@ -103,7 +107,7 @@ class MeanBackward1(Node):
         return (_unreduce(grad / self.count, xp, self.dim, self.keepdim, self.self_sizes),)
 
 
-def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+def mean(input: Tensor, dim=ALL_DIMS, keepdim: bool = False, *, dtype=None) -> Tensor:
     out_dtype = dtype or input._dtype
     if out_dtype.category != FLOATING:
         raise RuntimeError(
@@ -111,7 +115,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
             f"or complex dtype. Got: {_legacy(out_dtype)}"
         )
     a = input._array.astype(out_dtype.numpy, copy=False)
-    full = dim is None
+    full = dim is ALL_DIMS
     dims = _dims(dim, a.ndim)
     with np.errstate(invalid="ignore", divide="ignore"):
         value = np.mean(a, axis=dims, keepdims=keepdim and not full) if a.size else np.full(
@@ -267,6 +271,8 @@ class MaxBackward0(Node):
     _saved_fields = ("indices",)
 
     def backward(self, grad, xp):
+        if not self.self_sizes:  # a 0-dim input is its own max
+            return (grad,)
         indices = self.indices
         if not self.keepdim:
             grad = xp.unsqueeze(grad, self.dim)
@@ -313,15 +319,11 @@ def _extreme(input: Tensor, dim, keepdim: bool, is_max: bool, name: str):
         if keepdim:
             values._array = np.expand_dims(values._array, d)
             indices = np.expand_dims(indices, d)
-    if input._requires_grad and grad_state.enabled and a.ndim:
+    if input._requires_grad and grad_state.enabled:
         node = new_node(MaxBackward0 if is_max else MinBackward0, (edge(input),), values._array)
         node.indices = indices
         node.dim, node.keepdim, node.self_sizes = d, keepdim, a.shape
         set_history(values, node)
-    elif input._requires_grad and grad_state.enabled:
-        from ember.ops.elementwise import clone
-
-        values = clone(input)
     result_cls = max_result if is_max else min_result
     return result_cls(values, wrap(np.asarray(indices, dtype=np.int64), D.int64))
 
@@ -344,10 +346,41 @@ def min(input: Tensor, dim=None, keepdim: bool = False):
     return _extreme(input, dim, keepdim, False, "min")
 
 
+class AmaxBackward0(Node):
+    """amax: ties share the gradient evenly over each reduced slice (scale_grad_by_count)."""
+
+    __slots__ = ("self_", "result", "dim", "keepdim")
+    _saved_fields = ("self_", "result")
+
+    def backward(self, grad, xp):
+        self_ = xp.saved(self.self_)
+        result = xp.saved_output(self.result, self)
+        dims, keepdim, shape = self.dim, self.keepdim, self_.shape
+        mask = xp.cast(_unreduce(result, xp, dims, keepdim, shape) == self_, grad)
+        count = _unreduce(xp.sum(mask, dims, True), xp, dims, True, shape)
+        return (_unreduce(grad, xp, dims, keepdim, shape) / count * mask,)
+
+
 def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    if dim == () or dim is None:
-        return max(input)
-    return max(input, dim, keepdim).values
+    a = input._array
+    dims = _dims(dim, a.ndim)
+    if a.size == 0:
+        if dim is None or (isinstance(dim, (tuple, list)) and not dim):
+            raise RuntimeError(
+                "amax(): Expected reduction dim to be specified for input.numel() == 0. "
+                "Specify the reduction dim with the 'dim' argument."
+            )
+        for d in (dim,) if isinstance(dim, int) else dim:
+            if a.shape[_canonical_dim(d, a.ndim)] == 0:
+                raise IndexError(f"amax(): Expected reduction dim {d} to have non-zero size.")
+    out = wrap(np.asarray(np.max(a, axis=dims, keepdims=keepdim), dtype=a.dtype), input._dtype)
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(AmaxBackward0, (edge(input),), out._array)
+        node.self_ = SavedTensor(input)
+        node.result = SavedTensor(out, is_output=True)
+        node.dim, node.keepdim = dims, keepdim
+        set_history(out, node)
+    return out
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
@@ -365,7 +398,7 @@ def _argextreme(input: Tensor, dim, keepdim: bool, is_max: bool) -> Tensor:
         index = _arg_extreme(flat, 0, is_max) if flat.size else None
         if index is None:
             name = "argmax" if is_max else "argmin"
-            raise RuntimeError(
+            raise IndexError(
                 f"{name}(): Expected reduction dim to be specified for input.numel() == 0."
             )
         result = np.asarray(index, dtype=np.int64)
