@@ -226,7 +226,21 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     shape = input._array.shape
     d = _canonical_dim(dim, len(shape))
-    sizes = infer_shape(tuple(sizes), shape[d])
+    sizes = tuple(int(s) for s in sizes)
+    known = math.prod(s for s in sizes if s != -1)
+    if sizes.count(-1) > 1 or (-1 in sizes and known == 0 and shape[d] == 0):
+        try:
+            infer_shape(sizes, shape[d])
+        except RuntimeError as e:
+            raise RuntimeError(f"unflatten got an unexpected error:\n{e}") from None
+    if (-1 in sizes and (known == 0 or shape[d] % known)) or (
+        -1 not in sizes and known != shape[d]
+    ):
+        raise RuntimeError(
+            f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {d} "
+            f"({shape[d]}) in the input tensor"
+        )
+    sizes = infer_shape(sizes, shape[d])
     return view(input, shape[:d] + sizes + shape[d + 1:])
 
 
@@ -321,7 +335,11 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     return _permuted(input, tuple(order), TransposeBackward0)
 
 
-swapaxes = swapdims = transpose
+swapdims = transpose
+
+
+def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:
+    return transpose(input, axis0, axis1)
 
 
 def t(input: Tensor) -> Tensor:
@@ -414,7 +432,7 @@ class CatBackward0(Node):
 def cat(tensors, dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     for i, x in enumerate(tensors):
         if not isinstance(x, Tensor):
             raise TypeError(
@@ -422,13 +440,14 @@ def cat(tensors, dim: int = 0) -> Tensor:
             )
     # torch skips 1-D empty tensors when concatenating (legacy behaviour)
     used = [x for x in tensors if not (x._array.ndim == 1 and x._array.size == 0)]
+    # every input takes part in the type promotion, even the skipped ones
+    dtype = D.result_type(*tensors) if len({x._dtype for x in tensors}) > 1 else tensors[0]._dtype
     if not used:
-        return wrap(np.zeros((0,), dtype=tensors[0]._array.dtype), tensors[0]._dtype)
+        return wrap(np.zeros((0,), dtype=dtype.numpy), dtype)
     ndim = used[0]._array.ndim
     if ndim == 0:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     d = _canonical_dim(dim, ndim)
-    dtype = D.result_type(*used) if len({x._dtype for x in used}) > 1 else used[0]._dtype
     ref = used[0]._array.shape
     for i, x in enumerate(used):
         s = x._array.shape
