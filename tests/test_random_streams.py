@@ -419,3 +419,14 @@ def test_multinomial(seed, rows, cats, dtype, replacement, data):
     assert_bits(torch.multinomial(_t(probs), k, replacement),
                 R.multinomial(gen, probs, k, replacement))
     assert_continues(gen)
+
+
+def test_default_generator_is_seeded_from_the_os_at_start_up():
+    """Like torch 2.13: an unseeded program draws different numbers on every run."""
+    import subprocess
+    import sys
+
+    code = "import ember; print(ember.initial_seed(), ember.rand(()).item())"
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout for _ in range(2)}
+    assert len(runs) == 2

@@ -194,6 +194,9 @@ class Generator:
 
 
 default_generator = Generator()
+# torch seeds its default generator from the OS at start-up (a random 64-bit initial_seed), so
+# an unseeded program draws different numbers on every run; ember does the same.
+default_generator.manual_seed(int.from_bytes(os.urandom(8), "little"))
 
 
 def manual_seed(seed: int) -> Generator:
