@@ -7,6 +7,8 @@ engine, so formulas return gradients in the broadcast shape.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ember import _dtype as D
@@ -50,6 +52,9 @@ def _tensor_input(input) -> Tensor:
 
 
 def _shape(value) -> tuple:
+    """A tensor's shape (a tuple stands for itself, a number is 0-dim)."""
+    if isinstance(value, tuple):
+        return value
     return value._array.shape if isinstance(value, Tensor) else ()
 
 
@@ -235,7 +240,8 @@ def other_requires_grad(other) -> bool:
 
 
 class DivBackward0(Node):
-    """self / other: grad / other, and -grad * self / other**2."""
+    """self / other: grad / other, and -grad * ((self / other) / other) (torch's order, which
+    does not overflow other**2)."""
 
     __slots__ = ("self_", "other")
     _saved_fields = ("self_", "other")
@@ -244,7 +250,8 @@ class DivBackward0(Node):
         other = xp.saved(self.other)
         return (
             grad / other if self.needs_input_grad(0) else None,
-            -grad * xp.saved(self.self_) / (other * other) if self.needs_input_grad(1) else None,
+            -grad * ((xp.saved(self.self_) / other) / other) if self.needs_input_grad(1)
+            else None,
         )
 
 
@@ -398,6 +405,12 @@ class RemainderBackward1(Node):
     __slots__ = ("self_", "other")
     _saved_fields = ("self_", "other")
 
+    def release_saved(self) -> None:
+        # self and other are saved only for other's gradient; a node that saved nothing
+        # can run again, as in torch
+        if getattr(self, "self_", None) is not None or getattr(self, "other", None) is not None:
+            super().release_saved()
+
     def backward(self, grad, xp):
         if not self.needs_input_grad(1):
             return grad, None
@@ -446,6 +459,11 @@ class PowBackward0(Node):
         self_ = xp.saved(self.self_)
         if exponent == 0:
             return (grad * 0,)
+        if exponent == 0.5 and isinstance(self_, np.ndarray):
+            # torch's x ** -0.5 is rsqrt (-0.0 gives -inf; NumPy's power gives +inf). On
+            # tensors ``**`` is ember's pow, which already does that and records the node
+            # torch records, so only arrays need the spelled-out form.
+            return (grad * (exponent / xp.sqrt(self_)),)
         return (grad * (exponent * self_ ** (exponent - 1)),)
 
 
@@ -468,18 +486,20 @@ class PowBackward1(Node):
 
 
 class PowBackward2(Node):
-    """self (a number) ** exponent: grad * result * log(self)."""
+    """self (a number) ** exponent: grad * result * log(self); for self == 0, torch takes 0
+    where exponent >= 0 (and result * log(0) = -inf elsewhere)."""
 
-    __slots__ = ("self_", "result")
-    _saved_fields = ("self_", "result")
+    __slots__ = ("self_", "exponent", "result")
+    _saved_fields = ("exponent", "result")
 
     def backward(self, grad, xp):
         base = self.self_
-        if base == 0:
-            exponent_nonneg = xp.saved_output(self.result, self) * 0 == 0  # shape helper
-            return (xp.where(exponent_nonneg, 0.0, grad * 0),)
         result = xp.saved_output(self.result, self)
-        return (grad * (result * float(np.log(base))),)
+        if base == 0:
+            exponent = xp.saved(self.exponent)
+            return (grad * xp.where(exponent >= 0, 0.0, result * float("-inf")),)
+        log_base = math.log(base) if base > 0 else float("nan")
+        return (grad * (result * log_base),)
 
 
 def _check_int_pow(a, b, dtype) -> None:
@@ -489,6 +509,9 @@ def _check_int_pow(a, b, dtype) -> None:
 
 def _power(a, b, dtype) -> np.ndarray:
     """a ** b; integers to negative integer powers as torch's powi: 1, +-1 for -1, else 0."""
+    if b.__class__ is float and b == -0.5 and dtype.category == FLOATING:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.reciprocal(np.sqrt(a))  # torch's rsqrt: -0.0 ** -0.5 is -inf
     if dtype.category == FLOATING or not np.any(np.asarray(b) < 0):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.power(a, b)
@@ -530,6 +553,7 @@ def _scalar_pow(base, exponent: Tensor) -> Tensor:
     if exponent._requires_grad and grad_state.enabled:
         node = new_node(PowBackward2, (edge(exponent),), out._array)
         node.self_ = base
+        node.exponent = SavedTensor(exponent) if base == 0 else None
         node.result = SavedTensor(out, is_output=True)
         set_history(out, node)
     return out
@@ -1126,11 +1150,31 @@ def _check_output_shape(self: Tensor, args) -> None:
                 )
 
 
+def _cast_to(op, dtype: D.dtype):
+    """``op`` with its result cast to ``dtype`` but keeping the op's node as history.
+
+    torch computes an in-place op in the promoted dtype and casts while writing, inside the
+    op: ``x *= y`` (float32 *= float64) records MulBackward0, not a cast node. A result of a
+    higher category is left alone, for ``apply_inplace`` to reject.
+    """
+
+    def run(source: Tensor, *args, **kwargs) -> Tensor:
+        result = op(source, *args, **kwargs)
+        if result._dtype is dtype or result._dtype.category > dtype.category:
+            return result
+        cast = wrap(result._array.astype(dtype.numpy), dtype)
+        cast.grad_fn, cast._requires_grad = result.grad_fn, result._requires_grad
+        cast._output_nr = result._output_nr
+        return cast
+
+    return run
+
+
 def _inplace(op):
     def inplace(self: Tensor, *args, **kwargs) -> Tensor:
         if args:
             _check_output_shape(self, args)
-        return apply_inplace(self, op, *args, **kwargs)
+        return apply_inplace(self, _cast_to(op, self._dtype), *args, **kwargs)
 
     inplace.__name__ = op.__name__ + "_"
     return inplace
