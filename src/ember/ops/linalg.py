@@ -170,7 +170,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Dispatch on the ranks as torch does, so the recorded nodes carry torch's names."""
-    from ember.ops.shape import expand, reshape, unsqueeze
+    from ember.ops.shape import unsqueeze
 
     da, db = input._array.ndim, other._array.ndim
     if da == 0 or db == 0:
@@ -185,42 +185,88 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         return _squeeze4(mm(unsqueeze(input, 0), other), 0)
     if da == 2 and db == 2:
         return mm(input, other)
-    if da >= 3 and db <= 2:
-        # Fold the batch dimensions into the rows and use one mm.
-        shape = input._array.shape
-        folded = reshape(input, (int(np.prod(shape[:-1])), shape[-1]))
-        if db == 1:
-            out = mm(folded, unsqueeze(other, 1))
-            return _unsafe_view(out, shape[:-1])
-        out = mm(folded, other)
-        return _unsafe_view(out, shape[:-1] + (other._array.shape[-1],))
-    if da == 2 and input._requires_grad and grad_state.enabled:
-        # torch folds other^T @ input^T into one mm, then transposes back and makes it
-        # contiguous (a copy unless the transpose already is contiguous)
-        from ember.ops.elementwise import clone
-        from ember.ops.shape import t, transpose
+    if _should_fold(input, other):
+        return _folded_matmul(input, other)
+    return _batched_matmul(input, other)
 
-        flipped = transpose(other, -1, -2)
-        shape = flipped._array.shape
-        folded = reshape(flipped, (int(np.prod(shape[:-1])), shape[-1]))
-        out = transpose(_unsafe_view(mm(folded, t(input)), shape[:-1] + (input._array.shape[0],)),
-                        -1, -2)
-        return out if out._array.flags.c_contiguous else clone(out)
-    # Broadcast the batch dimensions, then one bmm.
-    a = unsqueeze(input, 0) if da == 1 else input
-    b = unsqueeze(other, -1) if db == 1 else other
-    batch = np.broadcast_shapes(a._array.shape[:-2], b._array.shape[:-2])
-    n, k = a._array.shape[-2:]
-    k2, p = b._array.shape[-2:]
-    if k != k2:
-        raise RuntimeError(
-            f"Expected size for first two dimensions of batch2 tensor to be: "
-            f"[{int(np.prod(batch))}, {k}] but got: [{int(np.prod(batch))}, {k2}]."
-        )
+
+def _should_fold(tensor1: Tensor, tensor2: Tensor) -> bool:
+    """ATen's should_fold: can the larger operand fold into a matrix for one mm/mv?"""
+    larger = tensor1._array.ndim >= tensor2._array.ndim
+    t1 = tensor1._array if larger else np.swapaxes(tensor2._array, -1, -2)
+    dim_t2 = tensor2._array.ndim if larger else tensor1._array.ndim
+    if not (t1.ndim >= 3 and dim_t2 <= 2):
+        return False
+    if (tensor2 if larger else tensor1)._requires_grad:
+        return True
+    if tensor1._array.ndim == 2:
+        return False
+    if t1.size == 0:
+        return True
+    strides = [s // t1.itemsize for s in t1.strides]
+    return all(strides[i] == strides[i + 1] * t1.shape[i + 1] for i in range(t1.ndim - 2))
+
+
+def _folded_matmul(tensor1: Tensor, tensor2: Tensor) -> Tensor:
+    from ember.ops.elementwise import clone
+    from ember.ops.shape import reshape, t, transpose
+
+    transposed = tensor2._array.ndim > tensor1._array.ndim
+    t1 = transpose(tensor2, -1, -2) if transposed else tensor1
+    if not transposed:
+        t2 = tensor2
+    else:
+        t2 = t(tensor1) if tensor1._array.ndim == 2 else tensor1
+    sizes = t1._array.shape
+    output_shape = sizes[:-1]
+    folded = reshape(t1, (int(np.prod(output_shape)), sizes[-1]))
+    if t2._array.ndim == 1:
+        return _unsafe_view(mv(folded, t2), output_shape)
+    output = _unsafe_view(mm(folded, t2), output_shape + (t2._array.shape[1],))
+    if not transposed:
+        return output
+    output = transpose(output, -1, -2)  # .mT().contiguous()
+    return output if output._array.flags.c_contiguous else clone(output)
+
+
+def _batched_matmul(tensor1: Tensor, tensor2: Tensor) -> Tensor:
+    """Broadcast the batch dimensions, then one bmm (ATen's _matmul_impl)."""
+    from ember.ops.elementwise import broadcast_error
+    from ember.ops.shape import expand, reshape, squeeze, unsqueeze
+
+    s1, s2 = tensor1._array.shape, tensor2._array.shape
+    d1, d2 = len(s1), len(s2)
+    n = s1[-2] if d1 > 1 else 1
+    m1 = s1[-1]
+    batch1 = s1[:max(d1 - 2, 0)]
+    m2 = s2[-2] if d2 > 1 else s2[0]
+    p = s2[-1] if d2 > 1 else 1
+    batch2 = s2[:max(d2 - 2, 0)]
+    if d1 == 3 and d2 == 3 and batch1[0] != batch2[0]:
+        if batch1[0] == 1 and tensor1._requires_grad:
+            return matmul(squeeze(tensor1, 0), tensor2)
+        if batch2[0] == 1 and tensor2._requires_grad:
+            return matmul(tensor1, squeeze(tensor2, 0))
+    try:
+        batch = tuple(np.broadcast_shapes(batch1, batch2))
+    except ValueError:
+        raise broadcast_error(batch1, batch2) from None
     size = int(np.prod(batch))
-    a3 = reshape(expand(a, batch + (n, k)), (size, n, k))
-    b3 = reshape(expand(b, batch + (k, p)), (size, k, p))
-    return _unsafe_view(bmm(a3, b3), batch + ((n,) if da > 1 else ()) + ((p,) if db > 1 else ()))
+    if m1 != m2:
+        raise RuntimeError(
+            f"Expected size for first two dimensions of batch2 tensor to be: [{size}, {m1}] "
+            f"but got: [{size}, {m2}]."
+        )
+    a3 = reshape(expand(tensor1, batch + (n, m1)), (size, n, m1))
+    if d2 == 1:
+        b3 = unsqueeze(reshape(expand(tensor2, batch + (m2,)), (size, m2)), 2)
+    else:
+        b3 = reshape(expand(tensor2, batch + (m2, p)), (size, m2, p))
+    output_shape = batch + ((n,) if d1 > 1 else ()) + ((p,) if d2 > 1 else ())
+    product = bmm(a3, b3)
+    if d2 == 1:
+        product = squeeze(product, -1)
+    return _unsafe_view(product, output_shape)
 
 
 def _unsafe_view(t: Tensor, shape: tuple) -> Tensor:
