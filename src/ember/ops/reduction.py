@@ -416,31 +416,36 @@ def _argextreme(input: Tensor, dim, keepdim: bool, is_max: bool) -> Tensor:
 
 # ----- norm -----------------------------------------------------------------------------------
 class LinalgVectorNormBackward0(Node):
-    """Vector p-norm. For p=2: grad * self / norm, taken as 0 where the norm is 0."""
+    """Vector p-norm, as torch's norm_backward (its branches decide the kinks at zero)."""
 
     __slots__ = ("self_", "result", "ord", "dim", "keepdim")
     _saved_fields = ("self_", "result")
 
     def backward(self, grad, xp):
-        self_ = xp.saved(self.self_)
-        result = xp.saved_output(self.result, self)
         p, dims, keepdim = self.ord, self.dim, self.keepdim
+        if p == 0:  # piecewise constant: torch returns no gradient at all
+            return (None,)
+        self_ = xp.saved(self.self_)
         shape = self_.shape
         grad = _unreduce(grad, xp, dims, keepdim, shape)
-        result = _unreduce(result, xp, dims, keepdim, shape)
-        if p == 2:
-            return (xp.where(result == 0, 0, grad * self_ / result),)
+        norm = _unreduce(xp.saved_output(self.result, self), xp, dims, keepdim, shape)
         if p == 1:
-            return (grad * xp.sign(self_),)
-        if p == 0:
-            return (grad * 0,)
-        if p == float("inf") or p == float("-inf"):
-            mask = xp.abs(self_) == result
-            count = xp.sum(xp.cast(mask, grad), dims, True)
-            count = _unreduce(count, xp, dims, True, shape)
-            return (xp.where(mask, xp.sign(self_) * grad / count, 0),)
-        scale = xp.abs(self_) ** (p - 2) * self_ / result ** (p - 1)
-        return (xp.where(result == 0, 0, grad * scale),)
+            return (xp.sign(self_) * grad,)
+        if p == 2:
+            return (grad * xp.where(norm == 0, 0, self_ / norm),)
+        if math.isinf(p):  # the maxima (or NaNs) share the gradient
+            absolute = xp.abs(self_)
+            mask = xp.cast((absolute == norm) | (absolute != absolute), grad)
+            count = _unreduce(xp.sum(mask, dims, True), xp, dims, True, shape)
+            return (xp.sign(self_) * (grad / count * mask),)
+        if p < 1:
+            scaled = xp.sign(self_) * xp.where(self_ == 0, 0, xp.abs(self_) ** (p - 1))
+            return (scaled * grad * norm ** (1 - p),)
+        if p < 2:
+            scaled = xp.sign(self_) * xp.abs(self_) ** (p - 1)
+        else:
+            scaled = self_ * xp.abs(self_) ** (p - 2)
+        return (scaled * xp.where(norm == 0, 0, grad / norm ** (p - 1)),)
 
 
 def _vector_norm_array(a: np.ndarray, p, dims, keepdim: bool) -> np.ndarray:
@@ -458,6 +463,22 @@ def _vector_norm_array(a: np.ndarray, p, dims, keepdim: bool) -> np.ndarray:
     return np.sum(absolute ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
 
 
+def _check_norm_identity(a: np.ndarray, ord, dim, dims) -> None:
+    """max/min-like norms of nothing have no value: torch's errors for empty reductions."""
+    p = f"{float(ord):g}"
+    if dim is None or (isinstance(dim, (tuple, list)) and not dim):
+        raise RuntimeError(
+            f"linalg.vector_norm cannot compute the {p} norm on an empty tensor because the "
+            "operation does not have an identity"
+        )
+    for d in dims:
+        if a.shape[d] == 0:
+            raise RuntimeError(
+                f"linalg.vector_norm cannot compute the {p} norm on the dimension {d}because "
+                "this dimension is empty and the operation does not have an identity"
+            )
+
+
 def vector_norm(input: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if input._dtype.category != FLOATING:
         raise RuntimeError(
@@ -466,7 +487,11 @@ def vector_norm(input: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=
         )
     a = input._array if dtype is None else input._array.astype(dtype.numpy)
     dims = _dims(dim, a.ndim)
-    out = wrap(np.asarray(_vector_norm_array(a, ord, dims, keepdim), dtype=a.dtype),
+    if (ord < 0 or ord == float("inf")) and a.size == 0:
+        _check_norm_identity(a, ord, dim, dims)
+    # accumulated in double, as torch's CPU reductions do (|x|**p underflows float32 early)
+    wide = a.astype(np.float64) if a.dtype == np.float32 else a
+    out = wrap(np.asarray(_vector_norm_array(wide, ord, dims, keepdim), dtype=a.dtype),
                dtype or input._dtype)
     if input._requires_grad and grad_state.enabled:
         node = new_node(LinalgVectorNormBackward0, (edge(input),), out._array)
