@@ -88,8 +88,9 @@ class CopySlices(Node):
         return (result, *fn_grads[1:])
 
     def release_saved(self) -> None:
+        # torch drops ``fn`` itself, so a second backward always fails here
         self.fn.release_saved()
-        self._released = self.fn._released
+        self._released = True
 
 
 def _region(x, steps, xp):
@@ -269,8 +270,10 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
     if dim is None:
         new_shape, node_cls = tuple(s for s in shape if s != 1), SqueezeBackward0
     else:
-        dims = (dim,) if isinstance(dim, int) else tuple(dim)
-        dims = {_canonical_dim(d, len(shape)) for d in dims} if shape else set()
+        dims = [_canonical_dim(d, len(shape)) for d in ((dim,) if isinstance(dim, int) else dim)]
+        for i, d in enumerate(dims):
+            if d in dims[:i]:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
         new_shape = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
         node_cls = SqueezeBackward1 if isinstance(dim, int) else SqueezeBackward2
     return _reshaped_view(input, input._array.reshape(new_shape), new_shape, node_cls)
@@ -421,8 +424,8 @@ class CatBackward0(Node):
         grads, start = [], 0
         lead = (slice(None),) * self.dim
         for size in self.sizes:
-            if size is None:  # a legacy empty 1-D input, skipped by cat
-                grads.append(None)
+            if size is None:  # a legacy empty 1-D input, skipped by cat: an empty gradient
+                grads.append(xp.zeros((0,), grad))
                 continue
             grads.append(grad[lead + (slice(start, start + size),)])
             start += size
@@ -443,7 +446,12 @@ def cat(tensors, dim: int = 0) -> Tensor:
     # every input takes part in the type promotion, even the skipped ones
     dtype = D.result_type(*tensors) if len({x._dtype for x in tensors}) > 1 else tensors[0]._dtype
     if not used:
-        return wrap(np.zeros((0,), dtype=dtype.numpy), dtype)
+        out = wrap(np.zeros((0,), dtype=dtype.numpy), dtype)
+        if grad_state.enabled and any(x._requires_grad for x in tensors):
+            node = new_node(CatBackward0, tuple(edge(x) for x in tensors), out._array)
+            node.dim, node.sizes = 0, [None] * len(tensors)
+            set_history(out, node)
+        return out
     ndim = used[0]._array.ndim
     if ndim == 0:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
