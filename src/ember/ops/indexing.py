@@ -296,6 +296,13 @@ def _advanced_getitem(input: Tensor, key: tuple) -> Tensor:
 def _index_error_text(numpy_message: str, input: Tensor) -> str:
     import re
 
+    m = re.match(r"shape mismatch: indexing arrays could not be broadcast together with "
+                 r"shapes (.*)", numpy_message)
+    if m:
+        shapes = ", ".join(str([int(d) for d in re.findall(r"\d+", shape)])
+                           for shape in m.group(1).split())
+        return ("shape mismatch: indexing tensors could not be broadcast together with shapes "
+                f"{shapes}")
     m = re.match(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)", numpy_message)
     if m:
         index, dim, size = m.groups()
@@ -441,12 +448,8 @@ def setitem(self: Tensor, key, value) -> None:
         self._array[key] = _value_array(value, self)
         self._version_counter[0] += 1
         return
-    if all(k is Ellipsis for k in key):  # x[()] and x[...] write into x itself, as in torch
-        region = self
-    else:
-        if self.grad_fn is None and self._requires_grad:
-            check_inplace(getitem(self, key))
-        region = getitem(self, key)
+    # torch skips full slices here, so x[()], x[...] and x[:] write into x itself
+    region, _ = _apply_basic(self, key)
     # torch's copy_to: a 0-dim value of another shape fills the region, anything else copies
     if not isinstance(value, Tensor):
         value = _scalar_tensor(value, self._dtype)
