@@ -120,7 +120,7 @@ def run_backward(
 
             if node.__class__ is AccumulateGrad:
                 if accumulate and grad is not None and (needed is None or node in targets):
-                    _accumulate(node.variable, grad, create_graph)
+                    _store_grad(node.variable, grad, create_graph)
                 continue
             if grad is None:
                 continue_with = (None,) * len(node.next_functions)
@@ -184,10 +184,6 @@ def _run_tensor_hooks(node, grad, xp):
         if g is not None:
             _store_grad(tensor, g, xp is not ARRAY_MATH)
     return grad
-
-
-def _accumulate(variable, grad, create_graph: bool) -> None:
-    _store_grad(variable, grad, create_graph)
 
 
 def _store_grad(tensor, grad, create_graph: bool) -> None:
