@@ -102,7 +102,7 @@ class AccumulateGrad(Node):
         self._out_meta = ((variable._array.shape, variable._array.dtype),)
         self._released = False
 
-    def backward(self, grad, xp):  # the engine accumulates directly; see engine._accumulate
+    def backward(self, grad, xp):  # the engine accumulates directly; see engine._store_grad
         raise RuntimeError("AccumulateGrad is applied by the engine")
 
 
