@@ -152,15 +152,20 @@ def _prod_backward(grad, xp, self_, result, dim: int | None, keepdim: bool):
     so then each element's "product of the others" is taken directly, by replacing the
     element itself with 1 (an n x n construction, differentiable for higher orders).
     """
+    if self_.ndim == 0:
+        return grad
+    no_zeros = not bool((self_ == 0).any())
     if dim is None:
+        if no_zeros:
+            return grad * (result / self_)  # torch's order: result / self first
         flat_self = xp.reshape(self_, (-1,))
         shape = self_.shape
         others = _product_of_others(xp, flat_self)
         return xp.reshape(others, shape) * grad
     grad = _unreduce(grad, xp, (dim,), keepdim, self_.shape)
-    if not bool((self_ == 0).any()):
+    if no_zeros:
         result = _unreduce(result, xp, (dim,), keepdim, self_.shape)
-        return grad * result / self_
+        return grad * (result / self_)
     moved = xp.permute(self_, _move_last(self_.ndim, dim))
     others = _product_of_others(xp, moved)
     return grad * xp.permute(others, _move_back(self_.ndim, dim))
@@ -189,7 +194,9 @@ class ProdBackward0(Node):
     _saved_fields = ("self_", "result")
 
     def backward(self, grad, xp):
-        return (_prod_backward(grad, xp, xp.saved(self.self_), None, None, False),)
+        self_ = xp.saved(self.self_)
+        result = xp.saved_output(self.result, self)
+        return (_prod_backward(grad, xp, self_, result, None, False),)
 
 
 class ProdBackward1(Node):
@@ -471,8 +478,8 @@ def _check_norm_identity(a: np.ndarray, ord, dim, dims) -> None:
             f"linalg.vector_norm cannot compute the {p} norm on an empty tensor because the "
             "operation does not have an identity"
         )
-    for d in dims:
-        if a.shape[d] == 0:
+    for d in (dim,) if isinstance(dim, int) else dim:
+        if a.shape[_canonical_dim(d, a.ndim)] == 0:
             raise RuntimeError(
                 f"linalg.vector_norm cannot compute the {p} norm on the dimension {d}because "
                 "this dimension is empty and the operation does not have an identity"
@@ -489,9 +496,7 @@ def vector_norm(input: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=
     dims = _dims(dim, a.ndim)
     if (ord < 0 or ord == float("inf")) and a.size == 0:
         _check_norm_identity(a, ord, dim, dims)
-    # accumulated in double, as torch's CPU reductions do (|x|**p underflows float32 early)
-    wide = a.astype(np.float64) if a.dtype == np.float32 else a
-    out = wrap(np.asarray(_vector_norm_array(wide, ord, dims, keepdim), dtype=a.dtype),
+    out = wrap(np.asarray(_vector_norm_array(a, ord, dims, keepdim), dtype=a.dtype),
                dtype or input._dtype)
     if input._requires_grad and grad_state.enabled:
         node = new_node(LinalgVectorNormBackward0, (edge(input),), out._array)
@@ -504,6 +509,11 @@ def vector_norm(input: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=
 
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     """torch.norm: the vector p-norm over ``dim`` ('fro' and None mean 2)."""
+    if p == "fro" and isinstance(dim, (tuple, list)) and len(dim) > 2:
+        # torch sends this to linalg.matrix_norm, which wants exactly two dims
+        raise RuntimeError(
+            f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(str(d) for d in dim)}"
+        )
     if p == "fro" or p is None:
         p = 2
     if isinstance(p, str):
