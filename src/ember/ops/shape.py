@@ -160,6 +160,12 @@ class UnsafeViewBackward0(ViewBackward0):
     __slots__ = ()
 
 
+class ReshapeAliasBackward0(ViewBackward0):
+    """reshape of a non-contiguous tensor that can still be viewed (torch's _reshape_alias)."""
+
+    __slots__ = ()
+
+
 def view(input: Tensor, *shape) -> Tensor:
     if len(shape) == 1 and isinstance(shape[0], D.dtype):
         raise RuntimeError("ember does not support reinterpreting a tensor as another dtype")
@@ -199,7 +205,8 @@ def reshape(input: Tensor, *shape) -> Tensor:
             node.self_sizes = input._array.shape
             set_history(out, node)
         return out
-    return _reshaped_view(input, array, shape, ViewBackward0)
+    node_cls = ViewBackward0 if input._array.flags.c_contiguous else ReshapeAliasBackward0
+    return _reshaped_view(input, array, shape, node_cls)
 
 
 def view_as(input: Tensor, other: Tensor) -> Tensor:
