@@ -230,6 +230,13 @@ def _is_int_index(item) -> bool:
     return isinstance(item, (int, np.integer)) and not isinstance(item, bool)
 
 
+def _skipped_slice(item: slice, size: int) -> bool:
+    """torch's applySlice returns the tensor itself for a slice that starts at 0 (as written,
+    so -size does not count), steps by 1 and reaches the end."""
+    return (item.start in (None, 0) and item.step in (None, 1)
+            and (item.stop is None or item.stop >= size))
+
+
 def _apply_basic(input: Tensor, key: tuple):
     """torch's applySlicing for a key with index tensors.
 
@@ -257,8 +264,7 @@ def _apply_basic(input: Tensor, key: tuple):
         elif isinstance(item, slice):
             if item.step is not None and item.step <= 0:
                 raise ValueError("step must be greater than zero")
-            size = out._array.shape[dim]
-            if item.indices(size) != (0, size, 1):
+            if not _skipped_slice(item, out._array.shape[dim]):
                 out = _region_view(out, (slice(None),) * dim + (item,), SliceBackward0)
             rest.append(slice(None))
             dim += 1
@@ -567,6 +573,10 @@ def take_along_dim(input: Tensor, indices, dim: int) -> Tensor:
 
 
 def nonzero(input: Tensor, *, as_tuple: bool = False):
+    if not isinstance(input, Tensor):
+        raise TypeError(
+            f"nonzero(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}"
+        )
     if input._array.ndim == 0:  # torch: (n, 0) indices, or as a tuple those of a 1-element 1-D
         found = bool(input._array)
         if as_tuple:
