@@ -191,7 +191,7 @@ def rsub(input, other, *, alpha=1) -> Tensor:
     try:
         out = wrap(b - a if alpha == 1 else b - a * alpha, dtype)
     except ValueError:
-        raise broadcast_error(input, other) from None
+        raise broadcast_error(other, input) from None
     if _records(input, other):
         if isinstance(other, Tensor):
             node = new_node(RsubBackward0, (edge(input), edge(other)), out._array)
@@ -480,8 +480,9 @@ class PowBackward1(Node):
             grad_self = xp.where(exponent == 0, 0.0, grad * exponent * self_ ** (exponent - 1))
         if self.needs_input_grad(1):
             result = xp.saved_output(self.result, self)
-            grad_exponent = grad * xp.where((self_ == 0) & (exponent >= 0), 0.0,
-                                            result * xp.log(self_))
+            base = xp.cast(self_, result)  # torch takes the log in the promoted dtype
+            grad_exponent = grad * xp.where((base == 0) & (exponent >= 0), 0.0,
+                                            result * xp.log(base))
         return grad_self, grad_exponent
 
 
@@ -821,10 +822,13 @@ def clamp(input: Tensor, min=None, max=None) -> Tensor:
     lo = cast(min._array, dtype) if isinstance(min, Tensor) else min
     hi = cast(max._array, dtype) if isinstance(max, Tensor) else max
     result = a
-    if lo is not None:
-        result = np.maximum(result, lo)
-    if hi is not None:
-        result = np.minimum(result, hi)
+    try:
+        if lo is not None:
+            result = np.maximum(result, lo)
+        if hi is not None:
+            result = np.minimum(result, hi)
+    except ValueError:
+        raise broadcast_error(*(v for v in (input, min, max) if v is not None)) from None
     out = wrap(np.asarray(result, dtype=dtype.numpy), dtype)
     if grad_state.enabled and (input._requires_grad or other_requires_grad(min)
                                or other_requires_grad(max)):
@@ -957,11 +961,7 @@ class MinimumBackward0(Node):
 
 
 def _extremum(input: Tensor, other: Tensor, function, node_cls) -> Tensor:
-    if not isinstance(other, Tensor):
-        raise TypeError(
-            f"{function.__name__}(): argument 'other' (position 2) must be Tensor, not "
-            f"{type(other).__name__}"
-        )
+    _check_other(other, function.__name__)
     a, b, dtype = binary_operands(input, other)
     try:
         out = wrap(function(a, b), dtype)
@@ -1040,18 +1040,37 @@ def bitwise_not(input: Tensor) -> Tensor:
 
 
 def logical_not(input: Tensor) -> Tensor:
+    _check_tensor(input, "logical_not")
     return wrap(np.logical_not(input._array), D.bool_)
 
 
+def _check_other(other, name: str) -> None:
+    if not isinstance(other, Tensor):
+        raise TypeError(
+            f"{name}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}"
+        )
+
+
 def logical_and(input: Tensor, other: Tensor) -> Tensor:
-    return wrap(np.logical_and(input._array, other._array), D.bool_)
+    _check_tensor(input, "logical_and")
+    _check_other(other, "logical_and")
+    try:
+        return wrap(np.logical_and(input._array, other._array), D.bool_)
+    except ValueError:
+        raise broadcast_error(input, other) from None
 
 
 def logical_or(input: Tensor, other: Tensor) -> Tensor:
-    return wrap(np.logical_or(input._array, other._array), D.bool_)
+    _check_tensor(input, "logical_or")
+    _check_other(other, "logical_or")
+    try:
+        return wrap(np.logical_or(input._array, other._array), D.bool_)
+    except ValueError:
+        raise broadcast_error(input, other) from None
 
 
 def isnan(input: Tensor) -> Tensor:
+    _check_tensor(input, "isnan")
     return wrap(np.isnan(input._array), D.bool_)
 
 
@@ -1127,6 +1146,7 @@ class CloneBackward0(Node):
 
 
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
+    _check_tensor(input, "clone")
     out = wrap(input._array.copy(), input._dtype)
     if input._requires_grad and grad_state.enabled:
         set_history(out, new_node(CloneBackward0, (edge(input),), out._array))
