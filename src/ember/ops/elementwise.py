@@ -266,9 +266,14 @@ def _true_divide_operands(input, other):
 
 
 class DivBackward2(Node):
-    """self / other rounded ('trunc' or 'floor'): piecewise constant, so zero (torch: grad * 0)."""
+    """self / other rounded ('trunc' or 'floor'): piecewise constant, so zero (torch: grad * 0).
 
-    __slots__ = ()
+    torch's node saves both operands (its formula names them), so, as there, a second
+    backward through it fails.
+    """
+
+    __slots__ = ("self_", "other")
+    _saved_fields = ("self_", "other")
 
     def backward(self, grad, xp):
         return (
@@ -298,7 +303,9 @@ def _rounded_div(input: Tensor, other, rounding_mode: str) -> Tensor:
         raise broadcast_error(input, other) from None
     out = wrap(np.asarray(array, dtype=dtype.numpy), dtype)
     if _records(input, other):
-        set_history(out, new_node(DivBackward2, (edge(input), _edge_of(other)), out._array))
+        node = new_node(DivBackward2, (edge(input), _edge_of(other)), out._array)
+        node.self_, node.other = SavedTensor(input), _save(other)
+        set_history(out, node)
     return out
 
 
