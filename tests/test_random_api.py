@@ -20,10 +20,6 @@ import ember
 from ember import _random_ops as ops
 from oracle import torch
 
-for _name, _fn in ops.TENSOR_METHODS.items():
-    if not hasattr(ember.Tensor, _name):
-        setattr(ember.Tensor, _name, _fn)
-
 AVX2 = torch.backends.cpu.get_cpu_capability() == "AVX2"
 
 
@@ -633,3 +629,10 @@ def test_exported_names():
     for name, fn in ops.TENSOR_METHODS.items():
         assert callable(fn) and hasattr(torch.Tensor, name)
     assert not hasattr(ops, "poisson")  # ember._random has no Poisson sampler to replay
+
+
+def test_random_ops_are_bound_and_exported():
+    for name, function in ops.TENSOR_METHODS.items():
+        assert getattr(ember.Tensor, name) is function
+    for name in ops.FUNCTIONS:
+        assert getattr(ember, name) is getattr(ops, name)

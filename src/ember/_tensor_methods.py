@@ -9,6 +9,7 @@ import numpy as np
 
 from ember import _creation as C
 from ember import _dtype as D
+from ember import _random_ops as R_OPS
 from ember._tensor import Tensor, _wrap
 from ember.autograd import _tensor_backward
 from ember.ops import elementwise as E
@@ -135,6 +136,8 @@ METHODS = {
     # autograd
     "backward": _tensor_backward,
 }
+
+METHODS.update(R_OPS.TENSOR_METHODS)  # uniform_, normal_, bernoulli_, ... (torch's streams)
 
 for _name, _function in METHODS.items():
     setattr(Tensor, _name, _function)
