@@ -56,6 +56,7 @@ from ember._dtype import (
 from ember._dtype import float as float  # noqa: A001, PLC0414 - torch.float
 from ember._dtype import int as int  # noqa: A001, PLC0414 - torch.int
 from ember._random import Generator, default_generator  # noqa: E402
+from ember._random_ops import bernoulli, multinomial, randint_like, randperm
 from ember._tensor import Size, Tensor, device
 from ember._tensor_str import printoptions, set_printoptions
 from ember.autograd.grad_mode import (
