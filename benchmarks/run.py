@@ -49,6 +49,12 @@ def run():
         opt.step()
 OPS = 50
 """,
+    "10 million float32 normals: randn(10_000_000) (us per call)": """
+lib.manual_seed(0)
+def run():
+    lib.randn(10_000_000)
+OPS = 1
+""",
 }
 
 CHILD = r"""
