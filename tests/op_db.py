@@ -362,16 +362,10 @@ add_entry("op_mod", lambda m, x, s: x % s,
 add_entry("op_rmod", lambda m, x, s: s % x,
           tensor_scalar(domain="nonzero", dtypes=NUMERIC_DTYPES), covers=(),
           differentiable=False)
-_RMOD_REASON = (
-    "ENGINE: Tensor.__rmod__ (_tensor_methods) wraps the number into a tensor before calling "
-    "remainder, so ember records RemainderBackward1 where torch records NotImplemented "
-    "(remainder(Scalar, Tensor) has no derivative)"
-)
 add_entry("op_rmod_grad_fn", lambda m, x: 3 % x,
           lambda grad: st.just(Sample((np.array([1.5, -2.0], dtype=np.float32),), {},
                                       (False,))),
-          covers=(), second_order=False,
-          xfail={"forward": _RMOD_REASON, "grad": _RMOD_REASON, "twice": _RMOD_REASON})
+          covers=(), second_order=False)
 add_entry("op_pow", lambda m, x, s: x ** s,
           tensor_scalar(dtypes=FLOAT_DTYPES, scalars=st.sampled_from((2, 3, 0.5, -1, 0))),
           covers=(), atol=1e-4)

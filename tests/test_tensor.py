@@ -241,3 +241,9 @@ def test_new_factories():
                 x.new_zeros(2, dtype=lib.int32), x.new_empty(4).shape)
 
     check(program)
+
+
+def test_comparison_with_non_numbers_and_inner_method():
+    check(lambda lib: (lib.ones(2) == "a", lib.ones(2) != None, lib.ones(2) == lib.ones(2)))  # noqa: E711
+    check(lambda lib: lib.ones(2) < "a")
+    check(lambda lib: lib.ones(2, 3).inner(lib.ones(4, 3)))

@@ -5,6 +5,8 @@ Kept apart from ``_tensor.py`` because the ops import the Tensor class.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ember import _creation as C
@@ -51,6 +53,19 @@ def _unbind(self: Tensor, dim: int = 0) -> tuple:
                  for i in range(self._array.shape[dim]))
 
 
+def _comparison_operator(compare):
+    """``x == "a"`` is False and ``x < "a"`` a TypeError, as for torch: Python's fallback for
+    operands a comparison does not know (returning NotImplemented)."""
+
+    def operator(self: Tensor, other):
+        if not isinstance(other, (Tensor, numbers.Number, np.generic)):
+            return NotImplemented
+        return compare(self, other)
+
+    operator.__name__ = compare.__name__
+    return operator
+
+
 def _new_factory(factory):
     """``x.new_zeros(2, 3)`` and friends: a new tensor of ``x``'s dtype unless one is given."""
 
@@ -84,7 +99,7 @@ METHODS = {
     "__rfloordiv__": lambda self, other: E.floor_divide(E.as_tensor_operand(other), self),
     "__ifloordiv__": E.floor_divide_, "floor_divide_": E.floor_divide_,
     "remainder": E.remainder, "__mod__": E.remainder,
-    "__rmod__": lambda self, other: E.remainder(E.as_tensor_operand(other), self),
+    "__rmod__": lambda self, other: E.remainder(other, self),
     "__imod__": E.remainder_, "remainder_": E.remainder_,
     "pow": E.pow, "__pow__": E.pow, "__rpow__": E.rpow, "__ipow__": E.pow_, "pow_": E.pow_,
     "neg": E.neg, "negative": E.neg, "__neg__": E.neg, "neg_": E.neg_,
@@ -100,8 +115,10 @@ METHODS = {
     "clamp_max_": E.clamp_max_,
     "maximum": E.maximum, "minimum": E.minimum, "where": lambda self, c, o: E.where(c, self, o),
     # comparisons and logic
-    "eq": E.eq, "__eq__": E.eq, "ne": E.ne, "__ne__": E.ne, "lt": E.lt, "__lt__": E.lt,
-    "le": E.le, "__le__": E.le, "gt": E.gt, "__gt__": E.gt, "ge": E.ge, "__ge__": E.ge,
+    "eq": E.eq, "ne": E.ne, "lt": E.lt, "le": E.le, "gt": E.gt, "ge": E.ge,
+    "__eq__": _comparison_operator(E.eq), "__ne__": _comparison_operator(E.ne),
+    "__lt__": _comparison_operator(E.lt), "__le__": _comparison_operator(E.le),
+    "__gt__": _comparison_operator(E.gt), "__ge__": _comparison_operator(E.ge),
     "__and__": E.bitwise_and, "__or__": E.bitwise_or, "__xor__": E.bitwise_xor,
     "__rand__": E.bitwise_and, "__ror__": E.bitwise_or, "__rxor__": E.bitwise_xor,
     "__invert__": E.bitwise_not, "bitwise_not": E.bitwise_not, "logical_not": E.logical_not,
@@ -118,7 +135,7 @@ METHODS = {
     "sum": R.sum, "mean": R.mean, "prod": R.prod, "max": R.max, "min": R.min, "amax": R.amax,
     "argmax": R.argmax, "argmin": R.argmin, "norm": R.norm,
     # products
-    "dot": L.dot, "inner": L.dot, "mv": L.mv, "mm": L.mm, "bmm": L.bmm, "matmul": L.matmul,
+    "dot": L.dot, "inner": L.inner, "mv": L.mv, "mm": L.mm, "bmm": L.bmm, "matmul": L.matmul,
     "__matmul__": L.matmul, "__rmatmul__": L.rmatmul,
     # shapes and views
     "view": S.view, "view_as": S.view_as, "reshape": S.reshape, "reshape_as": S.reshape_as,

@@ -103,6 +103,10 @@ def run_backward(
 
     previous_mode = grad_state.enabled
     grad_state.enabled = create_graph
+    # Formulas meet kinks (sqrt at 0, x / 0); like torch, a backward pass gives inf/nan there
+    # without warnings.
+    errstate = np.errstate(all="ignore")
+    errstate.__enter__()
     try:
         while heap:
             node = heappop(heap)[1]
@@ -149,6 +153,7 @@ def run_backward(
                 if count == 0:
                     heappush(heap, (-child._sequence_nr, child))
     finally:
+        errstate.__exit__(None, None, None)
         grad_state.enabled = previous_mode
 
     if captured is None:
