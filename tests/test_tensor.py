@@ -247,3 +247,18 @@ def test_comparison_with_non_numbers_and_inner_method():
     check(lambda lib: (lib.ones(2) == "a", lib.ones(2) != None, lib.ones(2) == lib.ones(2)))  # noqa: E711
     check(lambda lib: lib.ones(2) < "a")
     check(lambda lib: lib.ones(2, 3).inner(lib.ones(4, 3)))
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3, 4)])
+def test_T_deprecation_warning_outside_2d(shape):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        transposed = ember.ones(shape).T
+    assert transposed.shape == tuple(reversed(shape))
+    assert len(caught) == 1 and caught[0].category is UserWarning
+    assert "deprecated" in str(caught[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ember.ones(2, 3).T.shape == (3, 2)

@@ -10,6 +10,7 @@ gradient.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -360,7 +361,17 @@ def t(input: Tensor) -> Tensor:
 
 
 def T(input: Tensor) -> Tensor:
-    return _permuted(input, tuple(reversed(range(input._array.ndim))), PermuteBackward0)
+    ndim = input._array.ndim
+    if ndim == 0:
+        warnings.warn("Tensor.T is deprecated on 0-D tensors. This function is the identity in "
+                      "these cases.", UserWarning, stacklevel=2)
+    elif ndim != 2:
+        warnings.warn(
+            "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is "
+            "deprecated and it will throw an error in a future release. Consider `x.mT` to "
+            "transpose batches of matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to "
+            "reverse the dimensions of a tensor.", UserWarning, stacklevel=2)
+    return _permuted(input, tuple(reversed(range(ndim))), PermuteBackward0)
 
 
 def mT(input: Tensor) -> Tensor:
