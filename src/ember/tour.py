@@ -1,9 +1,9 @@
 """A guided tour of ember: the autograd tutorials' programs, run with ``import ember as torch``.
 
 Run it with ``python -m ember.tour`` (or ``make demo``). The programs in ``tour_programs/`` are
-the tutorials' code as published (comments included, typos fixed), written for PyTorch; the
-tour swaps ``import torch`` for ``import ember as torch``, prints each program and then what it
-printed, which is what the tutorials show for PyTorch.
+the tutorials' code as published (comments included, typos fixed) with one change: ``import
+torch`` reads ``import ember as torch``. The tour prints each program and then what it printed,
+which is what the tutorials show for PyTorch.
 """
 
 from __future__ import annotations
@@ -30,13 +30,8 @@ TITLES = {
 }
 
 
-def as_ember(source: str) -> str:
-    """The program with ``import torch`` replaced by ``import ember as torch``."""
-    return source.replace("import torch", "import ember as torch")
-
-
 def programs() -> list[tuple[str, str]]:
-    """``(name, source)`` of every tour program, in order, written for PyTorch."""
+    """``(name, source)`` of every tour program, in order."""
     return [(p.stem, p.read_text(encoding="utf-8")) for p in sorted(PROGRAMS.glob("*.py"))]
 
 
@@ -51,12 +46,11 @@ def run_program(source: str) -> str:
 def main() -> None:
     print("ember tour: PyTorch autograd tutorials, run with `import ember as torch`\n")
     for number, (name, source) in enumerate(programs(), 1):
-        code = as_ember(source)
         print(f"=== {number}. {TITLES.get(name, name)} ===")
-        for line in code.strip("\n").splitlines():
+        for line in source.strip("\n").splitlines():
             print(("    " + line).rstrip())
         print("--- output ---")
-        print(run_program(code), end="")
+        print(run_program(source), end="")
         print()
 
 

@@ -1,5 +1,5 @@
 import numpy as np
-import torch
+import ember as torch
 
 # f(x) = a*x**2 + b*x + c的导数
 

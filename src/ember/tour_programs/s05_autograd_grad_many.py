@@ -1,5 +1,5 @@
 import numpy as np 
-import torch 
+import ember as torch 
 
 x1 = torch.tensor(1.0,requires_grad = True) # x需要被求导
 x2 = torch.tensor(2.0,requires_grad = True)

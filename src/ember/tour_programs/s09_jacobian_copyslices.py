@@ -1,4 +1,4 @@
-import torch
+import ember as torch
 x = torch.tensor([[3., 4.]], dtype=torch.float, requires_grad=True)
 y = torch.zeros(1,2)
 y[0,0] = x[0,0] ** 2 + x[0, 1]

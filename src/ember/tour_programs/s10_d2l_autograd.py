@@ -1,4 +1,4 @@
-import torch
+import ember as torch
 x= torch.arange(4.0)
 print(repr(x))
 x.requires_grad_(True) # 等价于x=torch.arange(4.0,requires_grad=True)

@@ -1,4 +1,4 @@
-import torch
+import ember as torch
 def f(a):
     b=a*2
     while b.norm()<1000:
