@@ -46,6 +46,24 @@ def test_seed_prints_what_the_book_shows(program: Path) -> None:
     output = run(source)
     if expected.exists():
         assert output == expected.read_text(encoding="utf-8")
+    else:  # s11: random values; its last line checks the relation d == a.grad * a
+        assert output.splitlines()[-1] == "tensor(True)"
+
+
+def test_control_flow_relation_holds_for_many_draws() -> None:
+    """a.grad * a == d exactly, whichever branch runs (both signs of a)."""
+    import ember as torch
+
+    source = (PROGRAM_DIR / "s11_control_flow.py").read_text(encoding="utf-8")
+    namespace: dict = {}
+    exec(compile(source.split("a= torch.randn")[0], "s11", "exec"), namespace)
+    f = namespace["f"]
+    torch.manual_seed(0)
+    for _ in range(200):
+        a = torch.randn(size=(), requires_grad=True)
+        d = f(a)
+        d.backward()
+        assert bool(a.grad * a == d), (a, a.grad, d)
 
 
 @pytest.mark.parametrize(

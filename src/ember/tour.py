@@ -26,7 +26,7 @@ TITLES = {
     "s09_jacobian_copyslices": "index assignment joins the graph (CopySlices); a Jacobian by "
                                "repeated backward",
     "s10_d2l_autograd": "y = 2 * dot(x, x); gradients accumulate until grad.zero_(); detach()",
-    "s11_control_flow": "Python control flow: the graph is whatever ran (a.grad == d / a)",
+    "s11_control_flow": "Python control flow: the graph is whatever ran (a.grad * a == d)",
 }
 
 
