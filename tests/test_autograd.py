@@ -590,3 +590,15 @@ def test_from_numpy_shares_memory():
     a[0] = 7
     t[1] = 5
     assert t.tolist() == [7.0, 5.0, 0.0] and a.tolist() == [7.0, 5.0, 0.0]
+
+
+def test_grad_wrt_non_leaf_does_not_run_or_free_the_nodes_below_it():
+    def program(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        h = x.exp()
+        y = (h * 2).sum()
+        (g,) = lib.autograd.grad(y, h)
+        h.sum().backward()  # ExpBackward0 still has its saved result
+        return g, x.grad
+
+    check(program)

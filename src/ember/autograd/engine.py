@@ -126,6 +126,12 @@ def run_backward(
                 if accumulate and grad is not None and (needed is None or node in targets):
                     _store_grad(node.variable, grad, create_graph)
                 continue
+            if needed is not None and not any(
+                child in needed for child, _ in node.next_functions
+            ):
+                # A captured input's own node, with nothing needed below it: torch does not run
+                # it (so its saved values stay for a later backward).
+                continue
             if grad is None:
                 continue_with = (None,) * len(node.next_functions)
             else:
