@@ -15,12 +15,19 @@ import numpy as np
 from ember.autograd.graph import FREED_MESSAGE, SavedTensor
 
 
+def broadcast_axes(grad_shape: tuple, shape: tuple) -> tuple[int, tuple[int, ...]]:
+    """How ``shape`` was broadcast to ``grad_shape``: the number of leading dimensions added,
+    and every axis (of ``grad_shape``) that was added or stretched from size 1."""
+    lead = len(grad_shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, size in enumerate(shape) if size == 1 and grad_shape[i + lead] != 1
+    )
+    return lead, axes
+
+
 def _sum_to(grad, shape):
     """Sum ``grad`` over the dimensions broadcasting added or stretched, giving ``shape``."""
-    lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, size in enumerate(shape) if size == 1 and grad.shape[i + lead] != 1
-    )
+    lead, axes = broadcast_axes(grad.shape, shape)
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad.reshape(shape) if lead else grad

@@ -6,9 +6,12 @@ so running a formula here records the graph of the backward pass itself.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember import _dtype as D
 from ember._tensor import _wrap
 from ember.autograd.graph import FREED_MESSAGE, SavedTensor
+from ember.autograd.xp import broadcast_axes
 from ember.ops import elementwise as E
 from ember.ops import indexing as I
 from ember.ops import linalg as L
@@ -50,11 +53,7 @@ class TensorMath:
 
     @staticmethod
     def sum_to(grad, shape):
-        lead = grad._array.ndim - len(shape)
-        dims = tuple(range(lead)) + tuple(
-            i + lead for i, size in enumerate(shape)
-            if size == 1 and grad._array.shape[i + lead] != 1
-        )
+        lead, dims = broadcast_axes(grad._array.shape, shape)
         if dims:
             grad = R.sum(grad, dims, keepdim=True)
         return S.reshape(grad, shape) if lead else grad
@@ -81,7 +80,7 @@ class TensorMath:
 
     @staticmethod
     def zeros(shape, like):
-        return _wrap(__import__("numpy").zeros(shape, dtype=like._array.dtype), like._dtype)
+        return _wrap(np.zeros(shape, dtype=like._array.dtype), like._dtype)
 
     @staticmethod
     def zeros_like(x):
@@ -94,7 +93,7 @@ class TensorMath:
     @staticmethod
     def where(condition, x, y):
         if not isinstance(condition, E.Tensor):
-            condition = _wrap(__import__("numpy").asarray(condition), D.bool_)
+            condition = _wrap(np.asarray(condition), D.bool_)
         return E.where(condition, x, y)
 
     @staticmethod
