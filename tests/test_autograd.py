@@ -602,3 +602,14 @@ def test_grad_wrt_non_leaf_does_not_run_or_free_the_nodes_below_it():
         return g, x.grad
 
     check(program)
+
+
+def test_formula_namespaces_offer_the_same_names():
+    """Every formula runs in both worlds, so ArrayMath and TensorMath must match name for name."""
+    from ember.autograd.xp import ARRAY_MATH
+    from ember.ops._tensor_math import TENSOR_MATH
+
+    def names(ns):
+        return {n for n in dir(type(ns)) if not n.startswith("_")}
+
+    assert names(ARRAY_MATH) == names(TENSOR_MATH)
