@@ -1134,11 +1134,10 @@ def _modified_saved(m):
     z.sum().backward()
 
 
-OPS_BY_NAME = {e.name: e for e in OP_DB}
-assert len(OPS_BY_NAME) == len(OP_DB), "duplicate op_db names"
-
 # The public ops of ``ember`` (functions from ember.ops in dir(ember)); test_ops checks this
-# list against dir(ember) and that every name here has an entry covering it.
+# list against dir(ember) and that every name here has an entry covering it. Functions of
+# ``ember.linalg`` and ``ember.nn.functional`` are listed with their prefix: "linalg.inv",
+# "nn.functional.relu".
 PUBLIC_OPS = (
     "abs absolute add amax argmax argmin bitwise_not bmm broadcast_to cat clamp clamp_max "
     "clamp_min clip clone concat concatenate cos div divide dot eq exp flatten floor_divide ge "
@@ -1148,6 +1147,20 @@ PUBLIC_OPS = (
     "sign sin sqrt squeeze stack sub subtract sum swapaxes swapdims t tanh transpose "
     "true_divide unflatten unsqueeze where"
 ).split()
+
+# Each op family keeps its entries in a file of its own, which adds to OP_DB through
+# ``add_entry`` and lists its public ops in its own PUBLIC_OPS.
+import op_db_linalg  # noqa: E402
+import op_db_nn  # noqa: E402
+import op_db_pointwise  # noqa: E402
+import op_db_selection  # noqa: E402
+import op_db_sorting  # noqa: E402
+
+for _family in (op_db_linalg, op_db_nn, op_db_pointwise, op_db_selection, op_db_sorting):
+    PUBLIC_OPS += list(_family.PUBLIC_OPS)
+
+OPS_BY_NAME = {e.name: e for e in OP_DB}
+assert len(OPS_BY_NAME) == len(OP_DB), "duplicate op_db names"
 
 for _target, _aliases in (
     ("abs", ("absolute",)), ("neg", ("negative",)), ("sub", ("subtract",)),

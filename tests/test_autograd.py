@@ -613,3 +613,16 @@ def test_formula_namespaces_offer_the_same_names():
         return {n for n in dir(type(ns)) if not n.startswith("_")}
 
     assert names(ARRAY_MATH) == names(TENSOR_MATH)
+
+
+def test_formula_namespaces_fall_back_to_numpy_and_ember():
+    """Names the classes lack come from NumPy and from ember's top-level ops."""
+    import numpy as np
+
+    from ember.autograd.xp import ARRAY_MATH
+    from ember.ops._tensor_math import TENSOR_MATH
+
+    assert ARRAY_MATH.tanh is np.tanh
+    assert TENSOR_MATH.tanh is ember.tanh
+    with pytest.raises(AttributeError):
+        _ = ARRAY_MATH.no_such_function

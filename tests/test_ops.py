@@ -273,13 +273,17 @@ def test_misuse(case):
 
 # ----- coverage -------------------------------------------------------------------------------
 def _public_ops() -> list:
+    """The op functions ``ember``, ``ember.linalg`` and ``ember.nn.functional`` export."""
     names = []
-    for name in dir(ember):
-        obj = getattr(ember, name)
-        if not name.startswith("_") and callable(obj) and not isinstance(obj, type) and (
-            getattr(obj, "__module__", "") or ""
-        ).startswith("ember.ops"):
-            names.append(name)
+    for prefix, namespace, origin in (("", ember, "ember.ops"),
+                                      ("linalg.", ember.linalg, "ember."),
+                                      ("nn.functional.", ember.nn.functional, "ember.")):
+        for name in dir(namespace):
+            obj = getattr(namespace, name)
+            if not name.startswith("_") and callable(obj) and not isinstance(obj, type) and (
+                getattr(obj, "__module__", "") or ""
+            ).startswith(origin):
+                names.append(prefix + name)
     return sorted(names)
 
 

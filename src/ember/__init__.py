@@ -6,8 +6,11 @@
 from ember import (
     _tensor_methods,  # noqa: F401  (binds the op methods onto Tensor)
     autograd,
+    linalg,
+    nn,
     optim,
     random,  # noqa: E402
+    utils,
 )
 from ember._creation import (
     arange,
@@ -67,78 +70,16 @@ from ember.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
-from ember.ops.elementwise import (
-    abs,
-    absolute,
-    add,
-    bitwise_not,
-    clamp,
-    clamp_max,
-    clamp_min,
-    clip,
-    clone,
-    cos,
-    div,
-    divide,
-    eq,
-    exp,
-    floor_divide,
-    ge,
-    greater,
-    greater_equal,
-    gt,
-    isnan,
-    le,
-    less,
-    less_equal,
-    log,
-    logical_and,
-    logical_not,
-    logical_or,
-    lt,
-    maximum,
-    minimum,
-    mul,
-    ne,
-    neg,
-    negative,
-    not_equal,
-    pow,
-    reciprocal,
-    relu,
-    remainder,
-    rsub,
-    sigmoid,
-    sign,
-    sin,
-    sqrt,
-    sub,
-    tanh,
-    true_divide,
-    where,
-)
-from ember.ops.elementwise import mul as multiply
-from ember.ops.elementwise import sub as subtract
-from ember.ops.indexing import nonzero
-from ember.ops.linalg import bmm, dot, inner, matmul, mm, mv
-from ember.ops.reduction import amax, argmax, argmin, max, mean, min, norm, prod, sum
-from ember.ops.shape import (
-    broadcast_to,
-    cat,
-    concat,
-    concatenate,
-    flatten,
-    permute,
-    reshape,
-    squeeze,
-    stack,
-    swapaxes,
-    swapdims,
-    t,
-    transpose,
-    unflatten,
-    unsqueeze,
-)
+
+# Each op family's module lists what it exports in its ``__all__``.
+from ember.ops.elementwise import *  # noqa: F403
+from ember.ops.indexing import *  # noqa: F403
+from ember.ops.linalg import *  # noqa: F403
+from ember.ops.pointwise import *  # noqa: F403
+from ember.ops.reduction import *  # noqa: F403
+from ember.ops.selection import *  # noqa: F403
+from ember.ops.shape import *  # noqa: F403
+from ember.ops.sorting import *  # noqa: F403
 from ember.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
 
 __version__ = "0.1.0"

@@ -17,6 +17,7 @@ from ember.autograd import _tensor_backward
 from ember.ops import elementwise as E
 from ember.ops import indexing as I
 from ember.ops import linalg as L
+from ember.ops import pointwise, selection, sorting
 from ember.ops import reduction as R
 from ember.ops import shape as S
 
@@ -155,6 +156,9 @@ METHODS = {
 }
 
 METHODS.update(R_OPS.TENSOR_METHODS)  # uniform_, normal_, bernoulli_, ... (torch's streams)
+# Each op family's module declares the methods it adds.
+for _family in (E, I, L, R, S, pointwise, selection, sorting):
+    METHODS.update(_family.TENSOR_METHODS)
 
 for _name, _function in METHODS.items():
     setattr(Tensor, _name, _function)

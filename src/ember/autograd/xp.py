@@ -6,6 +6,10 @@ operands are arrays and ``xp`` is ``ARRAY_MATH`` (NumPy speed, nothing recorded)
 whose functions are ember ops, so the backward pass itself becomes differentiable. Python
 operators (``+ - * / **``, comparisons, ``&``, indexing) work the same on both. The two
 namespaces offer the same names; a test checks that they agree.
+
+A name neither class defines falls through to NumPy here and to ``ember``'s top-level op of
+the same name in ``TensorMath`` (``xp.cosh``, ``xp.erf``...), so a new op family's formulas
+need no edit here when the two spellings coincide.
 """
 
 from __future__ import annotations
@@ -35,6 +39,14 @@ def _sum_to(grad, shape):
 
 class ArrayMath:
     """Formulas' operations on NumPy arrays."""
+
+    def __getattr__(self, name: str):
+        # Only names the class lacks land here; the NumPy function is cached on the instance.
+        function = getattr(np, name, None)
+        if function is None or name.startswith("_"):
+            raise AttributeError(f"formula vocabulary has no {name!r}")
+        setattr(self, name, function)
+        return function
 
     @staticmethod
     def saved(value):

@@ -22,6 +22,16 @@ from ember.ops import shape as S
 class TensorMath:
     """Formulas' operations on tensors (recording a graph)."""
 
+    def __getattr__(self, name: str):
+        # Names the class lacks: ember's top-level op of that name (cached on the instance).
+        import ember
+
+        function = getattr(ember, name, None)
+        if function is None or name.startswith("_"):
+            raise AttributeError(f"formula vocabulary has no {name!r}")
+        setattr(self, name, function)
+        return function
+
     @staticmethod
     def saved(value):
         if value.__class__ is SavedTensor:

@@ -1281,3 +1281,19 @@ def fill_(self: Tensor, value) -> Tensor:
             f"{value._array.ndim} dimensions."
         )
     return apply_inplace(self, _filled, value)
+
+
+multiply = mul
+subtract = sub
+
+# The names ``ember`` exports from this family, and the Tensor methods it adds beyond those
+# ``_tensor_methods.METHODS`` binds.
+__all__ = [
+    "abs", "absolute", "add", "bitwise_not", "clamp", "clamp_max", "clamp_min", "clip",
+    "clone", "cos", "div", "divide", "eq", "exp", "floor_divide", "ge", "greater",
+    "greater_equal", "gt", "isnan", "le", "less", "less_equal", "log", "logical_and",
+    "logical_not", "logical_or", "lt", "maximum", "minimum", "mul", "multiply", "ne", "neg",
+    "negative", "not_equal", "pow", "reciprocal", "relu", "remainder", "rsub", "sigmoid",
+    "sign", "sin", "sqrt", "sub", "subtract", "tanh", "true_divide", "where",
+]
+TENSOR_METHODS: dict = {}

@@ -14,7 +14,6 @@ import numpy as np
 
 from ember import _dtype as D
 from ember.ops._core import (
-    NO_EDGE,
     Node,
     Tensor,
     apply_inplace,
@@ -26,7 +25,6 @@ from ember.ops._core import (
     new_node,
     set_history,
     wrap,
-    write_into,
 )
 from ember.ops.shape import INDEX, make_view, view_key
 
@@ -135,6 +133,9 @@ def _region_view(input: Tensor, key: tuple, node_cls) -> Tensor:
 
 
 def getitem(input: Tensor, key) -> Tensor:
+    # torch slices a bare ``x[:]`` even when the slice changes nothing (SliceBackward0), but
+    # skips no-op slices inside a tuple key (``x[:, :]`` is an AliasBackward0).
+    bare_slice = isinstance(key, slice)
     key = _normalize_key(key)
     if any(_is_advanced(item) for item in key):
         return _advanced_getitem(input, key)
@@ -147,7 +148,6 @@ def getitem(input: Tensor, key) -> Tensor:
     if ndim == 0 and all(k is Ellipsis for k in key):
         return _region_view(input, (Ellipsis,), AliasBackward0)
     out, dim = input, 0
-    applied = False
     for item in key:
         if item is Ellipsis:
             dim += ndim - n_specified
@@ -167,9 +167,8 @@ def getitem(input: Tensor, key) -> Tensor:
             dim += 1
         else:
             out = _region_view(out, lead + (int(item),), SelectBackward0)
-        applied = True
     if out is input:
-        return _region_view(input, (Ellipsis,), AliasBackward0 if not applied else SliceBackward0)
+        return _region_view(input, (Ellipsis,), SliceBackward0 if bare_slice else AliasBackward0)
     return out
 
 
@@ -589,5 +588,7 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
                 np.zeros((0, 0), dtype=np.int64), D.int64)
 
 
-__all__ = ["NO_EDGE", "getitem", "setitem", "copy_", "index_put_", "index_put", "nonzero",
-           "put_at", "scatter_along_dim", "take_along_dim", "write_into"]
+# The names ``ember`` exports from this family, and the Tensor methods it adds beyond those
+# ``_tensor_methods.METHODS`` binds.
+__all__ = ["nonzero"]
+TENSOR_METHODS: dict = {}

@@ -291,3 +291,9 @@ def _squeeze4(t: Tensor, dim: int) -> Tensor:
 
 def rmatmul(input: Tensor, other: Tensor) -> Tensor:
     return matmul(other, input)
+
+
+# The names ``ember`` exports from this family, and the Tensor methods it adds beyond those
+# ``_tensor_methods.METHODS`` binds.
+__all__ = ["bmm", "dot", "inner", "matmul", "mm", "mv"]
+TENSOR_METHODS: dict = {}

@@ -519,3 +519,9 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
     if isinstance(p, str):
         raise RuntimeError(f"norm: unsupported p='{p}' in ember (only numbers and 'fro')")
     return vector_norm(input, p, dim, keepdim, dtype=dtype)
+
+
+# The names ``ember`` exports from this family, and the Tensor methods it adds beyond those
+# ``_tensor_methods.METHODS`` binds.
+__all__ = ["amax", "argmax", "argmin", "max", "mean", "min", "norm", "prod", "sum"]
+TENSOR_METHODS: dict = {}

@@ -533,3 +533,12 @@ def stack(tensors, dim: int = 0) -> Tensor:
 
 def size_of(input: Tensor) -> Size:
     return Size(input._array.shape)
+
+
+# The names ``ember`` exports from this family, and the Tensor methods it adds beyond those
+# ``_tensor_methods.METHODS`` binds.
+__all__ = [
+    "broadcast_to", "cat", "concat", "concatenate", "flatten", "permute", "reshape", "squeeze",
+    "stack", "swapaxes", "swapdims", "t", "transpose", "unflatten", "unsqueeze",
+]
+TENSOR_METHODS: dict = {}

@@ -1,0 +1,9 @@
+"""Op database entries for ``ember.nn.functional`` (names prefixed "nn.functional.").
+
+Imported by ``op_db`` after its own entries; builds entries with ``op_db``'s helpers.
+"""
+
+from __future__ import annotations
+
+# This family's public op names (see op_db.PUBLIC_OPS).
+PUBLIC_OPS: tuple[str, ...] = ()
