@@ -1,4 +1,5 @@
-"""Op database entries for ``ember.nn.functional`` (names prefixed "nn.functional.").
+"""Op database entries for activations, losses, normalization and dropout
+(``ember/ops/{activation,loss,normalization}.py``; "nn.functional." names or top-level).
 
 Imported by ``op_db`` after its own entries; builds entries with ``op_db``'s helpers.
 """

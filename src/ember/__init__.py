@@ -72,9 +72,13 @@ from ember.autograd.grad_mode import (
 )
 
 # Each op family's module lists what it exports in its ``__all__``.
+from ember.ops.activation import *  # noqa: F403
+from ember.ops.convolution import *  # noqa: F403
 from ember.ops.elementwise import *  # noqa: F403
 from ember.ops.indexing import *  # noqa: F403
 from ember.ops.linalg import *  # noqa: F403
+from ember.ops.loss import *  # noqa: F403
+from ember.ops.normalization import *  # noqa: F403
 from ember.ops.pointwise import *  # noqa: F403
 from ember.ops.reduction import *  # noqa: F403
 from ember.ops.selection import *  # noqa: F403

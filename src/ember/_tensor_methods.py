@@ -14,10 +14,10 @@ from ember import _dtype as D
 from ember import _random_ops as R_OPS
 from ember._tensor import Tensor, _wrap
 from ember.autograd import _tensor_backward
+from ember.ops import activation, convolution, loss, normalization, pointwise, selection, sorting
 from ember.ops import elementwise as E
 from ember.ops import indexing as I
 from ember.ops import linalg as L
-from ember.ops import pointwise, selection, sorting
 from ember.ops import reduction as R
 from ember.ops import shape as S
 
@@ -157,7 +157,8 @@ METHODS = {
 
 METHODS.update(R_OPS.TENSOR_METHODS)  # uniform_, normal_, bernoulli_, ... (torch's streams)
 # Each op family's module declares the methods it adds.
-for _family in (E, I, L, R, S, pointwise, selection, sorting):
+for _family in (E, I, L, R, S, activation, convolution, loss, normalization, pointwise,
+                selection, sorting):
     METHODS.update(_family.TENSOR_METHODS)
 
 for _name, _function in METHODS.items():

@@ -1,5 +1,15 @@
-"""``ember.nn.functional``: activations, losses, convolutions, pooling and normalization."""
+"""``ember.nn.functional``: activations, losses, convolutions, pooling and normalization.
+
+Each family lives in its own ``ember.ops`` module and lists the names it contributes here in
+its ``FUNCTIONAL``.
+"""
 
 from __future__ import annotations
 
+from ember.ops import activation, convolution, loss, normalization
+
 __all__: list[str] = []
+for _family in (activation, convolution, loss, normalization):
+    for _name in _family.FUNCTIONAL:
+        globals()[_name] = getattr(_family, _name)
+        __all__.append(_name)
