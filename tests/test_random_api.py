@@ -497,7 +497,7 @@ ERRORS = {
     "bernoulli_p_high": lambda m: _f(m).bernoulli(m.rand(3), 1.5),
     "bernoulli_p_neg": lambda m: _f(m).bernoulli(m.rand(3), -0.5),
     "bernoulli_p_nan": lambda m: _f(m).bernoulli(m.rand(3), NAN),
-    "bernoulli_input_range": lambda m: _f(m).bernoulli(m.rand(3) * 3),
+    "bernoulli_input_range": lambda m: _f(m).bernoulli(m.tensor([0.5, 2.0, 0.25])),
     "bernoulli_int_input": lambda m: _f(m).bernoulli(m.tensor([1, 0])),
     "bernoulli_bool_input": lambda m: _f(m).bernoulli(m.tensor([True])),
     "bernoulli_tensor_p_fn": lambda m: _f(m).bernoulli(m.rand(3), m.rand(3)),
