@@ -255,12 +255,15 @@ def randn(*size_args, size=None, generator=None, dtype=None, device=None,
     return _finish(array, dtype, requires_grad)
 
 
-def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
+def randint(low=None, high=None, size=None, *, generator=None, dtype=None, device=None,
             requires_grad: bool = False) -> Tensor:
+    """``randint(high, size)`` or ``randint(low, high, size)``; ``high=`` by keyword too."""
     from ember import _random
 
     if high is None:
         low, high = 0, low
+    elif low is None:
+        low = 0
     if size is None:
         raise TypeError("randint() missing 1 required positional arguments: \"size\"")
     dtype = D.to_dtype(dtype) if dtype is not None else D.int64

@@ -1,1 +1,3 @@
 """``ember.utils``: data loading and checkpointing helpers."""
+
+from ember.utils import data as data
