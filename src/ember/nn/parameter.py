@@ -1,0 +1,101 @@
+"""``Parameter`` and ``Buffer``: the tensors a Module registers when they are assigned to it.
+
+A Parameter is an ember Tensor (same ``__slots__``, so every op accepts it unchanged) whose
+class tells ``Module.__setattr__`` to register it; it is a leaf that requires grad by default
+and shares its values with the tensor it was made from. Ops on a Parameter return plain
+Tensors, as in torch.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+
+from ember import _creation as C
+from ember._tensor import Tensor, _wrap
+
+__all__ = ["Buffer", "Parameter"]
+
+_FIELDS = tuple(f for f in Tensor.__slots__ if f != "__weakref__")
+
+
+def _adopt(cls: type, data: Tensor, requires_grad: bool) -> Tensor:
+    """A new ``cls`` instance viewing ``data``'s values, detached from its history.
+
+    The fields are copied from a fresh ``_wrap`` so this follows Tensor's slots as they grow.
+    """
+    fresh = _wrap(data._array, data._dtype)
+    t = object.__new__(cls)
+    for field in _FIELDS:
+        setattr(t, field, getattr(fresh, field))
+    t._version_counter = data._version_counter
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+class Parameter(Tensor):
+    """A tensor that is a module's learnable state (see the module docstring)."""
+
+    def __new__(cls, data: Tensor | None = None, requires_grad: bool = True) -> Parameter:
+        if data is None:
+            data = C.empty(0)
+        if not isinstance(data, Tensor):
+            raise TypeError(
+                f"Creating a Parameter from an instance of type {type(data).__name__} requires "
+                "that detach() returns an instance of the same type, but return type Tensor "
+                f"was found instead. To use the type as a Parameter, please correct the "
+                f"detach() semantics defined by its __torch_dispatch__() implementation."
+            )
+        return _adopt(cls, data, requires_grad)
+
+    def __init__(self, *args, **kwargs) -> None:  # everything happened in __new__
+        pass
+
+    def __repr__(self, *, tensor_contents=None) -> str:
+        return "Parameter containing:\n" + super().__repr__(tensor_contents=tensor_contents)
+
+    def __deepcopy__(self, memo) -> Parameter:
+        if id(self) in memo:
+            return memo[id(self)]
+        copied = type(self)(Tensor.__deepcopy__(self.data, {}), self._requires_grad)
+        if self._grad is not None:
+            copied._grad = _copy.deepcopy(self._grad, memo)
+        memo[id(self)] = copied
+        return copied
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild_parameter, (self.detach().clone(), self._requires_grad))
+
+
+def _rebuild_parameter(data: Tensor, requires_grad: bool) -> Parameter:
+    return Parameter(data, requires_grad)
+
+
+class _BufferMeta(type):
+    """``isinstance(t, Buffer)`` holds for tensors that ``Buffer(...)`` marked."""
+
+    def __instancecheck__(cls, instance) -> bool:
+        return isinstance(instance, Tensor) and getattr(instance, "_is_buffer", False)
+
+
+class Buffer(metaclass=_BufferMeta):
+    """Marks a tensor to be registered as a buffer when assigned to a Module.
+
+    ``Buffer(t)`` returns a plain Tensor (detached from ``t``'s history) carrying the mark,
+    so it works everywhere a Tensor does.
+    """
+
+    def __new__(cls, data: Tensor | None = None, *, persistent: bool = True) -> Tensor:
+        if data is None:
+            data = C.empty(0)
+        t = _adopt(_MarkedTensor, data, data.requires_grad)
+        t._is_buffer = True
+        t.persistent = persistent
+        return t
+
+
+class _MarkedTensor(Tensor):
+    """A Tensor with a ``__dict__``, to carry Buffer's marks."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
