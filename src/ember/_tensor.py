@@ -27,7 +27,7 @@ import weakref
 import numpy as np
 
 from ember import _dtype as D
-from ember.autograd.graph import AccumulateGrad
+from ember.autograd.graph import AccumulateGrad, LeafHooks, RemovableHandle, _add_hook
 
 _ndarray = np.ndarray
 _object_new = object.__new__
@@ -108,6 +108,7 @@ def _wrap(array, dtype) -> Tensor:
     t._view_of = None
     t._grad_accumulator = None
     t._retains_grad = False
+    t._hooks = None
     return t
 
 
@@ -128,6 +129,7 @@ class Tensor:
         "_view_of",
         "_grad_accumulator",
         "_retains_grad",
+        "_hooks",  # a leaf's LeafHooks once register_hook / post-accumulate hooks are used
         "__weakref__",
     )
 
@@ -272,12 +274,36 @@ class Tensor:
             return
         if not self._retains_grad:
             # The engine hands the tensor the gradient arriving at its grad_fn.
-            node = self.grad_fn
-            retained = getattr(node, "_retained_tensors", None)
-            if retained is None:
-                retained = node._retained_tensors = {}
-            retained[self._output_nr] = weakref.ref(self)
+            self.grad_fn._node_hooks().retained[self._output_nr] = weakref.ref(self)
         self._retains_grad = True
+
+    def register_hook(self, hook) -> RemovableHandle:
+        """``hook(grad)`` runs when the gradient for this tensor is computed; it may return a
+        replacement. On a leaf it runs before the gradient is accumulated into ``.grad``."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        node = self.grad_fn
+        if node is None:
+            if self._hooks is None:
+                self._hooks = LeafHooks()
+            return _add_hook(self._hooks.pre, hook)
+        per_output = node._node_hooks().tensor
+        hooks = per_output.get(self._output_nr)
+        if hooks is None:
+            hooks = per_output[self._output_nr] = {}
+        return _add_hook(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook) -> RemovableHandle:
+        """``hook(tensor)`` runs after a backward accumulated into this leaf's ``.grad``."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors"
+            )
+        if self._hooks is None:
+            self._hooks = LeafHooks()
+        return _add_hook(self._hooks.post_accumulate, hook)
 
     @property
     def _version(self) -> int:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.autograd import anomaly_mode, function, graph
+from ember.autograd.anomaly_mode import detect_anomaly, set_detect_anomaly
 from ember.autograd.engine import run_backward
+from ember.autograd.function import Function, once_differentiable
 from ember.autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -15,8 +18,15 @@ from ember.autograd.grad_mode import (
 )
 
 __all__ = [
+    "Function",
+    "anomaly_mode",
     "backward",
+    "detect_anomaly",
+    "graph",
+    "once_differentiable",
+    "set_detect_anomaly",
     "enable_grad",
+    "function",
     "grad",
     "inference_mode",
     "is_grad_enabled",

@@ -22,6 +22,7 @@ from heapq import heappop, heappush
 
 import numpy as np
 
+from ember.autograd.anomaly_mode import anomaly_call, anomaly_state
 from ember.autograd.grad_mode import grad_state
 from ember.autograd.graph import FREED_MESSAGE, AccumulateGrad
 from ember.autograd.xp import ARRAY_MATH
@@ -107,12 +108,17 @@ def run_backward(
     # without warnings.
     errstate = np.errstate(all="ignore")
     errstate.__enter__()
+    anomaly = anomaly_state.enabled
     try:
         while heap:
             node = heappop(heap)[1]
             grad = buffers.pop(node, None)
-            if grad is not None and hasattr(node, "_retained_tensors"):
-                grad = _run_tensor_hooks(node, grad, xp)
+            hooks = getattr(node, "_hooks", None)
+            if grad is not None:
+                if hooks is not None:
+                    grad = _run_tensor_hooks(node, grad, xp)
+                if node.__class__ is AccumulateGrad and node.variable._hooks is not None:
+                    grad = _run_leaf_hooks(node, grad, xp)
             if captured is not None:
                 if node.num_outputs == 1:
                     if (node, 0) in captured:
@@ -124,7 +130,11 @@ def run_backward(
 
             if node.__class__ is AccumulateGrad:
                 if accumulate and grad is not None and (needed is None or node in targets):
-                    _store_grad(node.variable, grad, create_graph)
+                    variable = node.variable
+                    _store_grad(variable, grad, create_graph)
+                    if variable._hooks is not None:
+                        for hook in list(variable._hooks.post_accumulate.values()):
+                            hook(variable)
                 continue
             if needed is not None and not any(
                 child in needed for child, _ in node.next_functions
@@ -137,7 +147,12 @@ def run_backward(
             else:
                 if node._released:
                     raise RuntimeError(FREED_MESSAGE)
-                continue_with = node.backward(grad, xp)
+                if hooks is not None and (hooks.pre or hooks.post):
+                    continue_with = _call_with_node_hooks(node, hooks, grad, xp, anomaly)
+                elif anomaly:
+                    continue_with = anomaly_call(node, grad, xp)
+                else:
+                    continue_with = node.backward(grad, xp)
                 if not retain_graph:
                     node.release_saved()
 
@@ -182,19 +197,109 @@ def _add_to_buffer(buffers: dict, node, nr: int, grad, xp) -> None:
         slots[nr] = grad if slots[nr] is None else slots[nr] + grad
 
 
+def _as_tensor(g, like_node, nr, xp):
+    """Hooks see tensors: wrap an array-world gradient."""
+    if g is None or xp is not ARRAY_MATH:
+        return g
+    from ember._dtype import from_numpy_dtype
+    from ember._tensor import _wrap
+
+    return _wrap(g, from_numpy_dtype(g.dtype))
+
+
+def _from_tensor(t, xp):
+    return t if t is None or xp is not ARRAY_MATH else t._array
+
+
+def _checked_hook_result(hook, old, new):
+    """torch's checks on what a tensor hook returned."""
+    from ember._tensor import Tensor
+
+    if new is None:
+        return old
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if not isinstance(new, Tensor):
+        raise TypeError(f"expected Variable, but hook returned '{type(new).__name__}'")
+    if new._array.shape != old._array.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value")
+    if new._dtype is not old._dtype:
+        raise RuntimeError(
+            f"hook '{name}' has changed the type of value (was torch.{old._dtype._legacy_name} "
+            f"got torch.{new._dtype._legacy_name})"
+        )
+    return new
+
+
+def _run_hook_list(hooks, g):
+    for hook in list(hooks.values()):
+        g = _checked_hook_result(hook, g, hook(g))
+    return g
+
+
 def _run_tensor_hooks(node, grad, xp):
-    """Tensors that ``retain_grad()`` keep the gradient flowing into their grad_fn."""
-    retained = getattr(node, "_retained_tensors", None)
-    if not retained:
-        return grad
-    for nr, ref in list(retained.items()):
+    """Hooks registered on the node's output tensors, then ``retain_grad`` (always last)."""
+    hooks = node._hooks
+    single = node.num_outputs == 1
+    if hooks.tensor:
+        grads = [grad] if single else list(grad)
+        for nr, per_tensor in hooks.tensor.items():
+            if per_tensor and grads[nr] is not None:
+                g = _run_hook_list(per_tensor, _as_tensor(grads[nr], node, nr, xp))
+                grads[nr] = _from_tensor(g, xp)
+        grad = grads[0] if single else grads
+    for nr, ref in list(hooks.retained.items()):
         tensor = ref()
         if tensor is None or tensor.grad_fn is not node:
             continue
-        g = grad if node.num_outputs == 1 else grad[nr]
+        g = grad if single else grad[nr]
         if g is not None:
             _store_grad(tensor, g, xp is not ARRAY_MATH)
     return grad
+
+
+def _run_leaf_hooks(node, grad, xp):
+    hooks = node.variable._hooks.pre
+    if not hooks:
+        return grad
+    return _from_tensor(_run_hook_list(hooks, _as_tensor(grad, node, 0, xp)), xp)
+
+
+def _call_with_node_hooks(node, hooks, grad, xp, anomaly):
+    """Node pre-hooks, the node, then its post-hooks (each may replace the gradients)."""
+    single = node.num_outputs == 1
+    grad_outputs = tuple(
+        _as_tensor(g, node, nr, xp) for nr, g in enumerate([grad] if single else grad)
+    )
+    for hook in list(hooks.pre.values()):
+        result = hook(grad_outputs)
+        if result is not None:
+            grad_outputs = _checked_tuple(hook, grad_outputs, result)
+    args = [_from_tensor(g, xp) for g in grad_outputs]
+    grad = args[0] if single else args
+    continue_with = anomaly_call(node, grad, xp) if anomaly else node.backward(grad, xp)
+    if hooks.post:
+        grad_inputs = tuple(_as_tensor(g, node, nr, xp) for nr, g in enumerate(continue_with))
+        for hook in list(hooks.post.values()):
+            result = hook(grad_inputs, grad_outputs)
+            if result is not None:
+                grad_inputs = _checked_tuple(hook, grad_inputs, result)
+        continue_with = [_from_tensor(g, xp) for g in grad_inputs]
+    return continue_with
+
+
+def _checked_tuple(hook, old: tuple, new) -> tuple:
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if not isinstance(new, (tuple, list)):
+        raise TypeError(f"expected tuple, but hook returned '{type(new).__name__}'")
+    if len(new) != len(old):
+        raise RuntimeError(
+            f"hook '{name}' has returned an incorrect number of values (got {len(new)}, but "
+            f"expected {len(old)})"
+        )
+    return tuple(
+        None if n is None else n if o is None else _checked_hook_result(hook, o, n)
+        for o, n in zip(old, new)
+    )
 
 
 def _store_grad(tensor, grad, create_graph: bool) -> None:

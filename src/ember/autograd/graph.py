@@ -45,7 +45,8 @@ class Node:
         "_sequence_nr",
         "_out_meta",
         "_released",
-        "_retained_tensors",  # set only by Tensor.retain_grad(): {output_nr: weakref}
+        "_hooks",  # None, or a NodeHooks once a hook or retain_grad() targets the node
+        "_anomaly_trace",  # set only in anomaly mode: the forward call's stack
         "__weakref__",
     )
     _saved_fields: tuple[str, ...] = ()  # slots holding saved values, dropped after backward
@@ -59,6 +60,27 @@ class Node:
 
     def backward(self, grad, xp):  # pragma: no cover - every subclass overrides it
         raise NotImplementedError
+
+    def register_hook(self, fn) -> RemovableHandle:
+        """``fn(grad_inputs, grad_outputs)`` runs after the node; it may return new grad_inputs."""
+        return _add_hook(self._node_hooks().post, fn)
+
+    def register_prehook(self, fn) -> RemovableHandle:
+        """``fn(grad_outputs)`` runs before the node; it may return new grad_outputs."""
+        return _add_hook(self._node_hooks().pre, fn)
+
+    def _node_hooks(self) -> NodeHooks:
+        hooks = getattr(self, "_hooks", None)
+        if hooks is None:
+            hooks = self._hooks = NodeHooks()
+        return hooks
+
+    @property
+    def metadata(self) -> dict:
+        hooks = self._node_hooks()
+        if hooks.metadata is None:
+            hooks.metadata = {}
+        return hooks.metadata
 
     def needs_input_grad(self, i: int) -> bool:
         return self.next_functions[i][0] is not None
@@ -75,6 +97,61 @@ class Node:
         return re.sub(r"Backward\d*$", "", self.name())
 
 
+class RemovableHandle:
+    """What ``register_hook`` returns: ``remove()`` takes the hook out again."""
+
+    _next_id = itertools.count().__next__
+
+    def __init__(self, hooks: dict) -> None:
+        self.id = RemovableHandle._next_id()
+        self._hooks = hooks
+
+    def remove(self) -> None:
+        if self._hooks is not None:
+            self._hooks.pop(self.id, None)
+            self._hooks = None
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.remove()
+
+
+def _add_hook(hooks: dict, fn) -> RemovableHandle:
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = fn
+    return handle
+
+
+class NodeHooks:
+    """The hooks of one node, kept apart so a node without hooks pays nothing.
+
+    ``tensor``: per output, hooks registered on the output tensor (``Tensor.register_hook``);
+    ``retained``: per output, a weak reference to a tensor that ``retain_grad()``-ed;
+    ``pre`` / ``post``: ``register_prehook`` / ``register_hook`` on the node itself.
+    """
+
+    __slots__ = ("tensor", "retained", "pre", "post", "metadata")
+
+    def __init__(self) -> None:
+        self.tensor: dict = {}
+        self.retained: dict = {}
+        self.pre: dict = {}
+        self.post: dict = {}
+        self.metadata = None
+
+
+class LeafHooks:
+    """Hooks of a leaf tensor: run before its gradient is accumulated, and after."""
+
+    __slots__ = ("pre", "post_accumulate")
+
+    def __init__(self) -> None:
+        self.pre: dict = {}
+        self.post_accumulate: dict = {}
+
+
 def new_node(cls: type[Node], next_functions: tuple, out) -> Node:
     """Create a node for ``out``'s op; ``out`` (an ndarray) gives the output's metadata."""
     node = object.__new__(cls)
@@ -82,6 +159,7 @@ def new_node(cls: type[Node], next_functions: tuple, out) -> Node:
     node._sequence_nr = _next_sequence_nr()
     node._out_meta = ((out.shape, out.dtype),)
     node._released = False
+    node._hooks = None
     return node
 
 
@@ -101,6 +179,7 @@ class AccumulateGrad(Node):
         self._sequence_nr = (1 << 62) + _next_sequence_nr()
         self._out_meta = ((variable._array.shape, variable._array.dtype),)
         self._released = False
+        self._hooks = None
 
     def backward(self, grad, xp):  # the engine accumulates directly; see engine._store_grad
         raise RuntimeError("AccumulateGrad is applied by the engine")
@@ -114,7 +193,7 @@ class SavedTensor:
     re-wrapped with the node as its ``grad_fn`` when a formula needs it as a tensor.
     """
 
-    __slots__ = ("tensor", "array", "dtype", "version_counter", "version", "output_nr")
+    __slots__ = ("tensor", "array", "dtype", "version_counter", "version", "output_nr", "unpack")
 
     def __init__(self, tensor, is_output: bool = False) -> None:
         self.version_counter = tensor._version_counter
@@ -152,3 +231,108 @@ class SavedTensor:
             f"inplace operation: [torch.{dtype._legacy_name} [{shape}]]{where} is at version "
             f"{self.version_counter[0]}; expected version {self.version} instead." + _MODIFIED_HINT
         )
+
+
+# ----- saved_tensors_hooks --------------------------------------------------------------------
+_plain_saved_init = SavedTensor.__init__
+_TENSOR_SLOT = SavedTensor.tensor
+_ARRAY_SLOT = SavedTensor.array
+_hooks_stack: list = []
+
+
+class PackedSavedTensor(SavedTensor):
+    """A value saved while ``saved_tensors_hooks`` was active: what ``pack_hook`` returned.
+
+    The slots hold the packed object instead of the tensor (inputs) or array (outputs);
+    reading ``tensor`` / ``array`` calls ``unpack_hook`` each time, as torch does.
+    """
+
+    __slots__ = ()
+
+    @property
+    def tensor(self):
+        packed = _TENSOR_SLOT.__get__(self)
+        if packed is None:
+            return None
+        return _unpacked(self.unpack(packed))
+
+    @property
+    def array(self):
+        return _unpacked(self.unpack(_ARRAY_SLOT.__get__(self)))._array
+
+    def check_version(self, node: Node | None = None) -> None:
+        pass  # the hooks own the value now; torch checks nothing either
+
+
+def _unpacked(value):
+    from ember._tensor import Tensor
+
+    if not isinstance(value, Tensor):
+        raise TypeError(
+            "Output of saved tensor unpack_hook expected to be a Tensor but got result of type "
+            f"{type(value).__name__}"
+        )
+    return value
+
+
+def _packing_init(self, tensor, is_output: bool = False) -> None:
+    """``SavedTensor.__init__`` while hooks are active (swapped in, so it costs nothing else)."""
+    _plain_saved_init(self, tensor, is_output)
+    pack, unpack = _hooks_stack[-1]
+    self.__class__ = PackedSavedTensor
+    self.unpack = unpack
+    packed = pack(tensor)
+    if is_output:
+        _ARRAY_SLOT.__set__(self, packed)
+    else:
+        _TENSOR_SLOT.__set__(self, packed)
+
+
+class saved_tensors_hooks:
+    """Context manager: every tensor an op saves goes through ``pack_hook`` now, and through
+    ``unpack_hook`` whenever backward reads it."""
+
+    def __init__(self, pack_hook, unpack_hook) -> None:
+        self.pack_hook = pack_hook
+        self.unpack_hook = unpack_hook
+
+    def __enter__(self) -> saved_tensors_hooks:
+        _hooks_stack.append((self.pack_hook, self.unpack_hook))
+        SavedTensor.__init__ = _packing_init
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        _hooks_stack.pop()
+        if not _hooks_stack:
+            SavedTensor.__init__ = _plain_saved_init
+
+
+class save_on_cpu(saved_tensors_hooks):
+    """torch moves saved tensors to the CPU; ember's are always there, so both hooks are the
+    identity (kept so programs using it run unchanged)."""
+
+    def __init__(self, pin_memory: bool = False, device_type: str = "cuda") -> None:
+        super().__init__(_identity, _identity)
+
+
+def _identity(t):
+    return t
+
+
+class disable_saved_tensors_hooks:
+    """Inside, entering ``saved_tensors_hooks`` raises ``RuntimeError(error_message)``."""
+
+    def __init__(self, error_message: str) -> None:
+        self.error_message = error_message
+
+    def __enter__(self) -> None:
+        self._previous = saved_tensors_hooks.__enter__
+        message = self.error_message
+
+        def refuse(hooks):
+            raise RuntimeError(message)
+
+        saved_tensors_hooks.__enter__ = refuse
+
+    def __exit__(self, *exc_info) -> None:
+        saved_tensors_hooks.__enter__ = self._previous

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.autograd.graph import FREED_MESSAGE, SavedTensor
+from ember.autograd.graph import FREED_MESSAGE, PackedSavedTensor, SavedTensor
 
 
 def broadcast_axes(grad_shape: tuple, shape: tuple) -> tuple[int, tuple[int, ...]]:
@@ -57,6 +57,8 @@ class ArrayMath:
             return value.tensor._array
         if value is None:
             raise RuntimeError(FREED_MESSAGE)
+        if value.__class__ is PackedSavedTensor:  # saved under saved_tensors_hooks
+            return value.tensor._array
         return value
 
     @staticmethod

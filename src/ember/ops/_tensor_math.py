@@ -10,7 +10,7 @@ import numpy as np
 
 from ember import _dtype as D
 from ember._tensor import _wrap
-from ember.autograd.graph import FREED_MESSAGE, SavedTensor
+from ember.autograd.graph import FREED_MESSAGE, PackedSavedTensor, SavedTensor
 from ember.autograd.xp import broadcast_axes
 from ember.ops import elementwise as E
 from ember.ops import indexing as I
@@ -39,6 +39,8 @@ class TensorMath:
             return value.tensor
         if value is None:
             raise RuntimeError(FREED_MESSAGE)
+        if value.__class__ is PackedSavedTensor:  # saved under saved_tensors_hooks
+            return value.tensor
         return value
 
     @staticmethod
