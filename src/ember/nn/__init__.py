@@ -2,6 +2,7 @@
 
 from ember.nn import functional as functional
 from ember.nn import init as init
+from ember.nn import utils as utils
 from ember.nn.modules import *  # noqa: F403
 from ember.nn.modules.module import Module as Module
 from ember.nn.parameter import Buffer as Buffer

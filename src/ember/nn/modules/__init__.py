@@ -1,6 +1,7 @@
 """The layer classes of ``ember.nn``, one file per family as in torch."""
 
 from ember.nn.modules.activation import *  # noqa: F403
+from ember.nn.modules.attention import *  # noqa: F403
 from ember.nn.modules.container import *  # noqa: F403
 from ember.nn.modules.conv import *  # noqa: F403
 from ember.nn.modules.linear import *  # noqa: F403
@@ -9,3 +10,4 @@ from ember.nn.modules.module import Module as Module
 from ember.nn.modules.normalization import *  # noqa: F403
 from ember.nn.modules.rnn import *  # noqa: F403
 from ember.nn.modules.sparse import *  # noqa: F403
+from ember.nn.modules.transformer import *  # noqa: F403
