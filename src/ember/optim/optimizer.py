@@ -73,6 +73,16 @@ class Optimizer:
     def step(self, closure=None):  # pragma: no cover - subclasses implement it
         raise NotImplementedError
 
+    @staticmethod
+    def _evaluate(closure):
+        """Run the closure (which recomputes the loss) with gradients enabled."""
+        if closure is None:
+            return None
+        from ember.autograd.grad_mode import enable_grad
+
+        with enable_grad():
+            return closure()
+
     def state_dict(self) -> dict:
         index = {}
         groups = []
@@ -100,14 +110,13 @@ class Optimizer:
                     group[k] = v
 
     def __repr__(self) -> str:
-        lines = [self.__class__.__name__ + " ("]
+        text = self.__class__.__name__ + " ("
         for i, group in enumerate(self.param_groups):
-            lines.append(f"Parameter Group {i}")
+            text += f"\nParameter Group {i}\n"
             for key in sorted(group):
                 if key != "params":
-                    lines.append(f"    {key}: {group[key]}")
-        lines.append(")")
-        return "\n".join(lines)
+                    text += f"    {key}: {group[key]}\n"
+        return text + ")"
 
     @staticmethod
     def _no_grad(step):

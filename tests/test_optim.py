@@ -1,0 +1,125 @@
+"""Optimizers against torch: the same problem, the same start, 100 steps, the same path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+from oracle import torch
+
+CONFIGS = {
+    "SGD": [{"lr": 0.05}, {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01},
+            {"lr": 0.05, "momentum": 0.5, "dampening": 0.1, "maximize": True}],
+    "Adam": [{}, {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1},
+             {"lr": 0.01, "betas": (0.8, 0.9), "maximize": True},
+             {"lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 0.5}],
+    "AdamW": [{}, {"lr": 0.01, "amsgrad": True, "weight_decay": 0.3}],
+    "RMSprop": [{}, {"lr": 0.001, "momentum": 0.9, "centered": True, "weight_decay": 0.1},
+                {"lr": 0.003, "alpha": 0.9, "maximize": True}],
+    "Adagrad": [{}, {"lr": 0.05, "lr_decay": 0.01, "weight_decay": 0.1,
+                     "initial_accumulator_value": 0.1}],
+    "Adadelta": [{}, {"lr": 0.5, "rho": 0.8, "weight_decay": 0.1, "maximize": True}],
+    "Adamax": [{}, {"lr": 0.01, "betas": (0.9, 0.99), "weight_decay": 0.1}],
+    "NAdam": [{}, {"lr": 0.01, "weight_decay": 0.1, "momentum_decay": 0.01},
+              {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}],
+    "RAdam": [{}, {"lr": 0.01, "weight_decay": 0.1},
+              {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}],
+}
+CASES = [(name, i) for name, configs in CONFIGS.items() for i in range(len(configs))]
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((16, 5)).astype(np.float32)
+Y = RNG.standard_normal((16, 3)).astype(np.float32)
+W0 = (RNG.standard_normal((5, 3)) * 0.5).astype(np.float32)
+B0 = (RNG.standard_normal(3) * 0.1).astype(np.float32)
+
+
+def trajectory(lib, name, config, steps=100, dtype="float32"):
+    w = lib.tensor(W0.astype(dtype), requires_grad=True)
+    b = lib.tensor(B0.astype(dtype), requires_grad=True)
+    x, y = lib.tensor(X.astype(dtype)), lib.tensor(Y.astype(dtype))
+    optimizer = getattr(lib.optim, name)([{"params": [w]}, {"params": [b]}], **config)
+    path = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = ((lib.tanh(x @ w + b) - y) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+        path.append(np.concatenate([w.detach().numpy().ravel(), b.detach().numpy().ravel()]))
+    return np.array(path), optimizer
+
+
+@pytest.mark.parametrize("name,index", CASES)
+def test_trajectory_matches_torch(name, index):
+    config = CONFIGS[name][index]
+    ours, e_opt = trajectory(ember, name, config)
+    theirs, t_opt = trajectory(torch, name, config)
+    np.testing.assert_allclose(ours, theirs, rtol=2e-5, atol=2e-6)
+    ours64, _ = trajectory(ember, name, config, dtype="float64")
+    theirs64, _ = trajectory(torch, name, config, dtype="float64")
+    np.testing.assert_allclose(ours64, theirs64, rtol=1e-10, atol=1e-12)
+    # the same state, under the same names, and the same repr
+    e_state, t_state = e_opt.state_dict(), t_opt.state_dict()
+    assert e_state["param_groups"] == t_state["param_groups"]
+    for key in t_state["state"]:
+        assert list(e_state["state"][key]) == list(t_state["state"][key])
+        for field, value in t_state["state"][key].items():
+            mine = e_state["state"][key][field]
+            assert str(mine.dtype).split(".")[-1] == str(value.dtype).split(".")[-1]
+            np.testing.assert_allclose(mine.numpy(), value.numpy(), rtol=1e-4, atol=1e-6)
+    assert repr(e_opt) == repr(t_opt)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_load_state_dict_continues_the_path(name):
+    config = CONFIGS[name][-1]
+    full, _ = trajectory(ember, name, config, steps=20)
+    first, optimizer = trajectory(ember, name, config, steps=10)
+    saved = optimizer.state_dict()
+    # a fresh optimizer over parameters at step 10, given the saved state, continues the path
+    w = ember.tensor(first[-1][:15].reshape(5, 3), requires_grad=True)
+    b = ember.tensor(first[-1][15:], requires_grad=True)
+    resumed = getattr(ember.optim, name)([{"params": [w]}, {"params": [b]}], **config)
+    resumed.load_state_dict(saved)
+    x, y = ember.tensor(X), ember.tensor(Y)
+    for step in range(10):
+        resumed.zero_grad()
+        ((ember.tanh(x @ w + b) - y) ** 2).mean().backward()
+        resumed.step()
+        got = np.concatenate([w.detach().numpy().ravel(), b.detach().numpy().ravel()])
+        np.testing.assert_allclose(got, full[10 + step], rtol=1e-6, atol=1e-7)
+
+
+BAD = [
+    ("Adam", {"lr": -1.0}), ("Adam", {"betas": (1.0, 0.9)}), ("Adam", {"betas": (0.9, -0.1)}),
+    ("Adam", {"eps": -1.0}), ("Adam", {"weight_decay": -1.0}), ("AdamW", {"lr": -0.1}),
+    ("RMSprop", {"alpha": -1.0}), ("RMSprop", {"momentum": -1.0}),
+    ("Adagrad", {"lr_decay": -1.0}), ("Adagrad", {"initial_accumulator_value": -1.0}),
+    ("Adadelta", {"rho": 1.5}), ("Adamax", {"betas": (0.9, 1.0)}),
+    ("NAdam", {"momentum_decay": -1.0}), ("RAdam", {"eps": -1.0}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", BAD)
+def test_invalid_hyperparameters_raise_as_torch(name, kwargs):
+    def outcome(lib):
+        try:
+            getattr(lib.optim, name)([lib.ones(2, requires_grad=True)], **kwargs)
+        except Exception as e:  # noqa: BLE001 - compared with torch's
+            return type(e).__name__, str(e)
+        return None
+
+    assert outcome(ember) == outcome(torch) is not None
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_step_bumps_the_version_and_skips_params_without_grad(name):
+    w = ember.ones(3, requires_grad=True)
+    unused = ember.ones(2, requires_grad=True)
+    optimizer = getattr(ember.optim, name)([w, unused], lr=0.1)
+    (w * w).sum().backward()
+    before = w._version
+    optimizer.step()
+    assert w._version > before
+    assert unused.tolist() == [1.0, 1.0]
