@@ -121,6 +121,7 @@ class Optimizer:
     @staticmethod
     def _no_grad(step):
         def wrapper(self, *args, **kwargs):
+            self._opt_called = True  # lets a scheduler warn when it steps first
             with no_grad():
                 return step(self, *args, **kwargs)
 

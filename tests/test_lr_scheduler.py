@@ -1,0 +1,152 @@
+"""Learning-rate schedules against torch: the same sequence of learning rates, bit for bit."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+import ember
+from oracle import torch
+
+
+def schedules(lib):
+    """name -> (optimizer factory kwargs, scheduler factory)."""
+    S = lib.optim.lr_scheduler
+    return {
+        "StepLR": lambda o: S.StepLR(o, step_size=3, gamma=0.5),
+        "MultiStepLR": lambda o: S.MultiStepLR(o, milestones=[2, 5, 5, 9], gamma=0.3),
+        "ExponentialLR": lambda o: S.ExponentialLR(o, gamma=0.9),
+        "CosineAnnealingLR": lambda o: S.CosineAnnealingLR(o, T_max=7, eta_min=0.001),
+        "CosineAnnealingWarmRestarts": lambda o: S.CosineAnnealingWarmRestarts(o, T_0=4,
+                                                                               T_mult=2),
+        "LambdaLR": lambda o: S.LambdaLR(o, lr_lambda=lambda e: 0.95**e / (1 + e)),
+        "MultiplicativeLR": lambda o: S.MultiplicativeLR(o, lr_lambda=lambda e: 0.97),
+        "ConstantLR": lambda o: S.ConstantLR(o, factor=0.5, total_iters=4),
+        "LinearLR": lambda o: S.LinearLR(o, start_factor=0.25, end_factor=0.9, total_iters=6),
+        "PolynomialLR": lambda o: S.PolynomialLR(o, total_iters=8, power=2.0),
+        "OneCycleLR": lambda o: S.OneCycleLR(o, max_lr=0.5, total_steps=25),
+        "OneCycleLR3": lambda o: S.OneCycleLR(o, max_lr=[0.5, 0.2], total_steps=25,
+                                              three_phase=True, anneal_strategy="linear"),
+        "SequentialLR": lambda o: S.SequentialLR(o, [S.ConstantLR(o, factor=0.1, total_iters=2),
+                                                     S.ExponentialLR(o, gamma=0.9)],
+                                                 milestones=[3]),
+        "ChainedScheduler": lambda o: S.ChainedScheduler([S.ConstantLR(o, factor=0.1,
+                                                                       total_iters=2),
+                                                          S.ExponentialLR(o, gamma=0.9)]),
+    }
+
+
+def run(lib, name, steps=24, optimizer="SGD"):
+    p = lib.ones(2, requires_grad=True)
+    q = lib.ones(1, requires_grad=True)
+    kwargs = {"momentum": 0.9} if optimizer == "SGD" else {}
+    opt = getattr(lib.optim, optimizer)([{"params": [p]}, {"params": [q], "lr": 0.3}], lr=0.1,
+                                        **kwargs)
+    sched = schedules(lib)[name](opt)
+    history = [list(sched.get_last_lr())]
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+        history.append(list(sched.get_last_lr()))
+        history.append([g.get("momentum", g.get("betas")) for g in opt.param_groups])
+    return history
+
+
+@pytest.mark.parametrize("name", sorted(schedules(ember)))
+def test_learning_rates_match_torch_exactly(name):
+    assert run(ember, name) == run(torch, name)
+
+
+def test_one_cycle_cycles_adam_betas():
+    assert run(ember, "OneCycleLR", optimizer="Adam") == run(torch, "OneCycleLR",
+                                                             optimizer="Adam")
+
+
+def test_reduce_on_plateau_matches_torch():
+    losses = [1.0, 0.9, 0.95, 0.96, 0.97, 0.91, 0.92, 0.93, 0.94, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+
+    def program(lib, **kw):
+        opt = lib.optim.SGD([lib.ones(1, requires_grad=True)], lr=1.0)
+        sched = lib.optim.lr_scheduler.ReduceLROnPlateau(opt, **kw)
+        out = []
+        for loss in losses:
+            sched.step(loss)
+            out.append(sched.get_last_lr())
+        return out
+
+    for kw in ({"patience": 2}, {"patience": 1, "cooldown": 2, "factor": 0.5},
+               {"mode": "max", "threshold_mode": "abs", "patience": 0, "min_lr": 0.3}):
+        assert program(ember, **kw) == program(torch, **kw)
+
+
+def test_state_dict_resumes():
+    def program(lib):
+        opt = lib.optim.SGD([lib.ones(1, requires_grad=True)], lr=0.1)
+        sched = lib.optim.lr_scheduler.StepLR(opt, step_size=2)
+        for _ in range(3):
+            opt.step()
+            sched.step()
+        state = sched.state_dict()
+        fresh = lib.optim.lr_scheduler.StepLR(opt, step_size=5)
+        fresh.load_state_dict(state)
+        opt.step()
+        fresh.step()
+        return sorted(k for k in state if not k.startswith("_")), fresh.get_last_lr()
+
+    assert program(ember) == program(torch)
+
+
+def test_warns_when_stepped_before_the_optimizer():
+    def program(lib):
+        opt = lib.optim.SGD([lib.ones(1, requires_grad=True)], lr=0.1)
+        sched = lib.optim.lr_scheduler.StepLR(opt, step_size=2)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sched.step()
+        return [str(w.message) for w in caught]
+
+    assert program(ember) == program(torch) and len(program(ember)) == 1
+
+
+MISUSE = {
+    "not an optimizer": lambda lib: lib.optim.lr_scheduler.StepLR(object(), 2),
+    "constant factor": lambda lib: lib.optim.lr_scheduler.ConstantLR(_opt(lib), factor=2.0),
+    "linear start": lambda lib: lib.optim.lr_scheduler.LinearLR(_opt(lib), start_factor=0),
+    "warm restarts T_0": lambda lib: lib.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+        _opt(lib), T_0=0),
+    "plateau factor": lambda lib: lib.optim.lr_scheduler.ReduceLROnPlateau(_opt(lib),
+                                                                           factor=1.0),
+    "plateau mode": lambda lib: lib.optim.lr_scheduler.ReduceLROnPlateau(_opt(lib),
+                                                                         mode="middle"),
+    "one cycle steps": lambda lib: lib.optim.lr_scheduler.OneCycleLR(_opt(lib), 0.1),
+    "one cycle too far": lambda lib: _step_times(
+        lib.optim.lr_scheduler.OneCycleLR(_opt(lib), 0.1, total_steps=2), 3),
+    "sequential milestones": lambda lib: lib.optim.lr_scheduler.SequentialLR(
+        o := _opt(lib), [lib.optim.lr_scheduler.StepLR(o, 2)], milestones=[1]),
+    "resume without initial_lr": lambda lib: lib.optim.lr_scheduler.StepLR(_opt(lib), 2,
+                                                                         last_epoch=3),
+}
+
+
+def _step_times(scheduler, n: int) -> None:
+    for _ in range(n):
+        scheduler.step()
+
+
+def _opt(lib):
+    return lib.optim.SGD([lib.ones(1, requires_grad=True)], lr=0.1, momentum=0.9)
+
+
+@pytest.mark.parametrize("name", sorted(MISUSE))
+def test_misuse_raises_as_torch(name):
+    def outcome(lib):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                MISUSE[name](lib)
+        except Exception as e:  # noqa: BLE001 - compared with torch's
+            return type(e).__name__, str(e).splitlines()[0]
+        return None
+
+    assert outcome(ember) == outcome(torch) is not None
