@@ -238,7 +238,19 @@ class MultiheadAttention(Module):
         scores = ember.matmul(q * math.sqrt(1.0 / float(hd)), k.transpose(-2, -1))
         if attn_mask is not None:
             scores = scores + attn_mask
+        dead = None
+        if not need_weights and attn_mask is not None:
+            # torch's fused path (scaled_dot_product_attention) gives fully masked rows zero
+            # weights (and zero gradients) instead of NaN.
+            dead = (scores == -math.inf).all(-1, keepdim=True)
+            if dead.any():
+                zero = C.zeros((), dtype=scores.dtype)
+                scores = ember.where(dead, zero, scores)
+            else:
+                dead = None
         weights = F.softmax(scores, -1)
+        if dead is not None:
+            weights = ember.where(dead, zero, weights)
         if dropout_p > 0.0:
             weights = F.dropout(weights, p=dropout_p)
         out = ember.matmul(weights, v)

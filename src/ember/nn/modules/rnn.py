@@ -166,7 +166,10 @@ class RNNBase(Module):
     def check_input(self, input: Tensor) -> None:
         weight = getattr(self, self._flat_weights_names[0])
         if input.dtype != weight.dtype:
-            raise ValueError(f"input must have the type {weight.dtype}, got type {input.dtype}")
+            raise ValueError(
+                f"RNN input dtype ({input.dtype}) does not match weight dtype ({weight.dtype}). "
+                f"Convert input: input.to({weight.dtype}), or convert model: "
+                f"model.to({input.dtype})")
         if input.dim() != 3:
             raise RuntimeError(f"input must have 3 dimensions, got {input.dim()}")
         if self.input_size != input.size(-1):

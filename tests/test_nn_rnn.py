@@ -1,0 +1,288 @@
+"""ember.nn's recurrent layers, attention and transformer against torch: default init bit for
+bit, parameter names/order, repr, outputs and gradients (inputs, initial states, weights),
+and misuse errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from differential import check
+
+EXACT = {"rtol": 0, "atol": 0}
+CLOSE = {"rtol": 1e-4, "atol": 1e-5}
+
+RNN_CONFIGS = [
+    {}, {"num_layers": 2}, {"bidirectional": True}, {"batch_first": True},
+    {"num_layers": 3, "bidirectional": True, "batch_first": True}, {"bias": False},
+    {"num_layers": 2, "dropout": 0.0},
+]
+
+
+def _tensors(out):
+    if isinstance(out, (list, tuple)):
+        return [t for o in out for t in _tensors(o)]
+    return [out] if out is not None else []
+
+
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("cfg", RNN_CONFIGS, ids=str)
+@pytest.mark.parametrize("with_h0", [False, True])
+def test_recurrent_forward_backward(cls, cfg, with_h0):
+    def program(lib):
+        lib.manual_seed(0)
+        m = getattr(lib.nn, cls)(4, 5, **cfg)
+        seq, batch = 6, 3
+        shape = (batch, seq, 4) if cfg.get("batch_first") else (seq, batch, 4)
+        x = lib.randn(*shape, requires_grad=True)
+        layers = cfg.get("num_layers", 1) * (2 if cfg.get("bidirectional") else 1)
+        hx = None
+        leaves = [x]
+        if with_h0:
+            h0 = lib.randn(layers, batch, 5, requires_grad=True)
+            leaves.append(h0)
+            if cls == "LSTM":
+                c0 = lib.randn(layers, batch, 5, requires_grad=True)
+                leaves.append(c0)
+                hx = (h0, c0)
+            else:
+                hx = h0
+        out = m(x, hx)
+        loss = sum((t * t.detach().cos()).sum() for t in _tensors(out))
+        loss.backward()
+        return ([t.detach() for t in _tensors(out)], [t.grad for t in leaves],
+                [(n, p.grad) for n, p in m.named_parameters()])
+
+    check(program, **CLOSE)
+
+
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("cfg", RNN_CONFIGS + [{"nonlinearity": "relu"}, {"proj_size": 2}],
+                         ids=str)
+def test_recurrent_init_names_repr(cls, cfg):
+    if "nonlinearity" in cfg and cls != "RNN":
+        cfg = {}
+    if "proj_size" in cfg and cls != "LSTM":
+        cfg = {"num_layers": 2, "bidirectional": True}
+
+    def program(lib):
+        lib.manual_seed(4)
+        m = getattr(lib.nn, cls)(3, 4, **cfg)
+        return (repr(m), list(m.named_parameters()), [len(w) for w in m.all_weights],
+                lib.rand(2))
+
+    check(program, **EXACT)
+
+
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+def test_recurrent_unbatched_and_relu(cls):
+    def program(lib):
+        lib.manual_seed(1)
+        kw = {"nonlinearity": "relu"} if cls == "RNN" else {}
+        m = getattr(lib.nn, cls)(3, 4, num_layers=2, **kw)
+        x = lib.randn(5, 3, requires_grad=True)
+        out = m(x)
+        sum(t.sum() for t in _tensors(out)).backward()
+        return [t.detach() for t in _tensors(out)], x.grad
+
+    check(program, **CLOSE)
+
+
+def test_lstm_proj_size():
+    def program(lib):
+        lib.manual_seed(2)
+        m = lib.nn.LSTM(3, 5, proj_size=2, num_layers=2, bidirectional=True)
+        x = lib.randn(4, 2, 3, requires_grad=True)
+        out, (h, c) = m(x)
+        (out.sum() + h.sum() + c.sum()).backward()
+        return (out.detach(), h.detach(), c.detach(), x.grad,
+                [(n, p.grad) for n, p in m.named_parameters()])
+
+    check(program, **CLOSE)
+
+
+def test_recurrent_eval_dropout_and_train_dropout_shapes():
+    def program(lib):
+        lib.manual_seed(0)
+        m = lib.nn.GRU(3, 4, num_layers=2, dropout=0.5)
+        x = lib.randn(5, 2, 3)
+        m.eval()
+        out_eval, _ = m(x)
+        m.train()
+        out_train, h = m(x)
+        return out_eval.detach(), tuple(out_train.shape), tuple(h.shape)
+
+    check(program, **CLOSE)
+
+
+@pytest.mark.parametrize("cls", ["RNNCell", "LSTMCell", "GRUCell"])
+@pytest.mark.parametrize("unbatched", [False, True])
+def test_cells(cls, unbatched):
+    def program(lib):
+        lib.manual_seed(0)
+        m = getattr(lib.nn, cls)(3, 4)
+        x = lib.randn(3, requires_grad=True) if unbatched else lib.randn(2, 3,
+                                                                           requires_grad=True)
+        out = m(x)
+        out = m(x, out)
+        sum(t.sum() for t in _tensors(out)).backward()
+        return (repr(m), [t.detach() for t in _tensors(out)], x.grad,
+                [(n, p.grad) for n, p in m.named_parameters()])
+
+    check(program, **CLOSE)
+
+
+def test_recurrent_errors():
+    def program(lib):
+        nn = lib.nn
+        out = []
+        lstm = nn.LSTM(3, 4)
+        rnn = nn.RNN(3, 4, num_layers=2)
+        for action in (lambda: nn.RNN(3, 4, nonlinearity="sigmoid"),
+                       lambda: nn.GRU(3, 4, proj_size=2),
+                       lambda: nn.LSTM(3, 4, proj_size=4),
+                       lambda: nn.LSTM(3, 4, dropout=2),
+                       lambda: nn.LSTM(3, 0),
+                       lambda: nn.LSTM(3, 4, num_layers=0),
+                       lambda: nn.LSTM(3, 4, bias=1),
+                       lambda: lstm(lib.randn(2, 2, 5)),
+                       lambda: lstm(lib.randn(2, 2, 2, 3)),
+                       lambda: lstm(lib.randn(2, 2, 3, dtype=lib.float64)),
+                       lambda: lstm(lib.randn(2, 2, 3), (lib.zeros(1, 3, 4), lib.zeros(1, 2, 4))),
+                       lambda: lstm(lib.randn(2, 2, 3), (lib.zeros(2, 4), lib.zeros(2, 4))),
+                       lambda: rnn(lib.randn(2, 2, 3), lib.zeros(1, 2, 4)),
+                       lambda: rnn(lib.randn(2, 2, 3), lib.zeros(2, 4)),
+                       lambda: rnn(lib.randn(2, 3), lib.zeros(2, 1, 4))):
+            try:
+                action()
+                out.append("ok")
+            except Exception as e:  # noqa: BLE001
+                out.append((type(e).__name__, str(e).split("\n")[0]))
+        return out
+
+    check(program)
+
+
+# ----- attention and transformer ----------------------------------------------------------------
+MHA_CONFIGS = [
+    {}, {"batch_first": True}, {"bias": False}, {"kdim": 3, "vdim": 5},
+    {"add_bias_kv": True}, {"add_zero_attn": True}, {"num_heads": 1},
+]
+
+
+def _mha(lib, cfg):
+    cfg = dict(cfg)
+    heads = cfg.pop("num_heads", 2)
+    return lib.nn.MultiheadAttention(8, heads, **cfg)
+
+
+@pytest.mark.parametrize("cfg", MHA_CONFIGS, ids=str)
+def test_mha_init_repr(cfg):
+    def program(lib):
+        lib.manual_seed(0)
+        m = _mha(lib, cfg)
+        return repr(m), list(m.named_parameters()), lib.rand(2)
+
+    check(program, **EXACT)
+
+
+@pytest.mark.parametrize("cfg", MHA_CONFIGS, ids=str)
+@pytest.mark.parametrize("mask", ["none", "bool", "float", "padding", "both", "3d"])
+@pytest.mark.parametrize("need_weights,average", [(True, True), (True, False), (False, True)])
+def test_mha_forward_backward(cfg, mask, need_weights, average):
+    def program(lib):
+        lib.manual_seed(0)
+        m = _mha(lib, cfg)
+        T, S, B = 4, 5, 2
+        bf = cfg.get("batch_first", False)
+        kd, vd = cfg.get("kdim", 8), cfg.get("vdim", 8)
+        q = lib.randn(*((B, T, 8) if bf else (T, B, 8)), requires_grad=True)
+        k = lib.randn(*((B, S, kd) if bf else (S, B, kd)), requires_grad=True)
+        v = lib.randn(*((B, S, vd) if bf else (S, B, vd)), requires_grad=True)
+        kw = {}
+        extra = 1 if cfg.get("add_bias_kv") else 0
+        if mask in ("bool", "both"):
+            kw["attn_mask"] = lib.rand(T, S) > 0.7
+        if mask == "float":
+            kw["attn_mask"] = lib.randn(T, S)
+        if mask == "3d":
+            kw["attn_mask"] = lib.randn(B * m.num_heads, T, S)
+        if mask in ("padding", "both"):
+            kpm = lib.zeros(B, S, dtype=lib.bool)
+            kpm[0, -1] = True
+            kpm[1, 0] = True
+            kw["key_padding_mask"] = kpm
+        del extra
+        out, w = m(q, k, v, need_weights=need_weights, average_attn_weights=average, **kw)
+        loss = (out * out).sum() + (0 if w is None else (w * w).sum())
+        loss.backward()
+        return (out.detach(), None if w is None else w.detach(), q.grad, k.grad, v.grad,
+                [(n, p.grad) for n, p in m.named_parameters()])
+
+    check(program, **CLOSE)
+
+
+def test_mha_self_attention_unbatched_and_errors():
+    def program(lib):
+        lib.manual_seed(0)
+        m = lib.nn.MultiheadAttention(6, 3)
+        x = lib.randn(4, 6, requires_grad=True)
+        out, w = m(x, x, x)
+        out.sum().backward()
+        res = [out.detach(), w.detach(), x.grad]
+        for action in (lambda: m(x, lib.randn(4, 2, 6), x),
+                       lambda: m(lib.randn(4, 2, 5), lib.randn(4, 2, 5), lib.randn(4, 2, 5)),
+                       lambda: m(x, x, x, attn_mask=lib.ones(3, 3, dtype=lib.bool)),
+                       lambda: m(x, x, x, attn_mask=lib.ones(4, 4, dtype=lib.int64)),
+                       lambda: m(x, x, x, is_causal=True),
+                       lambda: m(lib.randn(2, 2, 2, 6), x, x)):
+            try:
+                action()
+                res.append("ok")
+            except Exception as e:  # noqa: BLE001
+                res.append((type(e).__name__, str(e).split("\n")[0]))
+        return res
+
+    check(program, **CLOSE)
+
+
+@pytest.mark.parametrize("cfg", [{}, {"batch_first": True}, {"norm_first": True},
+                                 {"activation": "gelu"}, {"bias": False}], ids=str)
+def test_transformer_encoder_layer(cfg):
+    def program(lib):
+        lib.manual_seed(0)
+        layer = lib.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, **cfg)
+        x = lib.randn(3, 4, 8, requires_grad=True)
+        mask = lib.rand(4, 4) > 0.8 if cfg.get("batch_first") else None
+        y = layer(x, src_mask=mask)
+        (y * y.detach().sin()).sum().backward()
+        return (repr(layer), y.detach(), x.grad, list(layer.state_dict()),
+                [(n, p.grad) for n, p in layer.named_parameters()])
+
+    check(program, **CLOSE)
+
+
+def test_transformer_layer_init_and_encoder_stack():
+    def program(lib):
+        lib.manual_seed(0)
+        layer = lib.nn.TransformerEncoderLayer(8, 4, dim_feedforward=12)
+        enc = lib.nn.TransformerEncoder(layer, 2, norm=lib.nn.LayerNorm(8),
+                                        enable_nested_tensor=False)
+        enc.eval()
+        x = lib.randn(5, 2, 8)
+        with lib.no_grad():
+            y = enc(x)
+        return (list(layer.named_parameters()), repr(enc), [n for n, _ in enc.named_parameters()],
+                y, lib.rand(2))
+
+    check(program, **CLOSE)
+
+
+def test_transformer_dropout_training_matches_torch_stream():
+    def program(lib):
+        lib.manual_seed(0)
+        layer = lib.nn.TransformerEncoderLayer(4, 2, dim_feedforward=8, dropout=0.3)
+        x = lib.randn(3, 2, 4)
+        y = layer(x)
+        return y.detach(), lib.rand(2)
+
+    check(program, **CLOSE)
