@@ -755,3 +755,78 @@ def test_calculate_gain_and_fans():
         return out
 
     check(program)
+
+
+# ----- nn.utils ---------------------------------------------------------------------------------
+def _grads_model(lib, scale=1.0):
+    lib.manual_seed(0)
+    m = lib.nn.Sequential(lib.nn.Linear(4, 5), lib.nn.Tanh(), lib.nn.Linear(5, 2))
+    (m(lib.randn(3, 4)) * scale).sum().backward()
+    return m
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1, 3.5, float("inf"), float("-inf"), 0, "inf"])
+@pytest.mark.parametrize("max_norm", [0.1, 1.0, 100.0])
+def test_clip_grad_norm(norm_type, max_norm):
+    def program(lib):
+        m = _grads_model(lib, 3.0)
+        nt = float(norm_type) if isinstance(norm_type, str) else norm_type
+        total = lib.nn.utils.clip_grad_norm_(m.parameters(), max_norm, norm_type=nt)
+        return total, [p.grad for p in m.parameters()]
+
+    check(program)
+
+
+def test_clip_grad_norm_edge_cases():
+    def program(lib):
+        out = []
+        m = _grads_model(lib)
+        w = m[0].weight
+        out.append(lib.nn.utils.clip_grad_norm_(w, 0.5))
+        out.append(w.grad)
+        out.append(lib.nn.utils.clip_grad_norm_([], 1.0))
+        out.append(lib.nn.utils.clip_grad_norm_([lib.nn.Parameter(lib.ones(2))], 1.0))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out.append(lib.nn.utils.clip_grad_norm_((p for p in []), 1.0))
+        out.append([str(c.message) for c in caught])
+        m[2].bias.grad[0] = float("nan")
+        try:
+            lib.nn.utils.clip_grad_norm_(m.parameters(), 1.0, error_if_nonfinite=True)
+        except RuntimeError as e:
+            out.append(str(e))
+        out.append(lib.nn.utils.clip_grad_norm_(m.parameters(), 1.0))
+        out.append([p.grad for p in m.parameters()])
+        d = lib.nn.Linear(2, 2).double()
+        d(lib.ones(1, 2, dtype=lib.float64)).sum().backward()
+        out.append(lib.nn.utils.clip_grad_norm_(d.parameters(), 0.1))
+        return out
+
+    check(program)
+
+
+@pytest.mark.parametrize("clip", [0.01, 0.1, 5])
+def test_clip_grad_value(clip):
+    def program(lib):
+        m = _grads_model(lib, 2.0)
+        assert lib.nn.utils.clip_grad_value_(m.parameters(), clip) is None
+        lib.nn.utils.clip_grad_value_(m[0].weight, clip / 2)
+        return [p.grad for p in m.parameters()]
+
+    check(program)
+
+
+def test_parameters_vector_round_trip():
+    def program(lib):
+        m = _grads_model(lib)
+        vec = lib.nn.utils.parameters_to_vector(m.parameters())
+        first = (vec.detach().clone(), vec.grad_fn.name(), tuple(vec.shape))
+        lib.nn.utils.vector_to_parameters(lib.arange(float(vec.numel())), m.parameters())
+        out = [first, [p.detach() for p in m.parameters()], m(lib.ones(1, 4))]
+        try:
+            lib.nn.utils.vector_to_parameters([1.0], m.parameters())
+        except TypeError as e:
+            out.append(str(e))
+        return out
+
+    check(program)
