@@ -70,3 +70,40 @@ def test_layernorm_groupnorm(ctor):
         return repr(m), y, x.grad, [(n, p.grad) for n, p in m.named_parameters()]
 
     check(program, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("cls,shape", [("InstanceNorm1d", (2, 3, 5)), ("InstanceNorm1d", (3, 5)),
+                                       ("InstanceNorm2d", (2, 3, 4, 4))])
+@pytest.mark.parametrize("kwargs", [{}, {"affine": True}, {"track_running_stats": True},
+                                    {"affine": True, "track_running_stats": True,
+                                     "momentum": 0.2}])
+def test_instancenorm(cls, shape, kwargs):
+    def program(lib):
+        lib.manual_seed(0)
+        m = getattr(lib.nn, cls)(3, **kwargs)
+        outs = []
+        for _ in range(2):
+            x = lib.randn(*shape, requires_grad=True)
+            y = m(x)
+            (y * y.detach().sin()).sum().backward()
+            outs.append((y, x.grad))
+        m.eval()
+        outs.append(m(lib.randn(*shape)))
+        return (repr(m), outs, list(m.named_buffers()),
+                [(n, p.grad) for n, p in m.named_parameters()])
+
+    check(program, rtol=1e-4, atol=1e-5)
+
+
+def test_fold_unfold_modules():
+    def program(lib):
+        lib.manual_seed(0)
+        unfold = lib.nn.Unfold(kernel_size=(2, 3), padding=1, stride=2)
+        fold = lib.nn.Fold(output_size=(4, 5), kernel_size=(2, 3), padding=1, stride=2)
+        x = lib.randn(2, 3, 4, 5, requires_grad=True)
+        cols = unfold(x)
+        y = fold(cols)
+        (y * y).sum().backward()
+        return repr(unfold), repr(fold), cols, y, x.grad
+
+    check(program)
