@@ -49,6 +49,68 @@ def run():
         opt.step()
 OPS = 50
 """,
+    "CNN step: conv2d 1->16 3x3 on 64x1x28x28, relu, max_pool2d(2), linear, loss, backward": """
+lib.manual_seed(0)
+F = lib.nn.functional
+x = lib.randn(64, 1, 28, 28)
+w1 = (lib.randn(16, 1, 3, 3) * 0.3).requires_grad_()
+b1 = lib.zeros(16, requires_grad=True)
+w2 = (lib.randn(10, 16 * 13 * 13) * 0.01).requires_grad_()
+b2 = lib.zeros(10, requires_grad=True)
+target = lib.randint(0, 10, (64,))
+onehot = (target.reshape(64, 1) == lib.arange(10)).float()
+def run():
+    h = F.max_pool2d(lib.relu(F.conv2d(x, w1, b1)), 2)
+    logits = F.linear(h.flatten(1), w2, b2)
+    if hasattr(F, "cross_entropy"):
+        loss = F.cross_entropy(logits, target)
+    else:  # the same log-softmax + NLL by hand, for both libraries
+        z = logits - logits.amax(1, keepdim=True)
+        loss = (z.exp().sum(1).log() - (z * onehot).sum(1)).mean()
+    loss.backward()
+OPS = 1
+""",
+    "digits MLP 64-256-256-10 (ReLU), batch 32, SGD lr 0.05, 5 epochs (per epoch)": """
+import numpy as np
+from ember.datasets import load_digits
+images, labels = load_digits()
+rng = np.random.default_rng(0)
+x_all = lib.tensor(images.reshape(-1, 64).astype(np.float32) / 16)
+y_all = lib.tensor(labels.astype(np.int64))
+sizes = [64, 256, 256, 10]
+def fresh_model():
+    # the same initial weights in both libraries, from NumPy
+    init = np.random.default_rng(1)
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1 / np.sqrt(fan_in)
+        params.append(lib.tensor(init.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32),
+                                 requires_grad=True))
+        params.append(lib.tensor(init.uniform(-bound, bound, fan_out).astype(np.float32),
+                                 requires_grad=True))
+    return params
+orders = [lib.tensor(rng.permutation(len(labels))) for _ in range(5)]
+F = lib.nn.functional
+final_loss = []
+def run():
+    params = fresh_model()
+    opt = lib.optim.SGD(params, lr=0.05)
+    w1, b1, w2, b2, w3, b3 = params
+    for order in orders:
+        for start in range(0, len(order), 32):
+            index = order[start:start + 32]
+            xb, yb = x_all[index], y_all[index]
+            h = F.relu(F.linear(xb, w1, b1))
+            h = F.relu(F.linear(h, w2, b2))
+            loss = F.cross_entropy(F.linear(h, w3, b3), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    final_loss[:] = [loss.item()]
+def result():
+    return final_loss[0]
+OPS = 5
+""",
     "10 million float32 normals: randn(10_000_000) (us per call)": """
 lib.manual_seed(0)
 def run():
@@ -75,7 +137,8 @@ for _ in range(repeat):
     t = time.perf_counter()
     ns["run"]()
     best = min(best, time.perf_counter() - t)
-print(json.dumps({"seconds": best, "ops": ns["OPS"]}))
+result = ns["result"]() if "result" in ns else None
+print(json.dumps({"seconds": best, "ops": ns["OPS"], "result": result}))
 """
 
 
@@ -98,6 +161,9 @@ def main() -> None:
         t = measure("torch", source, args.repeat)
         eu, tu = e["seconds"] / e["ops"] * 1e6, t["seconds"] / t["ops"] * 1e6
         print(f"{title:70s} {eu:12.2f} {tu:12.2f} {eu / tu:7.2f}")
+        if e.get("result") is not None:
+            print(f"{'':4s}result: ember {e['result']!r}, torch {t['result']!r}, "
+                  f"difference {abs(e['result'] - t['result']):.2e}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import numpy as np
+
+from ember.optim import _kernels as K
 from ember.optim.optimizer import Optimizer, required
 
 
@@ -33,28 +36,26 @@ class SGD(Optimizer):
 
     @Optimizer._no_grad
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            from ember.autograd.grad_mode import enable_grad
-
-            with enable_grad():
-                loss = closure()
+        loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+            lr, momentum, dampening = K.scalar(group["lr"]), group["momentum"], group["dampening"]
             weight_decay, nesterov = group["weight_decay"], group["nesterov"]
             for p in group["params"]:
                 if p._grad is None:
                     continue
-                d_p = p._grad if not group["maximize"] else -p._grad
+                d_p = K.gradient(p, group["maximize"])
+                param = p._array
                 if weight_decay != 0:
-                    d_p = d_p.add(p, alpha=weight_decay)
+                    d_p = d_p + weight_decay * param
                 if momentum != 0:
                     state = self.state.setdefault(p, {})
                     buf = state.get("momentum_buffer")
                     if buf is None:
-                        buf = state["momentum_buffer"] = d_p.clone().detach()
+                        buf = state["momentum_buffer"] = K.state_tensor(np.array(d_p), p)
                     else:
-                        buf.mul_(momentum).add_(d_p, alpha=1 - dampening)
-                    d_p = d_p.add(buf, alpha=momentum) if nesterov else buf
-                p.add_(d_p, alpha=-lr)
+                        buf._array *= momentum
+                        buf._array += (1 - dampening) * d_p
+                    d_p = d_p + momentum * buf._array if nesterov else buf._array
+                param += -lr * d_p
+                K.bump(p)
         return loss
