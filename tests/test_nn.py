@@ -830,3 +830,68 @@ def test_parameters_vector_round_trip():
         return out
 
     check(program)
+
+
+# ----- full backward hooks -----------------------------------------------------------------------
+def test_full_backward_hooks():
+    def program(lib):
+        lib.manual_seed(0)
+        seq = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.Tanh(), lib.nn.Linear(4, 2))
+        log = []
+
+        def hook(name):
+            def fn(mod, grad_input, grad_output):
+                log.append((name, type(mod).__name__, [g for g in grad_input],
+                            [g for g in grad_output]))
+            return fn
+
+        def doubling(mod, grad_input, grad_output):
+            return tuple(None if g is None else g * 2 for g in grad_input)
+
+        def pre(mod, grad_output):
+            log.append(("pre", [g for g in grad_output]))
+            return (grad_output[0] * 0.5,)
+
+        handles = [seq[0].register_full_backward_hook(hook("first")),
+                   seq[1].register_full_backward_hook(doubling),
+                   seq[2].register_full_backward_hook(hook("last")),
+                   seq[2].register_full_backward_pre_hook(pre),
+                   seq.register_full_backward_hook(hook("whole"))]
+        x = lib.randn(5, 3, requires_grad=True)
+        y = seq(x)
+        (y * y).sum().backward()
+        out = [y.grad_fn.name(), log, x.grad, [p.grad for p in seq.parameters()]]
+        for h in handles:
+            h.remove()
+        x.grad = None
+        seq(x).sum().backward()
+        out.append(x.grad)
+        return out
+
+    check(program)
+
+
+def test_full_backward_hook_without_input_grad_and_tuple_outputs():
+    def program(lib):
+        lib.manual_seed(0)
+        log = []
+
+        class Two(lib.nn.Module):
+            def forward(self, a, b, scale):
+                return a * scale, b + a
+
+        m = Two()
+        m.register_full_backward_hook(
+            lambda mod, gi, go: log.append(([g for g in gi], [g for g in go])))
+        a = lib.randn(3, requires_grad=True)
+        b = lib.randn(3)
+        p, q = m(a, b, 2.0)
+        (p.sum() + (q * q).sum()).backward()
+        lin = lib.nn.Linear(2, 2)
+        lin.register_full_backward_hook(lambda mod, gi, go: log.append(("lin", gi, go)))
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            lin(lib.ones(1, 2)).sum().backward()
+        return log, a.grad, len(w), [p.grad_fn.name(), q.grad_fn.name()]
+
+    check(program)

@@ -10,6 +10,7 @@ order, which is what makes names, orders and printed forms equal torch's.
 from __future__ import annotations
 
 import itertools
+import warnings
 import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator, Mapping
@@ -17,7 +18,8 @@ from typing import Any
 
 from ember import _dtype as D
 from ember._tensor import Tensor
-from ember.autograd.grad_mode import no_grad
+from ember.autograd.function import Function
+from ember.autograd.grad_mode import is_grad_enabled, no_grad
 from ember.nn.parameter import Buffer, Parameter
 
 __all__ = ["Module", "RemovableHandle"]
@@ -84,6 +86,120 @@ class _WeakIdSet(dict):
     """A dict used as a set of hook ids (weakref-able, unlike a plain set)."""
 
 
+class BackwardHookFunction(Function):
+    """Identity on the module's tensor inputs/outputs whose node (named as torch names it)
+    carries the hooks that see the module's input and output gradients."""
+
+    @staticmethod
+    def forward(ctx, *args):
+        ctx.mark_non_differentiable(*[a for a in args if not a.requires_grad])
+        return args
+
+    @staticmethod
+    def backward(ctx, *args):
+        return args
+
+
+class _BackwardHook:
+    """Connects a module's full backward (pre-)hooks to one forward call: the output node's
+    hook records ``grad_output`` (after the pre-hooks may replace it), the input node's hook
+    calls the user hooks with ``grad_input`` and ``grad_output``."""
+
+    def __init__(self, module: Module, hooks: list, pre_hooks: list) -> None:
+        self.module = module
+        self.hooks = hooks
+        self.pre_hooks = pre_hooks
+        self.grad_outputs = None
+        self.n_inputs = self.n_outputs = -1
+        self.input_index: list | None = None
+        self.output_index: list | None = None
+
+    @staticmethod
+    def _pack(indices, values, size) -> tuple:
+        res = [None] * size
+        for i, v in zip(indices, values):
+            res[i] = v
+        return tuple(res)
+
+    def _wrap_tensors(self, args: tuple, on_node):
+        index = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        tensors = [args[i] for i in index]
+        if not (any(t.requires_grad for t in tensors) and is_grad_enabled()):
+            return args, None, tensors
+        new = BackwardHookFunction.apply(*tensors)
+        node = next(t.grad_fn for t in new if t.grad_fn is not None)
+        on_node(node)
+        out = list(args)
+        for i, t in zip(index, new):
+            out[i] = t
+        return tuple(out), index, tensors
+
+    def setup_input_hook(self, args: tuple) -> tuple:
+        def on_node(node) -> None:
+            def hook(grad_input, _):
+                if self.grad_outputs is None:
+                    return None
+                res = self._pack(self.input_index, grad_input, self.n_inputs)
+                for user_hook in self.hooks:
+                    out = user_hook(self.module, res, self.grad_outputs)
+                    if out is None:
+                        continue
+                    if len(out) != len(res):
+                        raise RuntimeError("Backward hook returned an invalid number of "
+                                           f"grad_input, got {len(out)}, but expected {len(res)}")
+                    res = out
+                self.grad_outputs = None
+                return tuple(res[i] for i in self.input_index)
+
+            node.register_hook(hook)
+
+        res, self.input_index, _ = self._wrap_tensors(args, on_node)
+        self.n_inputs = len(args)
+        return res
+
+    def setup_output_hook(self, output):
+        def on_node(node) -> None:
+            def hook(_, grad_output):
+                self.grad_outputs = self._pack(self.output_index, grad_output, self.n_outputs)
+                for pre_hook in self.pre_hooks:
+                    replaced = pre_hook(self.module, self.grad_outputs)
+                    if replaced is None:
+                        continue
+                    if len(replaced) != len(self.grad_outputs):
+                        raise RuntimeError(
+                            "Backward pre hook returned an invalid number of grad_output, got "
+                            f"{len(replaced)}, but expected {len(self.grad_outputs)}")
+                    self.grad_outputs = replaced
+                local = self.grad_outputs
+                if self.input_index is None:
+                    warnings.warn(
+                        "Full backward hook is firing when gradients are computed with respect "
+                        "to module outputs since no inputs require gradients. See "
+                        "https://docs.pytorch.org/docs/main/generated/torch.nn.Module.html"
+                        "#torch.nn.Module.register_full_backward_hook for more details.",
+                        stacklevel=5)
+                    empty = self._pack([], [], self.n_inputs)
+                    for user_hook in self.hooks:
+                        res = user_hook(self.module, empty, self.grad_outputs)
+                        if res is not None and not (isinstance(res, tuple)
+                                                    and all(r is None for r in res)):
+                            raise RuntimeError(
+                                "Backward hook for Modules where no input requires gradient "
+                                "should always return None or None for all gradients.")
+                    self.grad_outputs = None
+                if local is not None:
+                    return tuple(local[i] for i in self.output_index)
+                return None
+
+            node.register_hook(hook)
+
+        is_tuple = isinstance(output, tuple)
+        outs = output if is_tuple else (output,)
+        res, self.output_index, _ = self._wrap_tensors(outs, on_node)
+        self.n_outputs = len(outs)
+        return res if is_tuple else res[0]
+
+
 _global_forward_pre_hooks: dict = OrderedDict()
 _global_forward_hooks: dict = OrderedDict()
 
@@ -125,6 +241,7 @@ class Module:
         d["_forward_hooks_with_kwargs"] = _WeakIdSet()
         d["_forward_hooks_always_called"] = _WeakIdSet()
         d["_backward_hooks"] = OrderedDict()
+        d["_backward_pre_hooks"] = OrderedDict()
         d["_state_dict_hooks"] = OrderedDict()
         d["_state_dict_pre_hooks"] = OrderedDict()
         d["_load_state_dict_pre_hooks"] = OrderedDict()
@@ -502,8 +619,10 @@ class Module:
 
     # ----- calling ----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if not (self._forward_pre_hooks or self._forward_hooks
-                or _global_forward_pre_hooks or _global_forward_hooks):
+        d = self.__dict__
+        if not (d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"]
+                or d["_backward_pre_hooks"] or _global_forward_pre_hooks
+                or _global_forward_hooks):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
@@ -525,6 +644,11 @@ class Module:
                 result = hook(self, args)
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
+        bw_hook = None
+        if self._backward_hooks or self._backward_pre_hooks:
+            bw_hook = _BackwardHook(self, list(self._backward_hooks.values()),
+                                    list(self._backward_pre_hooks.values()))
+            args = bw_hook.setup_input_hook(args)
         called_always = set()
         try:
             output = self.forward(*args, **kwargs)
@@ -537,6 +661,12 @@ class Module:
                     result = hook(self, args, output)
                 if result is not None:
                     output = result
+            if bw_hook is not None:
+                if not isinstance(output, (Tensor, tuple)):
+                    warnings.warn("For backward hooks to be called, module output should be a "
+                                  f"Tensor or a tuple of Tensors but received {type(output)}",
+                                  stacklevel=3)
+                output = bw_hook.setup_output_hook(output)
         except Exception:
             for hook_id, hook in self._forward_hooks.items():
                 if hook_id in self._forward_hooks_always_called and hook_id not in called_always:
@@ -576,6 +706,26 @@ class Module:
             self._forward_hooks_always_called[handle.id] = True
         if prepend:
             self._forward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False
+                                    ) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` runs once the gradients with respect to
+        the module's inputs are known; it may return replacement ``grad_input``."""
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        if prepend:
+            self._backward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False
+                                        ) -> RemovableHandle:
+        """``hook(module, grad_output)`` runs when the gradients with respect to the module's
+        outputs are known; it may return replacement ``grad_output``."""
+        handle = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        if prepend:
+            self._backward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
 
     # ----- state ------------------------------------------------------------------------------
