@@ -111,6 +111,23 @@ def result():
     return final_loss[0]
 OPS = 5
 """,
+    "Hessian of sum(tanh(A @ x)), n=100, float64, autograd.functional.hessian (ms per call)": """
+import numpy as np
+_rng = np.random.default_rng(0)
+_a = _rng.standard_normal((100, 100)) / 10
+_x = _rng.standard_normal(100)
+A = lib.tensor(_a)
+x = lib.tensor(_x)
+def f(v):
+    return lib.tanh(A @ v).sum()
+_t = np.tanh(_a @ _x)
+_analytic = _a.T @ np.diag(-2 * _t * (1 - _t ** 2)) @ _a
+_err = np.abs(lib.autograd.functional.hessian(f, x).numpy() - _analytic).max()
+assert _err <= 1e-10, f"max abs difference from the analytic Hessian: {_err}"
+def run():
+    lib.autograd.functional.hessian(f, x)
+OPS = 1000  # report milliseconds
+""",
     "10 million float32 normals: randn(10_000_000) (us per call)": """
 lib.manual_seed(0)
 def run():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.autograd import anomaly_mode, function, graph
+from ember.autograd import anomaly_mode, function, functional, graph
 from ember.autograd.anomaly_mode import detect_anomaly, set_detect_anomaly
 from ember.autograd.engine import run_backward
 from ember.autograd.function import Function, once_differentiable
@@ -16,6 +16,7 @@ from ember.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from ember.autograd.gradcheck import gradcheck, gradgradcheck
 
 __all__ = [
     "Function",
@@ -27,7 +28,10 @@ __all__ = [
     "set_detect_anomaly",
     "enable_grad",
     "function",
+    "functional",
     "grad",
+    "gradcheck",
+    "gradgradcheck",
     "inference_mode",
     "is_grad_enabled",
     "is_inference_mode_enabled",
