@@ -895,3 +895,61 @@ def test_full_backward_hook_without_input_grad_and_tuple_outputs():
         return log, a.grad, len(w), [p.grad_fn.name(), q.grad_fn.name()]
 
     check(program)
+
+
+def test_extra_state_in_state_dict():
+    def program(lib):
+        class WithState(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = lib.nn.Linear(1, 1)
+                self.count = 3
+
+            def get_extra_state(self):
+                return {"count": self.count}
+
+            def set_extra_state(self, state):
+                self.count = state["count"]
+
+        outer = lib.nn.Sequential(WithState(), lib.nn.ReLU())
+        sd = outer.state_dict()
+        other = lib.nn.Sequential(WithState(), lib.nn.ReLU())
+        sd["0._extra_state"] = {"count": 9}
+        res = [list(sd), repr(other.load_state_dict(sd)), other[0].count]
+        del sd["0._extra_state"]
+        try:
+            other.load_state_dict(sd)
+        except RuntimeError as e:
+            res.append(str(e))
+        plain = lib.nn.Linear(1, 1)
+        psd = plain.state_dict()
+        psd["_extra_state"] = 1
+        try:
+            plain.load_state_dict(psd)
+        except RuntimeError as e:
+            res.append(str(e))
+        return res
+
+    check(program)
+
+
+def test_deepcopy_and_pickle_of_models():
+    import pickle
+
+    def program(lib):
+        nn = lib.nn
+        lib.manual_seed(0)
+        net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
+        net[0].weight.grad = lib.ones(4, 3)
+        net.eval()
+        clone = copy.deepcopy(net)
+        restored = pickle.loads(pickle.dumps(net))
+        x = lib.randn(2, 3)
+        with lib.no_grad():
+            clone[0].weight.add_(1.0)
+        return (repr(clone) == repr(net), clone.training, restored.training,
+                net(x), restored(x), clone(x), clone[0].weight.grad,
+                type(restored[0].weight).__name__, restored[0].weight.requires_grad,
+                list(restored.state_dict()), [n for n, _ in restored.named_buffers()])
+
+    assert check(program)[0] == "ok"

@@ -11,5 +11,7 @@ from ember.ops import activation, convolution, loss, normalization
 __all__: list[str] = []
 for _family in (activation, convolution, loss, normalization):
     for _name in _family.FUNCTIONAL:
-        globals()[_name] = getattr(_family, _name)
+        # FUNCTIONAL_ONLY: functional forms that differ from torch's top-level op of that name
+        globals()[_name] = getattr(_family, "FUNCTIONAL_ONLY", {}).get(_name) or getattr(
+            _family, _name)
         __all__.append(_name)

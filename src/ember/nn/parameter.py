@@ -8,8 +8,6 @@ Tensors, as in torch.
 
 from __future__ import annotations
 
-import copy as _copy
-
 from ember import _creation as C
 from ember._tensor import Tensor, _wrap
 
@@ -57,9 +55,8 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo) -> Parameter:
         if id(self) in memo:
             return memo[id(self)]
+        # torch copies the values and the flag, not the gradient
         copied = type(self)(Tensor.__deepcopy__(self.data, {}), self._requires_grad)
-        if self._grad is not None:
-            copied._grad = _copy.deepcopy(self._grad, memo)
         memo[id(self)] = copied
         return copied
 
