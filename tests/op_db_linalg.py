@@ -165,7 +165,18 @@ def _kron_shapes(draw):
     return [tuple(draw(shapes(0, 3, 0, 3))), tuple(draw(shapes(0, 3, 0, 3)))]
 
 
-add_entry("kron", fn("kron"), _matrix_samples(_kron_shapes, dtypes=(F32, F64, I64)), errors=(
+def _contiguous_when_grad(samples):
+    """torch's double backward of kron views a transposed gradient and fails ("view size is
+    not compatible") on transposed inputs; the forward keeps non-contiguous inputs."""
+    def make(grad):
+        strategy = samples(grad)
+        return strategy.map(lambda s: Sample(s.arrays, s.kwargs, ())) if grad else strategy
+
+    return make
+
+
+add_entry("kron", fn("kron"), _contiguous_when_grad(_matrix_samples(
+    _kron_shapes, dtypes=(F32, F64, I64))), errors=(
     ("not a tensor", lambda m: m.kron(m.ones(2), 2)),
 ))
 
@@ -631,6 +642,64 @@ add_entry("linalg.matrix_rank_deficient", lambda m, x: m.linalg.matrix_rank(
     _matrix_samples(_rect(1, 4), dtypes=(F64,)), covers=(), differentiable=False)
 
 
+# ----- torch's older spellings ---------------------------------------------------------------
+def _quiet(thunk):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return thunk()
+
+
+def _torch_svd(m, x, some):
+    u, s, v = m.svd(_separated(m, x), some=some)
+    k = s.shape[-1]
+    sign = _diag_sign(m, u, k)
+    return u[..., :, :k] * sign.unsqueeze(-2), s, v[..., :, :k] * sign.unsqueeze(-2)
+
+
+add_entry("svd", _torch_svd, _matrix_samples(
+    _rect(), kwargs=lambda draw, s: {"some": draw(st.booleans())}), errors=(
+    ("1-D", lambda m: m.svd(m.ones(3))),
+    ("int", lambda m: m.svd(T(m, [[1, 2], [3, 4]]))),
+), atol=1e-4, rtol=1e-4, rtol64=1e-6, atol64=1e-6)
+add_entry("svd_no_uv", lambda m, x: m.svd(_separated(m, x), compute_uv=False),
+          _matrix_samples(_rect()), covers=(), atol=1e-4, rtol=1e-4, rtol64=1e-6, atol64=1e-6)
+add_entry("svd_method", lambda m, x: x.svd()[1], _matrix_samples(_rect()), covers=(),
+          differentiable=False, atol=1e-4, rtol=1e-4, rtol64=1e-6, atol64=1e-6)
+add_entry("qr", lambda m, x, some: _quiet(lambda: m.qr(_separated(m, x), some=some)),
+          _matrix_samples(_rect(), kwargs=lambda draw, s: {"some": draw(st.booleans())}),
+          errors=(("1-D", lambda m: _quiet(lambda: m.qr(m.ones(3)))),),
+          atol=1e-4, rtol=1e-4)
+add_entry("cholesky", lambda m, x, upper: _quiet(lambda: m.cholesky(_spd(m, x), upper=upper)),
+          _matrix_samples(_square(), kwargs=lambda draw, s: {"upper": draw(st.booleans())}),
+          errors=(
+              ("not positive-definite", lambda m: _quiet(lambda: m.cholesky(-m.eye(2)))),
+              ("int", lambda m: _quiet(lambda: m.cholesky(T(m, [[1, 2], [3, 4]])))),
+          ), atol=1e-4, rtol=1e-4)
+add_entry("cholesky_method", lambda m, x: _quiet(lambda: _spd(m, x).cholesky()),
+          _matrix_samples(_square()), covers=(), atol=1e-4, rtol=1e-4)
+
+
+def _addr_shapes(draw):
+    n, p = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    out = (n, p)
+    self_shape = tuple(1 if draw(st.integers(0, 3)) == 0 else s for s in out)
+    return [self_shape[draw(st.integers(0, 2)):], (n,), (p,)]
+
+
+add_entry("addr", lambda m, s, a, b, beta, alpha: m.addr(s, a, b, beta=beta, alpha=alpha),
+          _matrix_samples(_addr_shapes, kwargs=_scale_kwargs), errors=(
+              ("2-D vec1", lambda m: m.addr(m.ones(2, 2), m.ones(2, 2), m.ones(2))),
+              ("self does not broadcast", lambda m: m.addr(m.ones(3, 3), m.ones(2), m.ones(2))),
+          ))
+add_entry("addr_method", lambda m, s, a, b: s.addr(a, b), _matrix_samples(_addr_shapes),
+          covers=())
+add_entry("vdot", fn("vdot"), _matrix_samples(lambda draw: [(draw(st.integers(0, 4)),)] * 2,
+                                               dtypes=(F32, F64, I64)), errors=(
+    ("sizes differ", lambda m: m.vdot(m.ones(2), m.ones(3))),
+    ("2-D", lambda m: m.vdot(m.ones(2, 2), m.ones(3))),
+))
+
+
 # ----- norms ----------------------------------------------------------------------------------
 _MATRIX_ORDS = ("fro", "nuc", INF, -INF, 1, -1, 2, -2)
 
@@ -726,8 +795,8 @@ add_entry("linalg.matmul", lambda m, a, b: m.linalg.matmul(a, b),
 
 # This family's public op names (see op_db.PUBLIC_OPS).
 PUBLIC_OPS: tuple[str, ...] = tuple(
-    "addbmm addmm addmv baddbmm cdist chain_matmul cross det einsum ger inverse kron logdet "
-    "matrix_power outer pinverse slogdet tensordot".split()
+    "addbmm addmm addmv addr baddbmm cdist chain_matmul cholesky cross det einsum ger inverse "
+    "kron logdet matrix_power outer pinverse qr slogdet svd tensordot vdot".split()
 ) + tuple("linalg." + name for name in (
     "cholesky cross det eigh eigvalsh inv lstsq matmul matrix_norm matrix_power matrix_rank "
     "multi_dot norm pinv qr slogdet solve svd svdvals vector_norm").split())

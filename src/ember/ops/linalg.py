@@ -625,9 +625,10 @@ def linalg_solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     n = a.shape[-1]
     if bm.ndim < 2 or bm.shape[-2] != n:
         rows = bm.shape[-2] if bm.ndim >= 2 else 1
+        rows, cols = (rows, bm.shape[-1]) if left else (bm.shape[-1], rows)
         raise RuntimeError(
-            "linalg.solve: Incompatible shapes of A and B for the equation AX = B "
-            f"({n}x{n} and {rows}x{bm.shape[-1]})"
+            "linalg.solve: Incompatible shapes of A and B for the equation "
+            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {rows}x{cols})"
         )
     batch = np.broadcast_shapes(a.shape[:-2], bm.shape[:-2])
     a_b = np.broadcast_to(a, batch + a.shape[-2:])
@@ -685,7 +686,11 @@ class LinalgCholeskyExBackward0(Node):
 
 
 def linalg_cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
-    _square_float(A, "linalg.cholesky")
+    return _cholesky(A, upper, "linalg.cholesky", LinalgCholeskyExBackward0)
+
+
+def _cholesky(A: Tensor, upper: bool, op: str, node_cls) -> Tensor:
+    _square_float(A, op)
     a = A._array
     try:
         lower = np.linalg.cholesky(a) if a.size else np.zeros(a.shape, a.dtype)
@@ -695,7 +700,7 @@ def linalg_cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
             order = _not_pd_order(matrix)
             if order:
                 raise _LinAlgError(
-                    f"linalg.cholesky: {_batch_prefix(a, b)}The factorization could not be "
+                    f"{op}: {_batch_prefix(a, b)}The factorization could not be "
                     "completed because the input is not positive-definite (the leading minor "
                     f"of order {order} is not positive-definite)."
                 ) from None
@@ -703,7 +708,7 @@ def linalg_cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     result = np.swapaxes(lower, -1, -2).copy() if upper else lower
     out = wrap(result.astype(a.dtype, copy=False), A._dtype)
     if _records(A):
-        node = new_node(LinalgCholeskyExBackward0, (edge(A),), out._array)
+        node = new_node(node_cls, (edge(A),), out._array)
         node.L = SavedTensor(out, is_output=True)
         node.upper = upper
         set_history(out, node)
@@ -1774,6 +1779,118 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
     return out
 
 
+# ===== torch's older spellings: svd (V, not Vh), qr(some=), cholesky, addr, vdot ===============
+svd_result = _named_tuple("svd", ("U", "S", "V"))
+qr_result = _named_tuple("qr", ("Q", "R"))
+
+
+def svd(input: Tensor, some: bool = True, compute_uv: bool = True):
+    """torch.svd: V instead of Vh (a transpose of linalg.svd's), zeros for U and V when
+    ``compute_uv`` is False."""
+    from ember.ops.shape import transpose
+
+    if input._array.ndim < 2:
+        raise RuntimeError(
+            "linalg.svd: input should have at least 2 dimensions, but has "
+            f"{input._array.ndim} dimensions instead"
+        )
+    if not compute_uv:
+        s_ = linalg_svdvals(input)
+        m, n = input._array.shape[-2:]
+        batch = input._array.shape[:-2]
+        zeros = np.zeros
+        return svd_result(wrap(zeros(batch + (m, m), input._array.dtype), input._dtype), s_,
+                          wrap(zeros(batch + (n, n), input._array.dtype), input._dtype))
+    u, s_, vh = _svd(input, not some)
+    return svd_result(u, s_, transpose(vh, -2, -1))
+
+
+def qr(input: Tensor, some: bool = True):
+    import warnings
+
+    warnings.warn(
+        "torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future "
+        "PyTorch release.\nThe boolean parameter 'some' has been replaced with a string "
+        "parameter 'mode'.\nQ, R = torch.qr(A, some)\nshould be replaced with\nQ, R = "
+        "torch.linalg.qr(A, 'reduced' if some else 'complete')", UserWarning, stacklevel=2)
+    return qr_result(*linalg_qr(input, "reduced" if some else "complete"))
+
+
+class CholeskyBackward0(LinalgCholeskyExBackward0):
+    __slots__ = ()
+
+
+def cholesky(input: Tensor, upper: bool = False) -> Tensor:
+    """The deprecated torch.cholesky: linalg.cholesky's factor under its own node name."""
+    import warnings
+
+    warnings.warn(
+        "torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed in "
+        "a future PyTorch release.\nL = torch.cholesky(A)\nshould be replaced with\nL = "
+        "torch.linalg.cholesky(A)\nand\nU = torch.cholesky(A, upper=True)\nshould be "
+        "replaced with\nU = torch.linalg.cholesky(A).mH\nThis transform will produce "
+        "equivalent results for all valid (symmetric positive definite) inputs.",
+        UserWarning, stacklevel=2)
+    if input._dtype.category != D.FLOATING:
+        raise NotImplementedError(f"\"cholesky_cpu\" not implemented for '{_legacy(input._dtype)}'")
+    return _cholesky(input, upper, "cholesky", CholeskyBackward0)
+
+
+class AddrBackward0(Node):
+    """beta*self + alpha*outer(vec1, vec2)."""
+
+    __slots__ = ("vec1", "vec2", "alpha", "beta")
+    _saved_fields = ("vec1", "vec2")
+
+    def backward(self, grad, xp):
+        alpha, beta = self.alpha, self.beta
+        g = grad if alpha == 1 else grad * alpha
+        return (
+            (grad if beta == 1 else grad * beta) if self.needs_input_grad(0) else None,
+            xp.matmul(g, xp.saved(self.vec2)) if self.needs_input_grad(1) else None,
+            xp.matmul(xp.mT(g), xp.saved(self.vec1)) if self.needs_input_grad(2) else None,
+        )
+
+
+def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    for name, t in (("vec1", vec1), ("vec2", vec2)):
+        if t._array.ndim != 1:
+            raise RuntimeError(f"addr: Expected 1-D argument {name}, but got {t._array.ndim}-D")
+    from ember.ops._core import binary_operands
+
+    v1, v2, dtype = binary_operands(vec1, vec2)
+    product = np.multiply.outer(v1, v2)
+    out_a = _scaled_sum(_expand_self(input, product.shape), product, beta, alpha)
+    out = wrap(_contig(out_a, dtype.numpy), dtype)
+    if _records(input, vec1, vec2):
+        node = new_node(AddrBackward0, (edge(input), edge(vec1), edge(vec2)), out._array)
+        node.vec1 = SavedTensor(vec1) if vec2._requires_grad else None
+        node.vec2 = SavedTensor(vec2) if vec1._requires_grad else None
+        node.alpha, node.beta = alpha, beta
+        set_history(out, node)
+    return out
+
+
+class VdotBackward0(DotBackward0):
+    __slots__ = ()
+
+
+def vdot(input: Tensor, other: Tensor) -> Tensor:
+    """The dot product (conjugating the first operand, which changes nothing for reals)."""
+    if input._array.ndim != 1 or other._array.ndim != 1:
+        raise RuntimeError(
+            f"1D tensors expected, but got {input._array.ndim}D and {other._array.ndim}D tensors"
+        )
+    _same_dtype("vdot", input, other)
+    n, m = input._array.shape[0], other._array.shape[0]
+    if n != m:
+        raise RuntimeError(
+            f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to have the same "
+            f"number of elements, but got {n} and {m} elements respectively"
+        )
+    return _product(VdotBackward0, input, other, np.dot(input._array, other._array))
+
+
 # ===== einsum =================================================================================
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -1786,8 +1903,13 @@ class EinsumBackward0(Node):
     __slots__ = ("operands", "labels", "out", "sizes")
     _saved_fields = ("operands",)
 
+    def release_saved(self) -> None:
+        # a lone operand's gradient needs only its sizes (torch's views save nothing either)
+        if any(o is not None for o in self.operands):
+            super().release_saved()
+
     def backward(self, grad, xp):
-        operands = [xp.saved(o) for o in self.operands]
+        operands = [None if o is None else xp.saved(o) for o in self.operands]
         sizes = self.sizes
         grads = []
         for i, own in enumerate(self.labels):
@@ -1817,7 +1939,8 @@ class EinsumBackward0(Node):
                     present.add(c)
             equation = ",".join(terms) + "->" + "".join(target)
             if _arrays(xp):
-                grads.append(np.einsum(equation, *args, optimize=len(args) > 2))
+                big = len(args) > 2 or sum(a.size for a in args) > 4096
+                grads.append(np.einsum(equation, *args, optimize=big))
             else:
                 grads.append(einsum(equation, *args))
         return tuple(grads)
@@ -1897,11 +2020,15 @@ def einsum(equation: str, *operands) -> Tensor:
                if len(set(term)) == len(term) else t._array
                for term, t in zip(labels, operands)]
     equation_ = ",".join(labels) + "->" + out
-    result = np.einsum(equation_, *arrays_, optimize=len(arrays_) > 2)
+    # NumPy's optimized path calls BLAS (worth its planning cost on large operands)
+    big = len(arrays_) > 2 or sum(a.size for a in arrays_) > 4096
+    result = np.einsum(equation_, *arrays_, optimize=big)
     result = wrap(_contig(result, dtype=operands[0]._array.dtype), dtype)
     if _records(*operands):
         node = new_node(EinsumBackward0, tuple(edge(t) for t in operands), result._array)
-        node.operands = tuple(SavedTensor(t) for t in operands)
+        node.operands = tuple(
+            SavedTensor(t) if any(o._requires_grad for j, o in enumerate(operands) if j != i)
+            else None for i, t in enumerate(operands))
         node.labels, node.out, node.sizes = labels, out, sizes
         set_history(result, node)
     return result
@@ -1910,9 +2037,9 @@ def einsum(equation: str, *operands) -> Tensor:
 # The names ``ember`` exports from this family, and the Tensor methods it adds beyond those
 # ``_tensor_methods.METHODS`` binds.
 __all__ = [
-    "addbmm", "addmm", "addmv", "baddbmm", "bmm", "cdist", "chain_matmul", "cross", "det",
-    "dot", "einsum", "ger", "inner", "inverse", "kron", "logdet", "matmul", "matrix_power",
-    "mm", "mv", "outer", "pinverse", "slogdet", "tensordot",
+    "addbmm", "addmm", "addmv", "addr", "baddbmm", "bmm", "cdist", "chain_matmul", "cholesky",
+    "cross", "det", "dot", "einsum", "ger", "inner", "inverse", "kron", "logdet", "matmul",
+    "matrix_power", "mm", "mv", "outer", "pinverse", "qr", "slogdet", "svd", "tensordot", "vdot",
 ]
 
 
@@ -1931,5 +2058,6 @@ TENSOR_METHODS: dict = {
     "det": det, "ger": ger, "inverse": inverse, "kron": kron, "logdet": logdet,
     "matrix_power": matrix_power, "outer": outer, "pinverse": pinverse, "slogdet": slogdet,
     "addbmm_": _inplace(addbmm), "addmm_": _inplace(addmm), "addmv_": _inplace(addmv),
-    "baddbmm_": _inplace(baddbmm),
+    "baddbmm_": _inplace(baddbmm), "addr": addr, "addr_": _inplace(addr), "vdot": vdot,
+    "svd": svd, "qr": qr, "cholesky": cholesky,
 }
