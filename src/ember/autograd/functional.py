@@ -305,6 +305,8 @@ def _stack_rows(rows: list, shape: tuple):
 def _reverse_jacobian(inputs, outputs, create_graph: bool, strict: bool) -> tuple:
     from ember import zeros, zeros_like
 
+    if not create_graph and all(t._requires_grad for t in inputs):
+        return _reverse_jacobian_arrays(inputs, outputs, strict)
     result = []
     for i, out in enumerate(outputs):
         rows: list[list] = [[] for _ in inputs]
@@ -333,6 +335,43 @@ def _reverse_jacobian(inputs, outputs, create_graph: bool, strict: bool) -> tupl
             else:
                 per_input.append(zeros(shape, dtype=inp._dtype))
         result.append(tuple(per_input))
+    return tuple(result)
+
+
+def _reverse_jacobian_arrays(inputs, outputs, strict: bool) -> tuple:
+    """The same rows without a graph: the engine is driven directly with one-hot arrays, and
+    the rows are stacked as arrays (no tensor per row)."""
+    from ember._tensor import _wrap
+    from ember.autograd.engine import run_backward
+    from ember.ops._core import edge
+
+    capture = [edge(t) for t in inputs]
+    result = []
+    for i, out in enumerate(outputs):
+        n = out._array.size
+        rows = [np.zeros((n,) + t._array.shape, dtype=t._array.dtype) for t in inputs]
+        used = [False] * len(inputs)
+        if out._requires_grad:
+            root = [edge(out)]
+            for e in range(n):
+                one_hot = np.zeros(n, dtype=out._array.dtype)
+                one_hot[e] = 1
+                grads = run_backward(root, [one_hot.reshape(out._array.shape)], True, False,
+                                     capture, False)
+                for k, g in enumerate(grads):
+                    if g is not None:
+                        rows[k][e] = g
+                        used[k] = True
+        for k in range(len(inputs)):
+            if strict and not used[k] and n:
+                raise RuntimeError(
+                    f"Output {i} of the user-provided function is independent of input {k}. "
+                    "This is not allowed in strict mode."
+                )
+        result.append(tuple(
+            _wrap(r.reshape(out._array.shape + t._array.shape), t._dtype)
+            for r, t in zip(rows, inputs)
+        ))
     return tuple(result)
 
 
