@@ -59,6 +59,10 @@ LOSSES = [
      lambda lib: ([lib.randn(3, 4), lib.randn(3, 4)], [_pm1(lib, 3)])),
     ("margin_ranking", lambda nn: nn.MarginRankingLoss(margin=0.1),
      lambda lib: ([lib.randn(5), lib.randn(5)], [_pm1(lib, 5)])),
+    ("multi_margin", lambda nn: nn.MultiMarginLoss(p=2, margin=0.5),
+     lambda lib: ([lib.randn(3, 4)], [lib.tensor([0, 3, 1])])),
+    ("multi_margin_default", lambda nn: nn.MultiMarginLoss(),
+     lambda lib: ([lib.randn(3, 4)], [lib.tensor([2, 0, 1])])),
     ("multilabel_soft_margin", lambda nn: nn.MultiLabelSoftMarginLoss(),
      lambda lib: ([lib.randn(3, 4)], [(lib.rand(3, 4) > 0.5).float()])),
     ("triplet", lambda nn: nn.TripletMarginLoss(margin=0.5, p=1.5, swap=True),
@@ -76,6 +80,7 @@ def _weighted(lib):
         lib.nn.BCEWithLogitsLoss(weight=lib.tensor([1.0, 2.0]),
                                  pos_weight=lib.tensor([3.0, 0.5])),
         lib.nn.MultiLabelSoftMarginLoss(weight=lib.tensor([1.0, 2.0, 3.0, 4.0])),
+        lib.nn.MultiMarginLoss(weight=lib.tensor([1.0, 2.0, 3.0, 4.0])),
     ]
 
 
@@ -96,7 +101,7 @@ def test_loss_modules(name, ctor, inputs):
 def test_weighted_losses_buffers_and_values():
     def program(lib):
         lib.manual_seed(0)
-        ce, nll, bce, bcel, mlsm = _weighted(lib)
+        ce, nll, bce, bcel, mlsm, mm = _weighted(lib)
         x5 = lib.randn(4, 5, requires_grad=True)
         x3 = lib.randn(4, 3, requires_grad=True)
         x2 = lib.randn(3, 2, requires_grad=True)
@@ -104,11 +109,11 @@ def test_weighted_losses_buffers_and_values():
         losses = [ce(x5, lib.tensor([1, 2, 4, 0])),
                   nll(x3.log_softmax(1), lib.tensor([0, 2, 1, 1])),
                   bce(x2.sigmoid(), lib.rand(3, 2)), bcel(x2, lib.rand(3, 2)),
-                  mlsm(x4, (lib.rand(3, 4) > 0.5).float())]
+                  mlsm(x4, (lib.rand(3, 4) > 0.5).float()), mm(x4, lib.tensor([0, 3, 1]))]
         sum(losses).backward()
         return (losses, x5.grad, x3.grad, x2.grad, x4.grad,
-                [list(m.state_dict()) for m in (ce, nll, bce, bcel, mlsm)],
-                [repr(m) for m in (ce, nll, bce, bcel, mlsm)])
+                [list(m.state_dict()) for m in (ce, nll, bce, bcel, mlsm, mm)],
+                [repr(m) for m in (ce, nll, bce, bcel, mlsm, mm)])
 
     check(program)
 

@@ -107,3 +107,20 @@ def test_fold_unfold_modules():
         return repr(unfold), repr(fold), cols, y, x.grad
 
     check(program)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"eps": 1e-3}, {"elementwise_affine": False}])
+@pytest.mark.parametrize("shape,normalized", [((2, 3, 4), 4), ((2, 3, 4), (3, 4))])
+def test_rmsnorm(kwargs, shape, normalized):
+    def program(lib):
+        lib.manual_seed(0)
+        m = lib.nn.RMSNorm(normalized, **kwargs)
+        with lib.no_grad():
+            for p in m.parameters():
+                p.normal_()
+        x = lib.randn(*shape, requires_grad=True)
+        y = m(x)
+        (y * y.detach().cos()).sum().backward()
+        return (repr(m), y.detach(), x.grad, [(n, p.grad) for n, p in m.named_parameters()])
+
+    check(program, rtol=1e-4, atol=1e-5)

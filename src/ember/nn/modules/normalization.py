@@ -5,6 +5,8 @@ from __future__ import annotations
 import numbers
 import warnings
 
+import numpy as np
+
 from ember import _creation as C
 from ember import _dtype as D
 from ember._tensor import Tensor
@@ -197,6 +199,23 @@ class GroupNorm(Module):
                 f"bias={self.bias is not None}")
 
 
+def _rms_norm(x: Tensor, normalized_shape: tuple, weight: Tensor | None,
+              eps: float | None) -> Tensor:
+    """``x / sqrt(mean(x**2) + eps) * weight`` over the trailing dims, composed of ops as
+    torch's CPU kernel does (``eps`` defaults to the dtype's machine epsilon)."""
+    n = len(normalized_shape)
+    if tuple(x.shape[x.dim() - n:]) != tuple(normalized_shape):
+        raise RuntimeError(
+            f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+            f"[*, {', '.join(str(s) for s in normalized_shape)}], but got input of size"
+            f"{list(x.shape)}")
+    if eps is None:
+        eps = float(np.finfo(x.dtype.numpy).eps)
+    dims = tuple(range(x.dim() - n, x.dim()))
+    out = x * (x.pow(2).mean(dims, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight
+
+
 class RMSNorm(Module):
     """Scales by the root mean square over the last dims."""
 
@@ -219,7 +238,10 @@ class RMSNorm(Module):
             init.ones_(self.weight)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+        rms_norm = getattr(F, "rms_norm", None)
+        if rms_norm is not None:
+            return rms_norm(x, self.normalized_shape, self.weight, self.eps)
+        return _rms_norm(x, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
