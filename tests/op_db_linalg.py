@@ -455,6 +455,8 @@ for _name, _call in (("linalg.det", lambda m, x: m.linalg.det(x)),
               errors=_square_errors(_name, _call), atol=1e-4, rtol=1e-4, rtol64=1e-6)
 add_entry("det_singular", lambda m: m.linalg.det(T(m, *_SINGULAR)),
           lambda grad: st.just(Sample((), {})), covers=(), differentiable=False)
+add_entry("det_singular_grad", lambda m, x: m.linalg.det(x[..., :1].expand(x.shape)),
+          _matrix_samples(_square(2, 4)), covers=(), second_order=False)
 add_entry("det_method", lambda m, x: _dominant(m, x).det(), _matrix_samples(_square()),
           covers=(), atol=1e-4, rtol=1e-4)
 add_entry("slogdet_method", lambda m, x: _dominant(m, x, -1.0).slogdet(),

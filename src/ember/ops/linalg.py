@@ -520,6 +520,9 @@ class LinalgDetBackward0(Node):
     def backward(self, grad, xp):
         a = xp.saved(self.A)
         det = xp.saved_output(self.result, self)
+        if _arrays(xp) and a.size and np.any(det == 0):
+            # an exactly singular matrix: torch's LU-based formula gives det * (finite) = 0
+            a = np.where(_col(xp, _col(xp, det == 0)), np.eye(a.shape[-1], dtype=a.dtype), a)
         scale = _col(xp, _col(xp, grad * det))
         return (scale * xp.mT(_inv_f(xp, a)),)
 
