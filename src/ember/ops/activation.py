@@ -1,9 +1,1067 @@
-"""Activation functions, softmax and dropout: each op's forward and derivative together."""
+"""Activation functions, softmax and dropout: each op's forward and derivative together.
+
+Derivative formulas use only names both formula worlds share (``where``, ``exp``, ``log``,
+``tanh``, ``sum``...), so ``create_graph=True`` differentiates them again. The logistic
+function is written ``0.5 * (1 + tanh(x / 2))`` there: it never overflows.
+"""
 
 from __future__ import annotations
 
+import math
+import warnings
+
+import numpy as np
+
+from ember import _dtype as D
+from ember.ops import elementwise as E
+from ember.ops import reduction as R
+from ember.ops import shape as S
+from ember.ops._core import (
+    FLOATING,
+    Node,
+    SavedTensor,
+    Tensor,
+    apply_inplace,
+    edge,
+    grad_state,
+    new_node,
+    set_history,
+    wrap,
+)
+from ember.ops.elementwise import relu as _relu
+from ember.ops.elementwise import sigmoid, tanh  # noqa: F401  (re-exported in FUNCTIONAL)
+
+# ----- helpers --------------------------------------------------------------------------------
+
+
+def _legacy(dtype: D.dtype) -> str:
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+            "bool": "Bool"}[dtype.name]
+
+
+def _check_tensor(input, name: str, arg: str = "input", pos: int = 1) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(
+            f"{name}(): argument '{arg}' (position {pos}) must be Tensor, not "
+            f"{type(input).__name__}"
+        )
+
+
+def _need_float(input: Tensor, kernel: str) -> None:
+    if input._dtype.category != FLOATING:
+        raise NotImplementedError(
+            f'"{kernel}" not implemented for \'{_legacy(input._dtype)}\''
+        )
+
+
+def wrap_dim(dim: int, ndim: int) -> int:
+    """``dim`` as a non-negative axis, with torch's message when out of range."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
+        )
+    return dim % n
+
+
+def _logistic(xp, x):
+    """sigmoid(x) in either formula world, without overflow."""
+    return 0.5 * (1 + xp.tanh(0.5 * x))
+
+
+def _records(input: Tensor) -> bool:
+    return input._requires_grad and grad_state.enabled
+
+
+def _pointwise(input: Tensor, function, node_cls, save: str = "self_", **attrs) -> Tensor:
+    """Forward of a one-input activation: ``function`` on the array, node saving ``save``."""
+    with np.errstate(all="ignore"):
+        array = function(input._array)
+    if array.dtype != input._array.dtype:
+        array = array.astype(input._array.dtype)
+    out = wrap(array, input._dtype)
+    if _records(input):
+        node = new_node(node_cls, (edge(input),), out._array)
+        if save == "self_":
+            node.self_ = SavedTensor(input)
+        elif save == "result":
+            node.result = SavedTensor(out, is_output=True)
+        for key, value in attrs.items():
+            setattr(node, key, value)
+        set_history(out, node)
+    return out
+
+
+def _maybe_inplace(input: Tensor, inplace: bool, op, *args) -> Tensor:
+    """``op(input, *args)``, or written into ``input`` when ``inplace``."""
+    if inplace:
+        return apply_inplace(input, op, *args)
+    return op(input, *args)
+
+
+# ----- relu family ----------------------------------------------------------------------------
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """F.relu: ``torch.relu`` with the functional form's ``inplace`` flag."""
+    return E.relu_(input) if inplace else _relu(input)
+
+
+def relu_(input: Tensor) -> Tensor:
+    return E.relu_(input)
+
+
+class HardtanhBackward0(Node):
+    """hardtanh: the gradient passes strictly inside (min_val, max_val)."""
+
+    __slots__ = ("self_", "min_val", "max_val")
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        return (xp.where((x > self.min_val) & (x < self.max_val), grad, 0),)
+
+
+def _hardtanh(input: Tensor, min_val, max_val) -> Tensor:
+    if input._dtype is D.bool_:
+        raise RuntimeError('"hardtanh_cpu" not implemented for \'Bool\'')
+    lo, hi = min_val, max_val
+    if input._dtype.category != FLOATING:
+        lo, hi = int(lo), int(hi)
+    return _pointwise(input, lambda a: np.minimum(np.maximum(a, lo), hi), HardtanhBackward0,
+                      min_val=min_val, max_val=max_val)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    _check_tensor(input, "hardtanh")
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _maybe_inplace(input, inplace, _hardtanh, min_val, max_val)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    _check_tensor(input, "relu6")
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+class LeakyReluBackward0(Node):
+    __slots__ = ("self_", "negative_slope")
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        return (xp.where(xp.saved(self.self_) > 0, grad, grad * self.negative_slope),)
+
+
+class LeakyReluBackward1(LeakyReluBackward0):
+    __slots__ = ()
+
+
+def _leaky_relu(input: Tensor, slope, node_cls=LeakyReluBackward0) -> Tensor:
+    _need_float(input, "leaky_relu_cpu")
+    return _pointwise(input, lambda a: np.where(a > 0, a, a * slope), node_cls,
+                      negative_slope=slope)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    _check_tensor(input, "leaky_relu")
+    if inplace:
+        return apply_inplace(input, _leaky_relu, negative_slope, LeakyReluBackward1)
+    return _leaky_relu(input, negative_slope)
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return leaky_relu(input, negative_slope, True)
+
+
+# ----- elu family -----------------------------------------------------------------------------
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class EluBackward0(Node):
+    """elu(x) = scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1))."""
+
+    __slots__ = ("self_", "alpha", "scale", "input_scale")
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        # exp(min(x, 0)) written so that x == 0 takes the constant: torch's second derivative
+        # is 0 there
+        negative = grad * (self.input_scale * self.scale * self.alpha) * xp.exp(
+            xp.where(x < 0, x, 0) * self.input_scale)
+        return (xp.where(x <= 0, negative, grad * self.scale),)
+
+
+class EluBackward1(EluBackward0):
+    __slots__ = ()
+
+
+class CeluBackward0(EluBackward0):
+    __slots__ = ()
+
+
+class CeluBackward1(EluBackward0):
+    __slots__ = ()
+
+
+def _elu(input: Tensor, alpha, scale, input_scale, node_cls, kernel="elu_cpu") -> Tensor:
+    _need_float(input, kernel)
+
+    def forward(a):
+        negative = np.expm1(np.minimum(a, 0) * input_scale) * (alpha * scale)
+        return np.where(a > 0, a * scale, negative)
+
+    return _pointwise(input, forward, node_cls, alpha=alpha, scale=scale,
+                      input_scale=input_scale)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    _check_tensor(input, "elu")
+    if inplace:
+        return apply_inplace(input, _elu, alpha, 1.0, 1.0, EluBackward1)
+    return _elu(input, alpha, 1.0, 1.0, EluBackward0)
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return elu(input, alpha, True)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    _check_tensor(input, "selu")
+    node_cls = EluBackward1 if inplace else EluBackward0
+    return _maybe_inplace(input, inplace, _elu, _SELU_ALPHA, _SELU_SCALE, 1.0, node_cls)
+
+
+def selu_(input: Tensor) -> Tensor:
+    return selu(input, True)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    _check_tensor(input, "celu")
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError")
+    node_cls = CeluBackward1 if inplace else CeluBackward0
+    return _maybe_inplace(input, inplace, _elu, alpha, 1.0, 1.0 / alpha, node_cls)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return celu(input, alpha, True)
+
+
+# ----- gelu -----------------------------------------------------------------------------------
+_SQRT_2 = math.sqrt(2.0)
+_SQRT_2_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_erf_object = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf(a: np.ndarray) -> np.ndarray:
+    """erf to full double precision (NumPy has none); exact through ``math.erf``."""
+    return np.asarray(_erf_object(a.astype(np.float64)), dtype=np.float64).astype(a.dtype)
+
+
+def _gelu_array(a: np.ndarray, approximate: str) -> np.ndarray:
+    if approximate == "tanh":
+        inner = _SQRT_2_PI * (a + 0.044715 * a * a * a)
+        return 0.5 * a * (1 + np.tanh(inner))
+    return a * 0.5 * (1 + _erf(a / a.dtype.type(_SQRT_2)))
+
+
+def _gelu_derivatives(a: np.ndarray, approximate: str):
+    """First and second derivative of gelu at ``a`` (arrays)."""
+    if approximate == "tanh":
+        k, c = _SQRT_2_PI, 0.044715
+        inner = k * (a + c * a ** 3)
+        t = np.tanh(inner)
+        d_inner = k * (1 + 3 * c * a * a)
+        sech2 = 1 - t * t
+        first = 0.5 * (1 + t) + 0.5 * a * sech2 * d_inner
+        second = sech2 * d_inner - a * sech2 * t * d_inner * d_inner + 0.5 * a * sech2 * (
+            k * 6 * c * a)
+        return first, second
+    cdf = 0.5 * (1 + _erf(a / a.dtype.type(_SQRT_2)))
+    pdf = np.exp(-0.5 * a * a) * _INV_SQRT_2PI
+    return cdf + a * pdf, pdf * (2 - a * a)
+
+
+class GeluBackward0(Node):
+    __slots__ = ("self_", "approximate")
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        if isinstance(x, np.ndarray):
+            with np.errstate(all="ignore"):
+                return (grad * _gelu_derivatives(x, self.approximate)[0],)
+        return (_gelu_backward(grad, x, self.approximate),)
+
+
+class GeluBackwardBackward0(Node):
+    """gelu_backward(grad, self): linear in grad; its self-derivative is gelu''."""
+
+    __slots__ = ("grad_output", "self_", "approximate")
+    _saved_fields = ("grad_output", "self_")
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        grad_output = xp.saved(self.grad_output)
+        if not isinstance(x, np.ndarray):  # a third derivative: gelu'' taken as constant
+            first, second = _gelu_derivatives(x._array, self.approximate)
+            return (grad * wrap(first, x._dtype), grad * grad_output * wrap(second, x._dtype))
+        first, second = _gelu_derivatives(x, self.approximate)
+        return (grad * first if self.needs_input_grad(0) else None,
+                grad * grad_output * second if self.needs_input_grad(1) else None)
+
+
+def _gelu_backward(grad: Tensor, x: Tensor, approximate: str) -> Tensor:
+    with np.errstate(all="ignore"):
+        first = _gelu_derivatives(x._array, approximate)[0]
+    out = wrap((grad._array * first).astype(x._array.dtype, copy=False), x._dtype)
+    if grad_state.enabled and (grad._requires_grad or x._requires_grad):
+        node = new_node(GeluBackwardBackward0, (edge(grad), edge(x)), out._array)
+        node.grad_output, node.self_ = SavedTensor(grad), SavedTensor(x)
+        node.approximate = approximate
+        set_history(out, node)
+    return out
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    _check_tensor(input, "gelu")
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError("approximate argument must be either none or tanh.")
+    _need_float(input, "GeluKernelImpl")
+    return _pointwise(input, lambda a: _gelu_array(a, approximate), GeluBackward0,
+                      approximate=approximate)
+
+
+# ----- smooth activations ---------------------------------------------------------------------
+def _softplus_xp(xp, x):
+    """log(1 + exp(x)) in either world (linear above 20, where exp would overflow)."""
+    return xp.where(x > 20, x, xp.log(1 + xp.exp(xp.where(x > 20, 0, x))))
+
+
+class SiluBackward0(Node):
+    __slots__ = ("self_",)
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        s = _logistic(xp, x)
+        return (grad * (s * (1 + x * (1 - s))),)
+
+
+def _silu(input: Tensor) -> Tensor:
+    _need_float(input, "silu_cpu")
+    return _pointwise(input, lambda a: a * (0.5 * (1 + np.tanh(0.5 * a))), SiluBackward0)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    _check_tensor(input, "silu")
+    return _maybe_inplace(input, inplace, _silu)
+
+
+class MishBackward0(Node):
+    __slots__ = ("self_",)
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        t = xp.tanh(_softplus_xp(xp, x))
+        return (grad * (t + x * _logistic(xp, x) * (1 - t * t)),)
+
+
+def _mish(input: Tensor) -> Tensor:
+    _need_float(input, "mish_cpu")
+    return _pointwise(input, lambda a: a * np.tanh(np.logaddexp(0, a)), MishBackward0)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    _check_tensor(input, "mish")
+    return _maybe_inplace(input, inplace, _mish)
+
+
+class SoftplusBackward0(Node):
+    __slots__ = ("self_", "beta", "threshold")
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        z = x * self.beta
+        # at z == threshold torch's second derivative is 0: clip z there to a constant
+        inner = _logistic(xp, xp.where(z < self.threshold, z, self.threshold))
+        return (xp.where(z > self.threshold, grad, grad * inner),)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    _check_tensor(input, "softplus")
+    _need_float(input, "softplus_cpu")
+
+    def forward(a):
+        z = a * beta
+        return np.where(z > threshold, a, np.logaddexp(0, z) / beta)
+
+    return _pointwise(input, forward, SoftplusBackward0, beta=beta, threshold=threshold)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|), composed as torch composes it (a DivBackward0 on top)."""
+    if not isinstance(input, Tensor):  # torch calls input.abs()
+        raise AttributeError(f"'{type(input).__name__}' object has no attribute 'abs'")
+    return E.div(input, E.add(E.abs(input), 1))
+
+
+class HardsigmoidBackward0(Node):
+    __slots__ = ("self_",)
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        result = xp.where((x > -3) & (x < 3), grad / 6, 0)
+        if isinstance(x, Tensor) and grad_state.enabled and (
+                x._requires_grad or grad._requires_grad):
+            # torch has no derivative for hardsigmoid's backward
+            out = result.detach()
+            E._not_implemented(out, "hardsigmoid_backward", (edge(grad), edge(x)))
+            return (out,)
+        return (result,)
+
+
+def _hardsigmoid(input: Tensor) -> Tensor:
+    _need_float(input, "hardsigmoid_cpu")
+    return _pointwise(input, lambda a: np.minimum(np.maximum(a + 3, 0), 6) / 6,
+                      HardsigmoidBackward0)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    _check_tensor(input, "hardsigmoid")
+    return _maybe_inplace(input, inplace, _hardsigmoid)
+
+
+class HardswishBackward0(Node):
+    __slots__ = ("self_",)
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        return (xp.where(x <= -3, 0, xp.where(x < 3, grad * (x / 3 + 0.5), grad)),)
+
+
+def _hardswish(input: Tensor) -> Tensor:
+    _need_float(input, "hardswish_cpu")
+    return _pointwise(input, lambda a: a * np.minimum(np.maximum(a + 3, 0), 6) / 6,
+                      HardswishBackward0)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    _check_tensor(input, "hardswish")
+    return _maybe_inplace(input, inplace, _hardswish)
+
+
+class LogSigmoidBackward0(Node):
+    __slots__ = ("self_",)
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        return (grad * _logistic(xp, -xp.saved(self.self_)),)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    _check_tensor(input, "log_sigmoid")
+    _need_float(input, "log_sigmoid_cpu")
+    return _pointwise(input, lambda a: np.minimum(a, 0) - np.log1p(np.exp(-np.abs(a))),
+                      LogSigmoidBackward0)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """x - tanh(x), composed (SubBackward0 on top, as in torch)."""
+    if not isinstance(input, Tensor):  # torch calls input.tanh()
+        raise AttributeError(f"'{type(input).__name__}' object has no attribute 'tanh'")
+    return E.sub(input, E.tanh(input))
+
+
+class SoftshrinkBackward0(Node):
+    __slots__ = ("self_", "lambd")
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        return (xp.where((x > self.lambd) | (x < -self.lambd), grad, 0),)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    _check_tensor(input, "softshrink")
+    _need_float(input, "softshrink_check")
+    if lambd < 0:
+        raise RuntimeError(
+            f"lambda must be in range [0, 3.40282e+38] for input dtype "
+            f"{_legacy(input._dtype)}, but found {lambd:g}"
+        )
+    return _pointwise(
+        input, lambda a: np.where(a > lambd, a - lambd, np.where(a < -lambd, a + lambd, 0)),
+        SoftshrinkBackward0, lambd=lambd)
+
+
+class HardshrinkBackward0(SoftshrinkBackward0):
+    __slots__ = ()
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    _check_tensor(input, "hardshrink")
+    _need_float(input, "hardshrink_cpu")
+    return _pointwise(input, lambda a: np.where((a > lambd) | (a < -lambd), a, 0),
+                      HardshrinkBackward0, lambd=lambd)
+
+
+class ThresholdBackward0(Node):
+    __slots__ = ("self_", "threshold")
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        return (xp.where(xp.saved(self.self_) <= self.threshold, 0, grad),)
+
+
+class ThresholdBackward1(ThresholdBackward0):
+    __slots__ = ()
+
+
+def _threshold(input: Tensor, threshold, value, node_cls=ThresholdBackward0) -> Tensor:
+    if input._dtype is D.bool_:
+        raise NotImplementedError('"threshold_cpu" not implemented for \'Bool\'')
+    return _pointwise(input, lambda a: np.where(a <= threshold, value, a), node_cls,
+                      threshold=threshold)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    _check_tensor(input, "threshold")
+    if inplace:
+        return apply_inplace(input, _threshold, threshold, value, ThresholdBackward1)
+    return _threshold(input, threshold, value)
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    return apply_inplace(input, _threshold, threshold, value, ThresholdBackward1)
+
+
+# ----- glu, prelu, rrelu ----------------------------------------------------------------------
+def _cat(xp, parts, dim: int):
+    if not isinstance(parts[0], Tensor):
+        return np.concatenate(parts, axis=dim)
+    return S.cat(parts, dim)
+
+
+class GluBackward0(Node):
+    """glu(x) = a * sigmoid(b) for the two halves a, b of x along ``dim``."""
+
+    __slots__ = ("self_", "dim")
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        half = x.shape[self.dim] // 2
+        key_a = (slice(None),) * self.dim + (slice(0, half),)
+        key_b = (slice(None),) * self.dim + (slice(half, None),)
+        a, b = x[key_a], x[key_b]
+        s = _logistic(xp, b)
+        return (_cat(xp, [grad * s, grad * a * s * (1 - s)], self.dim),)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    _check_tensor(input, "glu")
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    dim = wrap_dim(dim, input.ndim)
+    size = input._array.shape[dim]
+    if size % 2:
+        raise RuntimeError(
+            f"Halving dimension must be even, but dimension {dim} is size {size}")
+    _need_float(input, "glu_cpu")
+    half = size // 2
+    a = input._array[(slice(None),) * dim + (slice(0, half),)]
+    b = input._array[(slice(None),) * dim + (slice(half, None),)]
+    with np.errstate(all="ignore"):
+        array = (a * (0.5 * (1 + np.tanh(0.5 * b)))).astype(input._array.dtype, copy=False)
+    out = wrap(array, input._dtype)
+    if _records(input):
+        node = new_node(GluBackward0, (edge(input),), out._array)
+        node.self_, node.dim = SavedTensor(input), dim
+        set_history(out, node)
+    return out
+
+
+class PreluKernelBackward0(Node):
+    """prelu: x where x >= 0, weight * x elsewhere (weight along dim 1)."""
+
+    __slots__ = ("self_", "weight", "weight_view", "weight_shape")
+    _saved_fields = ("self_", "weight")
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        w = xp.reshape(xp.saved(self.weight), self.weight_view)
+        positive = x > 0
+        grad_x = grad_w = None
+        if self.needs_input_grad(0):
+            grad_x = xp.where(positive, grad, grad * w)
+        if self.needs_input_grad(1):
+            g = xp.where(positive, 0, grad * x)
+            lead, dims = len(g.shape) - len(self.weight_view), []
+            dims = tuple(i for i in range(len(g.shape))
+                         if i < lead or self.weight_view[i - lead] == 1)
+            if dims:
+                g = xp.sum(g, dims)
+            grad_w = xp.reshape(g, self.weight_shape)
+        return grad_x, grad_w
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    _check_tensor(input, "prelu")
+    _check_tensor(weight, "prelu", "weight", 2)
+    if weight.ndim > 1:
+        raise RuntimeError(
+            f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.ndim}")
+    count = weight._array.size
+    ndim = input.ndim
+    if count != 1:
+        if ndim == 0:
+            raise RuntimeError("Not allow zero-dim input tensor.")
+        channels = input._array.shape[1] if ndim > 1 else 1
+        if channels != count:
+            raise RuntimeError(
+                "Mismatch of parameter numbers and input channel size. Found parameter "
+                f"numbers = {count} and channel size = {channels}.")
+    if input._dtype is not weight._dtype:
+        raise RuntimeError(
+            f"expected scalar type {_legacy(input._dtype)} but found {_legacy(weight._dtype)}")
+    _need_float(input, "prelu_cpu")
+    if ndim >= 2:
+        view = (count,) + (1,) * (ndim - 2)
+    else:
+        view = (count,) if ndim == 1 and count != 1 else ((1,) * ndim if ndim else ())
+    if count == 1:
+        view = (1,) * max(ndim - 1, 0) if ndim >= 2 else ((1,) if ndim == 1 else ())
+    w = weight._array.reshape(view)
+    with np.errstate(all="ignore"):
+        array = np.where(input._array > 0, input._array, w * input._array)
+    out = wrap(array.astype(input._array.dtype, copy=False), input._dtype)
+    if grad_state.enabled and (input._requires_grad or weight._requires_grad):
+        node = new_node(PreluKernelBackward0, (edge(input), edge(weight)), out._array)
+        node.self_, node.weight = SavedTensor(input), SavedTensor(weight)
+        node.weight_view, node.weight_shape = view, weight._array.shape
+        set_history(out, node)
+    return out
+
+
+class RreluWithNoiseBackward0(LeakyReluBackward0):
+    __slots__ = ()
+
+
+class RreluWithNoiseBackward1(LeakyReluBackward0):
+    __slots__ = ()
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+          training: bool = False, inplace: bool = False) -> Tensor:
+    """Randomized leaky relu; in evaluation the slope is the mean (lower + upper) / 2."""
+    _check_tensor(input, "rrelu")
+    if training:
+        raise NotImplementedError("rrelu with training=True is not implemented in ember")
+    slope = (lower + upper) / 2
+    if inplace:
+        return apply_inplace(input, _leaky_relu, slope, RreluWithNoiseBackward1)
+    return _leaky_relu(input, slope, RreluWithNoiseBackward0)
+
+
+def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+           training: bool = False) -> Tensor:
+    return rrelu(input, lower, upper, training, True)
+
+
+# ----- softmax family -------------------------------------------------------------------------
+class SoftmaxBackward0(Node):
+    """softmax: result * (grad - sum(grad * result, dim))."""
+
+    __slots__ = ("result", "dim")
+    _saved_fields = ("result",)
+
+    def backward(self, grad, xp):
+        y = xp.saved_output(self.result, self)
+        gy = grad * y
+        return (gy - y * xp.sum(gy, (self.dim,), True),)
+
+
+class LogSoftmaxBackward0(Node):
+    """log_softmax: grad - exp(result) * sum(grad, dim)."""
+
+    __slots__ = ("result", "dim")
+    _saved_fields = ("result",)
+
+    def backward(self, grad, xp):
+        y = xp.saved_output(self.result, self)
+        return (grad - xp.exp(y) * xp.sum(grad, (self.dim,), True),)
+
+
+def _softmax_dim(name: str, ndim: int, stacklevel: int = 3) -> int:
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+        "include dim=X as an argument.", stacklevel=stacklevel + 1)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _softmax_core(input: Tensor, dim: int, log: bool, dtype=None, kernel="softmax") -> Tensor:
+    if dtype is not None:
+        input = E.to_dtype(input, dtype)
+    ndim = input.ndim
+    dim = wrap_dim(dim, ndim)
+    if input._dtype.category != FLOATING:
+        raise NotImplementedError(
+            f'"{kernel}_lastdim_kernel_impl" not implemented for \'{_legacy(input._dtype)}\'')
+    a = input._array
+    axis = dim if ndim else None
+    with np.errstate(all="ignore"):
+        if a.size == 0:
+            array = a.copy()
+        else:
+            shifted = a - np.max(a, axis=axis, keepdims=True)
+            exp = np.exp(shifted)
+            total = np.sum(exp, axis=axis, keepdims=True)
+            array = shifted - np.log(total) if log else exp / total
+    out = wrap(array.astype(a.dtype, copy=False), input._dtype)
+    if _records(input):
+        node = new_node(LogSoftmaxBackward0 if log else SoftmaxBackward0, (edge(input),),
+                        out._array)
+        node.result = SavedTensor(out, is_output=True)
+        node.dim = dim if ndim else 0
+        set_history(out, node)
+    return out
+
+
+def _functional_softmax(input, dim, dtype, log: bool, name: str, negate: bool = False):
+    _check_tensor(input, name)
+    if dim is None:
+        dim = _softmax_dim(name, input.ndim)
+    if negate:
+        input = E.neg(input)
+    return _softmax_core(input, dim, log, dtype, "log_softmax" if log else "softmax")
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype: D.dtype | None = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim``, computed from x - max(x) (no overflow)."""
+    if isinstance(_stacklevel, D.dtype):  # torch.softmax(input, dim, dtype)
+        dtype = _stacklevel
+    return _functional_softmax(input, dim, dtype, False, "softmax")
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+                dtype: D.dtype | None = None) -> Tensor:
+    """x - logsumexp(x) along ``dim``, stable."""
+    if isinstance(_stacklevel, D.dtype):  # torch.log_softmax(input, dim, dtype)
+        dtype = _stacklevel
+    return _functional_softmax(input, dim, dtype, True, "log_softmax")
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype: D.dtype | None = None) -> Tensor:
+    if isinstance(_stacklevel, D.dtype):  # positional dtype
+        dtype = _stacklevel
+    return _functional_softmax(input, dim, dtype, False, "softmin", negate=True)
+
+
+def _softmax_top(input: Tensor, dim: int, dtype: D.dtype | None = None) -> Tensor:
+    """torch.softmax / Tensor.softmax: ``dim`` is required."""
+    _check_tensor(input, "softmax")
+    return _softmax_core(input, dim, False, dtype, "softmax")
+
+
+def _log_softmax_top(input: Tensor, dim: int, dtype: D.dtype | None = None) -> Tensor:
+    _check_tensor(input, "log_softmax")
+    return _softmax_core(input, dim, True, dtype, "log_softmax")
+
+
+_softmax_top.__name__ = "softmax"
+_log_softmax_top.__name__ = "log_softmax"
+
+
+# ----- normalize ------------------------------------------------------------------------------
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
+              out: Tensor | None = None) -> Tensor:
+    """input / max(||input||_p along dim, eps), composed as torch composes it."""
+    _check_tensor(input, "normalize")
+    denom = E.clamp_min(R.norm(input, p, dim, keepdim=True), eps)
+    result = E.div(input, S.expand_as(denom, input))
+    if out is not None:
+        from ember.ops.indexing import copy_
+
+        copy_(out, result)
+        return out
+    return result
+
+
+# ----- dropout --------------------------------------------------------------------------------
+_SELU_DROP_ALPHA = 1.7580993408473766
+
+
+def _check_p(p: float) -> None:
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _noise(input: Tensor, feature: bool) -> Tensor:
+    from ember._random_ops import bernoulli_
+
+    shape = input._array.shape
+    if feature:
+        if input.ndim < 2:
+            raise RuntimeError(
+                "Feature dropout requires at least 2 dimensions in the input")
+        shape = shape[:2] + (1,) * (input.ndim - 2)
+    return wrap(np.empty(shape, dtype=input._array.dtype), input._dtype), bernoulli_
+
+
+def _dropout_impl(input: Tensor, p: float, train: bool, inplace: bool, feature: bool,
+                  alpha: bool) -> Tensor:
+    """torch's dropout: draw a 0/1 mask with bernoulli_(1 - p) (the same stream as torch),
+    scale it, multiply (alpha dropout also adds a shift)."""
+    if p < 0 or p > 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if p == 0 or not train or input._array.size == 0:
+        return input
+    if p == 1:
+        zero = wrap(np.zeros((), dtype=input._array.dtype), input._dtype)
+        return E.mul_(input, zero) if inplace else E.mul(input, zero)
+    noise, bernoulli_ = _noise(input, feature)
+    bernoulli_(noise, 1 - p)
+    if alpha:
+        a = 1.0 / math.sqrt((_SELU_DROP_ALPHA ** 2 * p + 1) * (1 - p))
+        shift = (noise._array - 1) * (_SELU_DROP_ALPHA * a) + _SELU_DROP_ALPHA * a * p
+        b = wrap(shift.astype(noise._array.dtype, copy=False), noise._dtype)
+        noise = wrap((noise._array * a).astype(noise._array.dtype, copy=False), noise._dtype)
+        result = E.mul_(input, noise) if inplace else E.mul(input, noise)
+        return E.add_(result, b)
+    noise = wrap(noise._array / noise._array.dtype.type(1 - p), noise._dtype)
+    return E.mul_(input, noise) if inplace else E.mul(input, noise)
+
+
+def _check_float_dropout(input: Tensor, p: float, training: bool) -> None:
+    _check_p(p)
+    if training and 0 < p and input._dtype.category != FLOATING and input._array.size:
+        raise RuntimeError(
+            f"result type Float can't be cast to the desired output type "
+            f"{_legacy(input._dtype)}")
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True,
+            inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p)."""
+    _check_tensor(input, "dropout")
+    _check_float_dropout(input, p, training)
+    return _dropout_impl(input, p, training, inplace, False, False)
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
+                  inplace: bool = False) -> Tensor:
+    """Dropout that keeps SELU's mean and variance (dropped values go to -alpha * scale)."""
+    _check_tensor(input, "alpha_dropout")
+    _check_float_dropout(input, p, training)
+    return _dropout_impl(input, p, training, inplace, False, True)
+
+
+def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
+                          inplace: bool = False) -> Tensor:
+    _check_tensor(input, "feature_alpha_dropout")
+    _check_float_dropout(input, p, training)
+    return _dropout_impl(input, p, training, inplace, True, True)
+
+
+def _channel_dropout(input: Tensor, p: float, training: bool, inplace: bool,
+                     batched: bool) -> Tensor:
+    if not batched:
+        input_b = S.unsqueeze(input, 0)
+        result = _dropout_impl(input_b, p, training, inplace, True, False)
+        return input if result is input_b else S.squeeze(result, 0)
+    return _dropout_impl(input, p, training, inplace, True, False)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, L) or (C, L) input."""
+    _check_tensor(input, "dropout1d")
+    _check_p(p)
+    if input.ndim not in (2, 3):
+        raise RuntimeError(
+            f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D input. Note "
+            "that dropout1d exists to provide channel-wise dropout on inputs with 1 spatial "
+            "dimension, a channel dimension, and an optional batch dimension (i.e. 2D or 3D "
+            "inputs).")
+    _check_float_dropout(input, p, training)
+    return _channel_dropout(input, p, training, inplace, input.ndim == 3)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, H, W) input (3-D input: channels of (N, C, L), as torch)."""
+    _check_tensor(input, "dropout2d")
+    _check_p(p)
+    ndim = input.ndim
+    if ndim not in (3, 4):
+        warnings.warn(
+            f"dropout2d: Received a {ndim}-D input to dropout2d, which is deprecated and will "
+            "result in an error in a future release. To retain the behavior and silence this "
+            "warning, please use dropout instead. Note that dropout2d exists to provide "
+            "channel-wise dropout on inputs with 2 spatial dimensions, a channel dimension, "
+            "and an optional batch dimension (i.e. 3D or 4D inputs).", stacklevel=2)
+    if ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+            "dropout behavior is desired - input is interpreted as shape (N, C, L), where C "
+            "is the channel dim. This behavior will change in a future release to interpret "
+            "the input as one without a batch dimension, i.e. shape (C, H, W). To maintain "
+            "the 1D channel-wise dropout behavior, please switch to using dropout1d "
+            "instead.", stacklevel=2)
+    _check_float_dropout(input, p, training)
+    return _dropout_impl(input, p, training, inplace, True, False)
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input."""
+    _check_tensor(input, "dropout3d")
+    _check_p(p)
+    ndim = input.ndim
+    if ndim not in (4, 5):
+        warnings.warn(
+            f"dropout3d: Received a {ndim}-D input to dropout3d, which is deprecated and will "
+            "result in an error in a future release. To retain the behavior and silence this "
+            "warning, please use dropout instead. Note that dropout3d exists to provide "
+            "channel-wise dropout on inputs with 3 spatial dimensions, a channel dimension, "
+            "and an optional batch dimension (i.e. 4D or 5D inputs).", stacklevel=2)
+    _check_float_dropout(input, p, training)
+    return _channel_dropout(input, p, training, inplace, ndim != 4)
+
+
+def feature_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    _check_tensor(input, "feature_dropout")
+    return _dropout_impl(input, p, train, False, True, False)
+
+
+
+
+# ----- one_hot, embedding ---------------------------------------------------------------------
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot rows (last dimension ``num_classes``, inferred as max + 1 when -1)."""
+    _check_tensor(tensor, "one_hot", "tensor")
+    if tensor._dtype is not D.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    a = tensor._array
+    if a.size == 0:
+        if num_classes == -1:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        return wrap(np.zeros(a.shape + (num_classes,), dtype=np.int64), D.int64)
+    if a.min() < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    if num_classes == -1:
+        num_classes = int(a.max()) + 1
+    elif a.max() >= num_classes:
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    return wrap((a[..., None] == np.arange(num_classes)).astype(np.int64), D.int64)
+
+
+class EmbeddingBackward0(Node):
+    """embedding: the rows' gradients summed into the weight (none for padding_idx)."""
+
+    __slots__ = ("indices", "num_weights", "padding_idx")
+    _saved_fields = ("indices",)
+
+    def backward(self, grad, xp):
+        indices = xp.saved(self.indices)
+        if not isinstance(indices, np.ndarray):
+            indices = indices._array
+        flat = indices.reshape(-1)
+        dim = grad.shape[-1]
+        rows = xp.reshape(grad, (flat.size, dim))
+        if self.padding_idx is not None and self.padding_idx >= 0:
+            rows = xp.where(xp.reshape(xp.asarray(flat != self.padding_idx)
+                                       if not isinstance(grad, Tensor)
+                                       else wrap(flat != self.padding_idx, D.bool_),
+                                       (flat.size, 1)), rows, 0)
+        if not isinstance(grad, Tensor):
+            out = np.zeros((self.num_weights, dim), dtype=grad.dtype)
+            np.add.at(out, flat, rows)
+            return (out,)
+        return (xp.put_at((self.num_weights, dim), (flat,), rows, grad),)
+
+
+def _embedding_renorm(weight: Tensor, indices: np.ndarray, max_norm: float,
+                      norm_type: float) -> None:
+    rows = np.unique(indices)
+    w = weight._array
+    norms = np.linalg.norm(w[rows].astype(np.float64), ord=norm_type, axis=1)
+    scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+    w[rows] = (w[rows] * scale[:, None]).astype(w.dtype)
+    weight._version_counter[0] += 1
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Rows of ``weight`` picked by the integer ``input``."""
+    _check_tensor(input, "embedding")
+    _check_tensor(weight, "embedding", "weight", 2)
+    num_weights = weight._array.shape[0] if weight.ndim else 0
+    if padding_idx is not None:
+        if padding_idx > 0:
+            if padding_idx >= num_weights:
+                raise AssertionError("Padding_idx must be within num_embeddings")
+        elif padding_idx < 0:
+            if padding_idx < -num_weights:
+                raise AssertionError("Padding_idx must be within num_embeddings")
+            padding_idx = num_weights + padding_idx
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq and sparse are not "
+                                  "implemented in ember")
+    if weight.ndim != 2:
+        raise RuntimeError("'weight' must be 2-D")
+    if input._dtype not in (D.int64, D.int32):
+        raise RuntimeError(
+            "Expected tensor for argument #1 'indices' to have one of the following scalar "
+            f"types: Long, Int; but got torch.{_legacy(input._dtype)}Tensor instead (while "
+            "checking arguments for embedding)")
+    idx = input._array
+    if idx.size and (idx.min() < 0 or idx.max() >= num_weights):
+        raise IndexError("index out of range in self")
+    if max_norm is not None:
+        _embedding_renorm(weight, idx, max_norm, norm_type)
+    out = wrap(weight._array[idx], weight._dtype)
+    if _records(weight):
+        node = new_node(EmbeddingBackward0, (edge(weight),), out._array)
+        node.indices = idx.astype(np.int64, copy=True)
+        node.num_weights = num_weights
+        node.padding_idx = padding_idx
+        set_history(out, node)
+    return out
+
+
 # ``__all__``: the names ``ember`` exports at top level (torch.softmax, torch.conv2d, ...);
 # ``FUNCTIONAL``: the names ``ember.nn.functional`` exports; ``TENSOR_METHODS``: Tensor methods.
-__all__: list[str] = []
-FUNCTIONAL: list[str] = []
-TENSOR_METHODS: dict = {}
+__all__: list[str] = [
+    "alpha_dropout", "celu", "celu_", "dropout", "feature_alpha_dropout",
+    "feature_dropout", "hardshrink", "log_softmax", "prelu", "relu_", "rrelu", "rrelu_",
+    "selu", "selu_", "softmax", "threshold", "threshold_",
+]
+FUNCTIONAL: list[str] = [
+    "alpha_dropout", "celu", "celu_", "dropout", "dropout1d", "dropout2d", "dropout3d", "elu",
+    "elu_", "embedding", "feature_alpha_dropout", "gelu", "glu", "hardshrink", "hardsigmoid",
+    "hardswish", "hardtanh", "hardtanh_", "leaky_relu", "leaky_relu_", "log_softmax",
+    "logsigmoid", "mish", "normalize", "one_hot", "prelu", "relu", "relu6", "relu_", "rrelu",
+    "rrelu_", "selu", "selu_", "sigmoid", "silu", "softmax", "softmin", "softplus", "softshrink",
+    "softsign", "tanh", "tanhshrink", "threshold", "threshold_",
+]
+TENSOR_METHODS: dict = {
+    "softmax": _softmax_top, "log_softmax": _log_softmax_top, "hardshrink": hardshrink,
+    "prelu": prelu, "relu_": E.relu_,
+}
+
