@@ -1,9 +1,9 @@
 """Shape ops and views: reshape/view, squeeze/unsqueeze, transpose/permute, expand, cat/stack.
 
 A view shares its parent's array (NumPy does that for free) and version counter, and records
-``(parent, step)`` in ``_view_of``. A step is one of four replayable operations (index,
-reshape, permute, expand) so that an in-place change of a view can rewrite its base's history
-as torch does (``CopySlices``): the same steps pick the view's region out of the base's
+``(parent, step)`` in ``_view_of``. A step is one of five replayable operations (index,
+reshape, permute, expand, diagonal) so that an in-place change of a view can rewrite its base's
+history as torch does (``CopySlices``): the same steps pick the view's region out of the base's
 gradient.
 """
 
@@ -27,7 +27,7 @@ from ember.ops._core import (
 )
 
 # ----- view steps -----------------------------------------------------------------------------
-INDEX, RESHAPE, PERMUTE, EXPAND = "index", "reshape", "permute", "expand"
+INDEX, RESHAPE, PERMUTE, EXPAND, DIAGONAL = "index", "reshape", "permute", "expand", "diagonal"
 
 
 def view_key(key: tuple) -> tuple:
@@ -43,7 +43,25 @@ def apply_view_step(x, step, xp):
         return xp.reshape(x, arg)
     if kind is PERMUTE:
         return xp.permute(x, arg)
+    if kind is DIAGONAL:
+        if isinstance(x, np.ndarray):
+            return diagonal_array(x, *arg)
+        from ember.ops.selection import diagonal
+
+        return diagonal(x, *arg)
     return xp.expand(x, arg)
+
+
+def diagonal_array(a: np.ndarray, offset: int, dim1: int, dim2: int) -> np.ndarray:
+    """A writable view of ``a``'s diagonal (``np.diagonal`` gives a read-only one), so that
+    in-place changes through it reach ``a``, as with any other view."""
+    diag = np.diagonal(a, offset, dim1, dim2)
+    if diag.size == 0:
+        return np.zeros(diag.shape, a.dtype)
+    start = [slice(None)] * a.ndim
+    start[dim2 if offset >= 0 else dim1] = slice(abs(offset), None)
+    return np.lib.stride_tricks.as_strided(a[tuple(start)], diag.shape, diag.strides,
+                                           writeable=a.flags.writeable)
 
 
 def make_view(input: Tensor, array: np.ndarray, step, node_cls=None) -> Tensor:
