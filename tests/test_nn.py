@@ -953,3 +953,15 @@ def test_deepcopy_and_pickle_of_models():
                 list(restored.state_dict()), [n for n, _ in restored.named_buffers()])
 
     assert check(program)[0] == "ok"
+
+
+def test_deprecated_container_and_nllloss2d():
+    def program(lib):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            c = lib.nn.Container(a=lib.nn.ReLU(), b=lib.nn.Linear(1, 1))
+            n = lib.nn.NLLLoss2d(ignore_index=1)
+        return repr(c), repr(n), n.ignore_index, [(x.category.__name__, str(x.message))
+                                                  for x in w]
+
+    check(program)

@@ -4,6 +4,8 @@ and misuse errors."""
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from differential import check
@@ -284,5 +286,53 @@ def test_transformer_dropout_training_matches_torch_stream():
         x = lib.randn(3, 2, 4)
         y = layer(x)
         return y.detach(), lib.rand(2)
+
+    check(program, **CLOSE)
+
+
+@pytest.mark.parametrize("cfg", [{}, {"batch_first": True}, {"norm_first": True},
+                                 {"activation": "gelu", "bias": False}], ids=str)
+def test_transformer_decoder_layer(cfg):
+    def program(lib):
+        lib.manual_seed(0)
+        layer = lib.nn.TransformerDecoderLayer(8, 2, dim_feedforward=12, dropout=0.0, **cfg)
+        tgt = lib.randn(3, 4, 8, requires_grad=True)
+        mem = lib.randn(3, 5, 8, requires_grad=True) if cfg.get("batch_first") else \
+            lib.randn(5, 4, 8, requires_grad=True)
+        T = 4 if cfg.get("batch_first") else 3
+        mask = lib.nn.Transformer.generate_square_subsequent_mask(T)
+        y = layer(tgt, mem, tgt_mask=mask)
+        (y * y.detach().sin()).sum().backward()
+        return (repr(layer), mask, y.detach(), tgt.grad, mem.grad,
+                [(n, p.grad) for n, p in layer.named_parameters()])
+
+    check(program, **CLOSE)
+
+
+def test_full_transformer():
+    def program(lib):
+        lib.manual_seed(0)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            model = lib.nn.Transformer(d_model=8, nhead=2, num_encoder_layers=2,
+                                       num_decoder_layers=1, dim_feedforward=16, dropout=0.0)
+            lib.nn.TransformerEncoder(lib.nn.TransformerEncoderLayer(8, 2, batch_first=True),
+                                      1)
+        src = lib.randn(5, 2, 8, requires_grad=True)
+        tgt = lib.randn(4, 2, 8, requires_grad=True)
+        kpm = lib.zeros(2, 5, dtype=lib.bool)
+        kpm[1, -2:] = True
+        y = model(src, tgt, tgt_mask=model.generate_square_subsequent_mask(4),
+                  src_key_padding_mask=kpm, memory_key_padding_mask=kpm)
+        (y * y.detach().cos()).sum().backward()
+        out = [repr(model), [str(x.message) for x in w], list(model.named_parameters()),
+               y.detach(), src.grad, tgt.grad, [p.grad for p in model.parameters()]]
+        for action in (lambda: model(src, lib.randn(4, 3, 8)),
+                       lambda: model(src, lib.randn(4, 2, 6))):
+            try:
+                action()
+            except RuntimeError as e:
+                out.append(str(e))
+        return out
 
     check(program, **CLOSE)

@@ -7,6 +7,7 @@ by key), so traversal, ``state_dict`` and printing need nothing special.
 from __future__ import annotations
 
 import operator
+import warnings
 from collections import OrderedDict
 from collections import abc as container_abcs
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,7 +18,7 @@ from ember._tensor import Tensor
 from ember.nn.modules.module import Module, _addindent, _typename
 from ember.nn.parameter import Parameter
 
-__all__ = ["ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
+__all__ = ["Container", "ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
 
 
 def _abs_index(container, idx) -> str:
@@ -34,6 +35,18 @@ def _sequential_operand(other) -> None:
         raise ValueError(
             f"add operator supports only objects of Sequential class, but {type(other)} is given."
         )
+
+
+class Container(Module):
+    """Deprecated: a Module whose keyword arguments become its children."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        warnings.warn("`nn.Container` is deprecated. All of its functionality is now "
+                      "implemented in `nn.Module`. Subclass that instead.", FutureWarning,
+                      stacklevel=2)
+        super().__init__()
+        for key, value in kwargs.items():
+            self.add_module(key, value)
 
 
 class Sequential(Module):
