@@ -11,6 +11,7 @@ from ember import (
     optim,
     random,  # noqa: E402
     utils,
+    viz,
 )
 from ember._creation import (
     arange,
