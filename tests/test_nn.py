@@ -965,3 +965,26 @@ def test_deprecated_container_and_nllloss2d():
                                                   for x in w]
 
     check(program)
+
+
+def test_parameter_misuse_and_buffer_marker():
+    def program(lib):
+        out = []
+        for action in (lambda: lib.nn.Parameter(lib.tensor([1, 2])),
+                       lambda: lib.nn.Parameter([1.0])):
+            try:
+                action()
+            except Exception as e:  # noqa: BLE001
+                out.append((type(e).__name__, str(e)))
+        out.append(str(lib.nn.Parameter(lib.tensor([1, 2]), requires_grad=False).dtype))
+        m = lib.nn.Module()
+        b = lib.nn.Buffer(lib.ones(2, requires_grad=True) * 2)
+        m.kept = b
+        m.scratch = lib.nn.Buffer(lib.zeros(3), persistent=False)
+        m.plain = lib.ones(1)
+        out.append((type(b).__name__, b.requires_grad, b.grad_fn, isinstance(b, lib.nn.Buffer),
+                    isinstance(lib.ones(1), lib.nn.Buffer), list(m._buffers),
+                    list(m.state_dict()), hasattr(m, "plain"), list(m.__dict__).count("plain")))
+        return out
+
+    check(program)

@@ -8,6 +8,8 @@ Tensors, as in torch.
 
 from __future__ import annotations
 
+import weakref
+
 from ember import _creation as C
 from ember._tensor import Tensor, _wrap
 
@@ -38,12 +40,10 @@ class Parameter(Tensor):
         if data is None:
             data = C.empty(0)
         if not isinstance(data, Tensor):
-            raise TypeError(
-                f"Creating a Parameter from an instance of type {type(data).__name__} requires "
-                "that detach() returns an instance of the same type, but return type Tensor "
-                f"was found instead. To use the type as a Parameter, please correct the "
-                f"detach() semantics defined by its __torch_dispatch__() implementation."
-            )
+            raise AttributeError(f"'{type(data).__name__}' object has no attribute 'detach'")
+        if requires_grad and not data.is_floating_point():
+            raise RuntimeError(
+                "Only Tensors of floating point and complex dtype can require gradients")
         return _adopt(cls, data, requires_grad)
 
     def __init__(self, *args, **kwargs) -> None:  # everything happened in __new__
@@ -68,31 +68,39 @@ def _rebuild_parameter(data: Tensor, requires_grad: bool) -> Parameter:
     return Parameter(data, requires_grad)
 
 
+# Tensors marked by ``Buffer(...)`` (ember tensors have no ``__dict__`` to hold the mark):
+# id -> (weak reference, persistent). Keyed by id because a tensor's ``==`` is elementwise.
+_BUFFER_MARKS: dict[int, tuple] = {}
+
+
+def _buffer_mark(t: Tensor):
+    entry = _BUFFER_MARKS.get(id(t))
+    return entry if entry is not None and entry[0]() is t else None
+
+
 class _BufferMeta(type):
     """``isinstance(t, Buffer)`` holds for tensors that ``Buffer(...)`` marked."""
 
     def __instancecheck__(cls, instance) -> bool:
-        return isinstance(instance, Tensor) and getattr(instance, "_is_buffer", False)
+        return isinstance(instance, Tensor) and _buffer_mark(instance) is not None
 
 
 class Buffer(metaclass=_BufferMeta):
     """Marks a tensor to be registered as a buffer when assigned to a Module.
 
-    ``Buffer(t)`` returns a plain Tensor (detached from ``t``'s history) carrying the mark,
-    so it works everywhere a Tensor does.
+    ``Buffer(t)`` returns a plain Tensor (``t`` detached) carrying the mark, so it works
+    everywhere a Tensor does.
     """
 
     def __new__(cls, data: Tensor | None = None, *, persistent: bool = True) -> Tensor:
         if data is None:
             data = C.empty(0)
-        t = _adopt(_MarkedTensor, data, data.requires_grad)
-        t._is_buffer = True
-        t.persistent = persistent
+        t = data.detach().requires_grad_(data.requires_grad)
+        key = id(t)
+        _BUFFER_MARKS[key] = (weakref.ref(t, lambda _: _BUFFER_MARKS.pop(key, None)), persistent)
         return t
 
 
-class _MarkedTensor(Tensor):
-    """A Tensor with a ``__dict__``, to carry Buffer's marks."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        pass
+def _buffer_persistent(t: Tensor) -> bool:
+    entry = _buffer_mark(t)
+    return True if entry is None else entry[1]

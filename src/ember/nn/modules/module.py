@@ -20,7 +20,7 @@ from ember import _dtype as D
 from ember._tensor import Tensor
 from ember.autograd.function import Function
 from ember.autograd.grad_mode import is_grad_enabled, no_grad
-from ember.nn.parameter import Buffer, Parameter
+from ember.nn.parameter import Buffer, Parameter, _buffer_persistent
 
 __all__ = ["Module", "RemovableHandle"]
 
@@ -381,7 +381,7 @@ class Module:
                     "(torch.nn.Buffer, torch.Tensor or None expected)"
                 )
             if isinstance(value, Buffer):
-                persistent = value.persistent
+                persistent = _buffer_persistent(value)
             else:
                 persistent = name not in self._non_persistent_buffers_set
             self.register_buffer(name, value, persistent)
