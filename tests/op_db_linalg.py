@@ -378,6 +378,24 @@ add_entry("cdist", lambda m, a, b, p: m.cdist(a, b, p=p),
           ), atol=1e-4, rtol=1e-4)
 
 
+def _cdist_mm_shapes(draw):
+    batch = _batch(draw, 1, 1)
+    m_ = draw(st.integers(1, 3))
+    return [batch + (draw(st.integers(26, 28)), m_), (draw(st.integers(1, 3)), m_)]
+
+
+add_entry("cdist_mm", lambda m, a, b, mode: m.cdist(a, b, compute_mode=mode),
+          _matrix_samples(_cdist_mm_shapes, kwargs=lambda draw, s: {"mode": draw(st.sampled_from(
+              ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist")))}),
+          covers=(), atol=1e-4, rtol=1e-4, errors=(
+              ("bad compute_mode", lambda m: m.cdist(m.ones(2, 3), m.ones(2, 3),
+                                                     compute_mode="bad")),
+          ))
+add_entry("cdist_no_mm", lambda m, a, b: m.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist"),
+          _matrix_samples(_cdist_mm_shapes), covers=(), second_order=False, atol=1e-4,
+          rtol=1e-4)
+
+
 def _chain_shapes(count_min=2, vectors=True):
     def make(draw):
         count = draw(st.integers(count_min, 4))

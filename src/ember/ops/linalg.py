@@ -1715,6 +1715,9 @@ class CdistBackward0(Node):
         x1, x2 = xp.saved(self.x1), xp.saved(self.x2)
         dist = xp.saved_output(self.result, self)
         p = self.p
+        if p == 2:
+            return _euclidean_grads(xp, grad, x1, x2, dist, self.needs_input_grad(0),
+                                    self.needs_input_grad(1))
         diff = xp.unsqueeze(x1, -2) - xp.unsqueeze(x2, -3)  # (..., P, R, M)
         g = xp.unsqueeze(grad, -1)
         d = xp.unsqueeze(dist, -1)
@@ -1739,6 +1742,55 @@ class CdistBackward0(Node):
         )
 
 
+class EuclideanDistBackward0(Node):
+    """Euclidean distances of batches of rows: ratio = grad / dist (0 where dist is 0);
+    grad_x1 = x1 * rowsum(ratio) - ratio @ x2, symmetrically for x2."""
+
+    __slots__ = ("x1", "x2", "result")
+    _saved_fields = ("x1", "x2", "result")
+
+    def backward(self, grad, xp):
+        x1, x2 = xp.saved(self.x1), xp.saved(self.x2)
+        return _euclidean_grads(xp, grad, x1, x2, xp.saved_output(self.result, self),
+                                self.needs_input_grad(0), self.needs_input_grad(1))
+
+
+def _euclidean_grads(xp, grad, x1, x2, dist, need1=True, need2=True):
+    ratio = xp.where(dist == 0, 0, grad / xp.where(dist == 0, 1, dist))
+    return (
+        x1 * xp.sum(ratio, (-1,), True) - xp.matmul(ratio, x2) if need1 else None,
+        x2 * xp.unsqueeze(xp.sum(ratio, (-2,)), -1) - xp.matmul(xp.mT(ratio), x1)
+        if need2 else None,
+    )
+
+
+def _euclidean_dist(x1: Tensor, x2: Tensor) -> Tensor:
+    """Distances through one matrix product, |a|^2 + |b|^2 - 2 a.b (torch's fast path)."""
+    a, b = x1._array, x2._array
+    a_norm = (a * a).sum(-1, keepdims=True)
+    b_norm = (b * b).sum(-1, keepdims=True)
+    left = np.concatenate([-2 * a, a_norm, np.ones_like(a_norm)], -1)
+    right = np.concatenate([b, np.ones_like(b_norm), b_norm], -1)
+    dist = np.sqrt(np.maximum(np.matmul(left, np.swapaxes(right, -1, -2)), 0))
+    out = wrap(_contig(dist, a.dtype), x1._dtype)
+    if _records(x1, x2):
+        node = new_node(EuclideanDistBackward0, (edge(x1), edge(x2)), out._array)
+        node.x1, node.x2 = SavedTensor(x1), SavedTensor(x2)
+        node.result = SavedTensor(out, is_output=True)
+        set_history(out, node)
+    return out
+
+
+def _cdist_mm(x1: Tensor, x2: Tensor, batch: tuple) -> Tensor:
+    from ember.ops.shape import expand, reshape, view
+
+    size = int(np.prod(batch))
+    (r1, c), r2 = x1._array.shape[-2:], x2._array.shape[-2]
+    a = reshape(expand(x1, batch + (r1, c)), (size, r1, c))
+    b = reshape(expand(x2, batch + (r2, c)), (size, r2, c))
+    return view(_euclidean_dist(a, b), batch + (r1, r2))
+
+
 def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
           compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
     for name, t in (("X1", x1), ("X2", x2)):
@@ -1759,6 +1811,14 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
         raise RuntimeError(f"expected scalar type {_legacy(x1._dtype)} but found "
                            f"{_legacy(x2._dtype)}")
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    if compute_mode not in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                            "donot_use_mm_for_euclid_dist", None):
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
+    use_mm = compute_mode == "use_mm_for_euclid_dist" or (
+        compute_mode in ("use_mm_for_euclid_dist_if_necessary", None)
+        and (a.shape[-2] > 25 or b.shape[-2] > 25))
+    if p == 2 and use_mm and a.shape[-2] and b.shape[-2] and a.shape[-1]:
+        return _cdist_mm(x1, x2, tuple(batch))
     a = np.broadcast_to(a, batch + a.shape[-2:])
     b = np.broadcast_to(b, batch + b.shape[-2:])
     diff = np.abs(a[..., :, None, :] - b[..., None, :, :])
