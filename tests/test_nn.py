@@ -988,3 +988,30 @@ def test_parameter_misuse_and_buffer_marker():
         return out
 
     check(program)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_pad_and_unpad_sequence(batch_first, side):
+    def program(lib):
+        lib.manual_seed(0)
+        seqs = [lib.randn(n, 3, requires_grad=True) for n in (2, 5, 1)]
+        padded = lib.nn.utils.rnn.pad_sequence(seqs, batch_first=batch_first,
+                                               padding_value=-1.5, padding_side=side)
+        (padded * padded).sum().backward()
+        out = [padded, [s.grad for s in seqs]]
+        if side == "right":
+            # torch transposes a time-major argument in place: hand it a copy
+            back = lib.nn.utils.rnn.unpad_sequence(padded.detach().clone(), lib.tensor([2, 5, 1]),
+                                                   batch_first=batch_first)
+            out.append(back)
+        out.append(lib.nn.utils.rnn.pad_sequence([lib.tensor([1, 2]), lib.tensor([3])]))
+        for action in (lambda: lib.nn.utils.rnn.pad_sequence([]),
+                       lambda: lib.nn.utils.rnn.pad_sequence(3)):
+            try:
+                action()
+            except Exception as e:  # noqa: BLE001
+                out.append((type(e).__name__, str(e).split("\n")[0]))
+        return out
+
+    check(program)
