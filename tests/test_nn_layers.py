@@ -294,3 +294,32 @@ def test_parameters_init_distribution_edge_shapes(seed):
                 [str(x.message) for x in w], lib.rand(2), math.isfinite(1.0))
 
     check(program, **EXACT)
+
+
+@pytest.mark.parametrize("cls,shape", [("Dropout", (4, 5)), ("Dropout1d", (2, 3, 4)),
+                                       ("Dropout2d", (2, 3, 4, 4)), ("Dropout3d", (2, 3, 2, 2, 2)),
+                                       ("AlphaDropout", (4, 5)),
+                                       ("FeatureAlphaDropout", (2, 3, 4, 4))])
+def test_dropout_modules_in_training(cls, shape):
+    def program(lib):
+        lib.manual_seed(5)
+        m = getattr(lib.nn, cls)(0.3)
+        x = lib.randn(*shape, requires_grad=True)
+        y = m(x)
+        (y * 2).sum().backward()
+        m.eval()
+        return repr(m), y, x.grad, m(x), lib.rand(2)
+
+    check(program)
+
+
+def test_embedding_max_norm():
+    def program(lib):
+        lib.manual_seed(0)
+        e = lib.nn.Embedding(5, 3, max_norm=1.0)
+        idx = lib.tensor([0, 2, 2, 4])
+        y = e(idx)
+        y.sum().backward()
+        return y, e.weight.detach(), e.weight.grad
+
+    check(program)
