@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from op_db import (
     F32,
@@ -516,6 +517,46 @@ add_entry("linalg.solve_right", lambda m, a, b: _solve(m, a, b, left=False),
           atol=1e-4)
 
 
+def _triangular_shapes(draw):
+    n = draw(st.integers(0, 4))
+    batch = _batch(draw)
+    k = draw(st.integers(0, 3))
+    left = draw(st.booleans())
+    b = (n, k) if left else (k, n)
+    if draw(st.booleans()):
+        return [batch + (n, n), b], left
+    return [(n, n), batch + b], left
+
+
+def _triangular_samples():
+    def make(grad):
+        @st.composite
+        def sample(draw):
+            dtype = draw(st.sampled_from(FLOAT_DTYPES))
+            shapes_, left = _triangular_shapes(draw)
+            arrays_ = tuple(draw(arrays(dtype, s)) for s in shapes_)
+            return Sample(arrays_, {"upper": draw(st.booleans()), "left": left,
+                                    "unitriangular": draw(st.booleans())},
+                          tuple(draw(st.booleans()) for _ in arrays_))
+
+        return sample()
+
+    return make
+
+
+add_entry("linalg.solve_triangular", lambda m, a, b, **kw: m.linalg.solve_triangular(
+    _dominant(m, a), b, **kw), _triangular_samples(), errors=(
+    ("B is 1-D", lambda m: m.linalg.solve_triangular(m.eye(3), m.ones(3), upper=True)),
+    ("no upper", lambda m: m.linalg.solve_triangular(m.eye(3), m.ones(3, 2))),
+    ("sizes differ", lambda m: m.linalg.solve_triangular(m.eye(3), m.ones(2, 2), upper=True)),
+    ("int", lambda m: m.linalg.solve_triangular(T(m, [[1, 0], [0, 1]]), T(m, [[1], [2]]),
+                                                upper=True)),
+), atol=1e-4, rtol=1e-4)
+add_entry("linalg.solve_triangular_singular", lambda m, a, b: m.linalg.solve_triangular(
+    a * 0, b, upper=True), _matrix_samples(lambda draw: [(2, 2), (2, 2)]), covers=(),
+    differentiable=False)
+
+
 def _cholesky(m, x, upper):
     return m.linalg.cholesky(_spd(m, x), upper=upper)
 
@@ -809,6 +850,19 @@ add_entry("linalg.vector_norm", lambda m, x, ord, dim, keepdim: m.linalg.vector_
                                            kwargs=_vector_norm_kwargs), errors=(
     ("int", lambda m: m.linalg.vector_norm(T(m, [1, 2]))),
 ), atol=1e-4, rtol=1e-4)
+def _vecdot_shapes(draw):
+    a, b = (tuple(s) for s in draw(hnp.mutually_broadcastable_shapes(
+        num_shapes=2, min_dims=1, max_dims=3, min_side=0, max_side=3)).input_shapes)
+    return [a, b]
+
+
+add_entry("linalg.vecdot", lambda m, a, b, dim: m.linalg.vecdot(a, b, dim=dim),
+          _matrix_samples(_vecdot_shapes, kwargs=lambda draw, s: {"dim": draw(st.sampled_from(
+              (-1, -min(len(s[0]), len(s[1])))))}), errors=(
+              ("sizes differ", lambda m: m.linalg.vecdot(m.ones(2), m.ones(3))),
+              ("dtypes differ", lambda m: m.linalg.vecdot(m.ones(2), m.ones(2, dtype=m.float64))),
+              ("int", lambda m: m.linalg.vecdot(T(m, [1, 2]), T(m, [1, 2]))),
+          ))
 add_entry("linalg.matmul", lambda m, a, b: m.linalg.matmul(a, b),
           _matrix_samples(lambda draw: [_batch(draw, 1) + (2, 3), (3, draw(st.integers(0, 2)))]),
           errors=(("shapes differ", lambda m: m.linalg.matmul(m.ones(2, 3), m.ones(2, 3))),))
@@ -819,4 +873,4 @@ PUBLIC_OPS: tuple[str, ...] = tuple(
     "kron logdet matrix_power outer pinverse qr slogdet svd tensordot vdot".split()
 ) + tuple("linalg." + name for name in (
     "cholesky cross det eigh eigvalsh inv lstsq matmul matrix_norm matrix_power matrix_rank "
-    "multi_dot norm pinv qr slogdet solve svd svdvals vector_norm").split())
+    "multi_dot norm pinv qr slogdet solve solve_triangular svd svdvals vecdot vector_norm").split())

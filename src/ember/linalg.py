@@ -28,12 +28,14 @@ pinv = _L.linalg_pinv
 qr = _L.linalg_qr
 slogdet = _L.linalg_slogdet
 solve = _L.linalg_solve
+solve_triangular = _L.linalg_solve_triangular
 svd = _L.linalg_svd
 svdvals = _L.linalg_svdvals
+vecdot = _L.linalg_vecdot
 vector_norm = _R.vector_norm
 
 __all__ = [
     "LinAlgError", "cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "lstsq", "matmul",
     "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet",
-    "solve", "svd", "svdvals", "vector_norm",
+    "solve", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm",
 ]

@@ -1842,6 +1842,126 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
     return out
 
 
+# ===== solve_triangular, vecdot ===============================================================
+def _triangle(xp, a, upper: bool, unitriangular: bool):
+    """The triangle of ``a`` solve_triangular reads (unit diagonal when ``unitriangular``)."""
+    n = a.shape[-1]
+    k = 1 if unitriangular else 0
+    mask = np.triu(np.ones((n, n)), k) if upper else np.tril(np.ones((n, n)), -k)
+    tri = a * _const(xp, mask, a)
+    return tri + _eye(xp, n, a) if unitriangular else tri
+
+
+class LinalgSolveTriangularBackward0(Node):
+    """X = T^-1 B (or B T^-1): grad_B = T^-T grad (grad T^-T); grad_A = -grad_B X^T
+    (-X^T grad_B), kept to the triangle the solve read."""
+
+    __slots__ = ("self_", "result", "upper", "left", "unitriangular")
+    _saved_fields = ("self_", "result")
+
+    def backward(self, grad, xp):
+        tri = _triangle(xp, xp.saved(self.self_), self.upper, self.unitriangular)
+        x = xp.saved_output(self.result, self)
+        if self.left:
+            g_b = _solve_f(xp, xp.mT(tri), grad)
+            g_a = -xp.matmul(g_b, xp.mT(x))
+        else:
+            g_b = xp.mT(_solve_f(xp, tri, xp.mT(grad)))
+            g_a = -xp.matmul(xp.mT(x), g_b)
+        if self.needs_input_grad(0):
+            n = g_a.shape[-1]
+            k = 1 if self.unitriangular else 0
+            mask = np.triu(np.ones((n, n)), k) if self.upper else np.tril(np.ones((n, n)), -k)
+            g_a = g_a * _const(xp, mask, g_a)
+        else:
+            g_a = None
+        return g_a, g_b
+
+
+def _substitute(tri: np.ndarray, b: np.ndarray, upper: bool) -> np.ndarray:
+    """Back/forward substitution, one row at a time (vectorized over batches and columns):
+    a zero pivot gives inf/NaN as LAPACK's trsm does, where np.linalg.solve would raise."""
+    n = tri.shape[-1]
+    x = np.zeros(np.broadcast_shapes(tri.shape[:-2], b.shape[:-2]) + b.shape[-2:], b.dtype)
+    rows = range(n - 1, -1, -1) if upper else range(n)
+    with np.errstate(all="ignore"):
+        for i in rows:
+            acc = b[..., i, :] - np.einsum("...j,...jk->...k", tri[..., i, :], x)
+            x[..., i, :] = acc / tri[..., i, i, None]
+    return x
+
+
+_REQUIRED = object()
+
+
+def linalg_solve_triangular(A: Tensor, B: Tensor, *, upper: bool = _REQUIRED, left: bool = True,
+                            unitriangular: bool = False) -> Tensor:
+    op = "linalg.solve_triangular"
+    if upper is _REQUIRED:
+        raise TypeError('linalg_solve_triangular() missing 1 required positional arguments: '
+                        '"upper"')
+    if A._array.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
+    if B._array.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor B must have at least 2 dimensions.")
+    if A._dtype.category != D.FLOATING:
+        raise NotImplementedError(
+            f"\"triangular_solve_cpu\" not implemented for '{_legacy(A._dtype)}'")
+    if A._dtype is not B._dtype:
+        raise RuntimeError(
+            f"{op}: Expected A and B to have the same dtype, but found A of type "
+            f"{_legacy(A._dtype)} and B of type {_legacy(B._dtype)} instead"
+        )
+    _check_square(A, op)
+    a, b = A._array, B._array
+    n = a.shape[-1]
+    if (b.shape[-2] if left else b.shape[-1]) != n:
+        shape = f"{b.shape[-2]}x{b.shape[-1]}"
+        raise RuntimeError(
+            f"{op}: Incompatible shapes of A and B for the equation "
+            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {shape})"
+        )
+    tri = _triangle(ARRAY_MATH, a, upper, unitriangular)
+    if not left:  # X T = B is T^T X^T = B^T
+        tri, b, upper_ = np.swapaxes(tri, -1, -2), np.swapaxes(b, -1, -2), not upper
+    else:
+        upper_ = upper
+    batch = np.broadcast_shapes(tri.shape[:-2], b.shape[:-2])
+    tri_b = np.broadcast_to(tri, batch + tri.shape[-2:])
+    b_b = np.broadcast_to(b, batch + b.shape[-2:])
+    try:
+        x = np.linalg.solve(tri_b, b_b) if tri_b.size and b_b.size else np.zeros(b_b.shape,
+                                                                                   a.dtype)
+    except np.linalg.LinAlgError:
+        x = _substitute(tri_b, b_b, upper_)
+    if not left:
+        x = np.swapaxes(x, -1, -2)
+    out = wrap(_contig(x, a.dtype), A._dtype)
+    if _records(A, B):
+        node = new_node(LinalgSolveTriangularBackward0, (edge(A), edge(B)), out._array)
+        node.self_ = SavedTensor(A)
+        node.result = SavedTensor(out, is_output=True)
+        node.upper, node.left, node.unitriangular = upper, left, unitriangular
+        set_history(out, node)
+    return out
+
+
+def linalg_vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
+    """Dot products along ``dim`` (broadcasting): vdot for two vectors, else (x * y).sum(dim)."""
+    from ember.ops import reduction as R
+    from ember.ops.elementwise import mul
+
+    _check_float(x, "linalg.vecdot")
+    if x._dtype is not y._dtype:
+        raise RuntimeError(
+            "linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
+            f"{_legacy(x._dtype)} and y of type {_legacy(y._dtype)} instead"
+        )
+    if x._array.ndim == 1 and y._array.ndim == 1:
+        return vdot(x, y)
+    return R.sum(mul(x, y), dim)
+
+
 # ===== torch's older spellings: svd (V, not Vh), qr(some=), cholesky, addr, vdot ===============
 svd_result = _named_tuple("svd", ("U", "S", "V"))
 qr_result = _named_tuple("qr", ("Q", "R"))
