@@ -12,7 +12,7 @@ import numpy as np
 from ember import _creation as C
 from ember import _dtype as D
 from ember import _random_ops as R_OPS
-from ember._tensor import Tensor, _wrap
+from ember._tensor import Tensor
 from ember.autograd import _tensor_backward
 from ember.ops import activation, convolution, loss, normalization, pointwise, selection, sorting
 from ember.ops import elementwise as E
@@ -39,14 +39,6 @@ def _cast(dtype):
         return E.to_dtype(self, dtype)
 
     return cast
-
-
-def _any(self: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    return _wrap(np.asarray(np.any(self._array, axis=dim, keepdims=keepdim)), D.bool_)
-
-
-def _all(self: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    return _wrap(np.asarray(np.all(self._array, axis=dim, keepdims=keepdim)), D.bool_)
 
 
 def _unbind(self: Tensor, dim: int = 0) -> tuple:
@@ -124,7 +116,7 @@ METHODS = {
     "__rand__": E.bitwise_and, "__ror__": E.bitwise_or, "__rxor__": E.bitwise_xor,
     "__invert__": E.bitwise_not, "bitwise_not": E.bitwise_not, "logical_not": E.logical_not,
     "logical_and": E.logical_and, "logical_or": E.logical_or, "isnan": E.isnan,
-    "any": _any, "all": _all,
+    "any": R.any, "all": R.all,
     # casts and copies
     "to": _to, "float": _cast(D.float32), "double": _cast(D.float64), "half": _cast(D.float16),
     "long": _cast(D.int64), "int": _cast(D.int32), "short": _cast(D.int16),

@@ -6,8 +6,10 @@ dropped dimensions back (when ``keepdim`` was False) so broadcasting does the re
 
 from __future__ import annotations
 
+import builtins
 import collections
 import math
+import warnings
 
 import numpy as np
 
@@ -521,7 +523,399 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
     return vector_norm(input, p, dim, keepdim, dtype=dtype)
 
 
+# ----- var / std ------------------------------------------------------------------------------
+def _correction(name: str, unbiased, correction) -> float:
+    """The ``correction`` torch's var/std use: 1 (Bessel) unless told otherwise."""
+    if correction is not None:
+        if unbiased is not None:
+            raise TypeError(
+                f"{name}() received an invalid combination of arguments - got both 'unbiased' "
+                "and 'correction'"
+            )
+        return correction
+    return 0 if unbiased is False else 1
+
+
+def _check_floating(input: Tensor, name: str) -> None:
+    if input._dtype.category != FLOATING:
+        name = "std and var" if name in ("std", "var") else name
+        raise RuntimeError(f"{name} only support floating point and complex dtypes")
+
+
+def _var_array(a: np.ndarray, dims: tuple, correction, keepdim: bool):
+    """Variance in float64 (torch accumulates in double), and the reduced count."""
+    count = math.prod(a.shape[d] for d in dims)
+    wide = a.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.sum(wide, axis=dims, keepdims=True) / count if count else np.full(
+            _reduced_shape(a.shape, dims, True), np.nan)
+        deviation = wide - mean
+        squares = np.sum(deviation * deviation, axis=dims, keepdims=keepdim)
+        value = squares / builtins.max(0, count - correction)
+    return np.asarray(value, dtype=a.dtype), mean, count
+
+
+def _var_backward(grad, xp, self_, dims, correction, keepdim: bool, rnumel):
+    """d var / d self = 2 (self - mean) / (N - correction), spread over the reduced dims.
+
+    ``rnumel`` is torch's N: None for a reduction over everything (dim None or a 0-dim
+    input), where no degrees of freedom give NaN where self equals the mean and inf
+    elsewhere (constants, so no second derivative), as torch does.
+    """
+    count = math.prod(self_.shape[d] for d in dims)
+    grad = _unreduce(grad, xp, dims, keepdim, self_.shape)
+    mean = xp.sum(self_, dims, True) / count
+    if rnumel is None:
+        dof = count - correction
+        if dof <= 0:
+            return grad * xp.where(self_ == mean, math.nan, math.inf)
+    else:
+        dof = rnumel - correction
+    factor = 2.0 / dof if dof else math.inf  # C++ divides by zero to inf, as torch does
+    return factor * grad * (self_ - mean)
+
+
+def _std_grad_to_var(grad, xp, result):
+    """std = sqrt(var): the gradient reaching var (0 where std is 0, as torch masks it)."""
+    return xp.where(result == 0, 0, grad / (result * 2))
+
+
+def _mean_backward(grad, xp, dims, keepdim: bool, shape):
+    count = math.prod(shape[d] for d in dims)
+    return _unreduce(grad / count, xp, dims, keepdim, shape)
+
+
+class VarBackward0(Node):
+    __slots__ = ("self_", "dim", "correction", "keepdim", "rnumel")
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        return (_var_backward(grad, xp, xp.saved(self.self_), self.dim, self.correction,
+                              self.keepdim, self.rnumel),)
+
+
+class StdBackward0(Node):
+    __slots__ = ("self_", "result", "dim", "correction", "keepdim", "rnumel")
+    _saved_fields = ("self_", "result")
+
+    def backward(self, grad, xp):
+        result = xp.saved_output(self.result, self)
+        grad = _std_grad_to_var(grad, xp, result)
+        return (_var_backward(grad, xp, xp.saved(self.self_), self.dim, self.correction,
+                              self.keepdim, self.rnumel),)
+
+
+class VarMeanBackward0(Node):
+    """Both outputs (var, mean) feed one gradient; either may be absent."""
+
+    __slots__ = ("self_", "result0", "dim", "correction", "keepdim", "rnumel")
+    _saved_fields = ("self_", "result0")
+    num_outputs = 2
+    _is_std = False
+
+    def backward(self, grads, xp):
+        grad_var, grad_mean = grads
+        self_ = xp.saved(self.self_)
+        dims, keepdim = self.dim, self.keepdim
+        total = None
+        if grad_var is not None:
+            if self._is_std:
+                grad_var = _std_grad_to_var(grad_var, xp, xp.saved_output(self.result0, self))
+            total = _var_backward(grad_var, xp, self_, dims, self.correction, keepdim,
+                                  self.rnumel)
+        if grad_mean is not None:
+            part = _mean_backward(grad_mean, xp, dims, keepdim, self_.shape)
+            total = part if total is None else total + part
+        return (total,)
+
+
+class StdMeanBackward0(VarMeanBackward0):
+    __slots__ = ()
+    _is_std = True
+
+
+def _var_args(name: str, dim, unbiased, correction):
+    if isinstance(dim, bool):  # var(x, True): the unbiased overload
+        dim, unbiased = None, dim
+    return dim, _correction(name, unbiased, correction)
+
+
+def _variance(input: Tensor, dim, unbiased, keepdim, correction, name: str, std: bool,
+              with_mean: bool):
+    _check_floating(input, name)
+    dim, correction = _var_args(name, dim, unbiased, correction)
+    a = input._array
+    dims = _dims(dim, a.ndim)
+    value, mean, count = _var_array(a, dims, correction, keepdim)
+    if count - correction <= 0:
+        warnings.warn(
+            f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the "
+            "reduction factor (input numel divided by output numel).", UserWarning, stacklevel=3)
+    if std:
+        value = np.sqrt(value)
+    out = wrap(value, input._dtype)
+    outs = [out]
+    if with_mean:
+        m = mean if keepdim else np.squeeze(mean, axis=dims)
+        outs.append(wrap(np.asarray(m, dtype=a.dtype), input._dtype))
+    if input._requires_grad and grad_state.enabled:
+        if with_mean:
+            node_cls = StdMeanBackward0 if std else VarMeanBackward0
+        else:
+            node_cls = StdBackward0 if std else VarBackward0
+        node = new_node(node_cls, (edge(input),), out._array)
+        node.self_ = SavedTensor(input)
+        node.dim, node.correction, node.keepdim = dims, correction, keepdim
+        # torch's N in the backward: everything (None), or the listed dims' sizes (1 for none)
+        node.rnumel = None if dim is None or a.ndim == 0 else math.prod(
+            a.shape[_canonical_dim(d, a.ndim)] for d in ((dim,) if isinstance(dim, int) else dim))
+        if with_mean:
+            node._out_meta = tuple((o._array.shape, o._array.dtype) for o in outs)
+            node.result0 = SavedTensor(out, is_output=True)
+        elif std:
+            node.result = SavedTensor(out, is_output=True)
+        for nr, o in enumerate(outs):
+            set_history(o, node, nr)
+    return tuple(outs) if with_mean else out
+
+
+def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
+        correction=None) -> Tensor:
+    """Variance over ``dim`` divided by N - correction (``unbiased=False`` means correction 0)."""
+    return _variance(input, dim, unbiased, keepdim, correction, "var", False, False)
+
+
+def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
+        correction=None) -> Tensor:
+    """Square root of ``var`` with the same arguments."""
+    return _variance(input, dim, unbiased, keepdim, correction, "std", True, False)
+
+
+def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
+             correction=None) -> tuple:
+    """``(var, mean)`` in one pass, with one backward node for both."""
+    return _variance(input, dim, unbiased, keepdim, correction, "var_mean", False, True)
+
+
+def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
+             correction=None) -> tuple:
+    """``(std, mean)`` in one pass, with one backward node for both."""
+    return _variance(input, dim, unbiased, keepdim, correction, "std_mean", True, True)
+
+
+# ----- logsumexp ------------------------------------------------------------------------------
+class LogsumexpBackward0(Node):
+    """d/dx log(sum(exp(x))) = exp(x - result): the softmax of the reduced slice."""
+
+    __slots__ = ("self_", "result", "dim", "keepdim")
+    _saved_fields = ("self_", "result")
+
+    def backward(self, grad, xp):
+        self_ = xp.saved(self.self_)
+        result = xp.saved_output(self.result, self)
+        dims, keepdim, shape = self.dim, self.keepdim, self_.shape
+        grad = _unreduce(grad, xp, dims, keepdim, shape)
+        result = _unreduce(result, xp, dims, keepdim, shape)
+        return (grad * xp.exp(self_ - result),)
+
+
+def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(x))) over ``dim``, shifted by the maximum so large values do not overflow."""
+    a = input._array
+    out_dtype = input._dtype if input._dtype.category == FLOATING else D.get_default_dtype()
+    if isinstance(dim, (tuple, list)) and not dim and a.ndim:
+        shape = ", ".join("1" * a.ndim)
+        raise RuntimeError(f"output with shape [] doesn't match the broadcast shape [{shape}]")
+    dims = _dims(dim, a.ndim)
+    x = a.astype(out_dtype.numpy, copy=False)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if x.size:
+            shift = np.max(x, axis=dims, keepdims=True) if x.ndim else x.copy()
+            shift[np.isinf(shift)] = 0
+            total = np.sum(np.exp(x - shift), axis=dims, keepdims=True)
+            value = np.log(total) + shift
+            if not keepdim:
+                value = np.squeeze(value, axis=dims)
+        else:
+            value = np.log(np.sum(np.exp(x), axis=dims, keepdims=keepdim))
+    out = wrap(np.asarray(value, dtype=out_dtype.numpy), out_dtype)
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(LogsumexpBackward0, (edge(input),), out._array)
+        node.self_ = SavedTensor(input)
+        node.result = SavedTensor(out, is_output=True)
+        node.dim, node.keepdim = dims, keepdim
+        set_history(out, node)
+    return out
+
+
+# ----- amin / aminmax -------------------------------------------------------------------------
+class AminBackward0(AmaxBackward0):
+    __slots__ = ()
+
+
+def _check_nonempty_dims(a: np.ndarray, dim, name: str) -> None:
+    if dim is None or (isinstance(dim, (tuple, list)) and not dim):
+        raise RuntimeError(
+            f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+            "Specify the reduction dim with the 'dim' argument."
+        )
+    for d in (dim,) if isinstance(dim, int) else dim:
+        if a.shape[_canonical_dim(d, a.ndim)] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+
+
+def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Minimum over ``dim``; ties share the gradient evenly (unlike ``min(dim)``)."""
+    a = input._array
+    dims = _dims(dim, a.ndim)
+    if a.size == 0:
+        _check_nonempty_dims(a, dim, "amin")
+    out = wrap(np.asarray(np.min(a, axis=dims, keepdims=keepdim), dtype=a.dtype), input._dtype)
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(AminBackward0, (edge(input),), out._array)
+        node.self_ = SavedTensor(input)
+        node.result = SavedTensor(out, is_output=True)
+        node.dim, node.keepdim = dims, keepdim
+        set_history(out, node)
+    return out
+
+
+aminmax_result = type("aminmax", (_NamedTupleRepr, collections.namedtuple(
+    "aminmax", ["min", "max"])), {"__slots__": (), "_torch_name": "aminmax"})
+
+
+class AminmaxBackward0(Node):
+    """Each of min and max spreads its gradient evenly over the elements equal to it."""
+
+    __slots__ = ("self_", "min", "max", "dim", "keepdim")
+    _saved_fields = ("self_", "min", "max")
+    num_outputs = 2
+
+    def backward(self, grads, xp):
+        self_ = xp.saved(self.self_)
+        dims, keepdim, shape = self.dim, self.keepdim, self_.shape
+        total = None
+        for grad, saved in zip(grads, (self.min, self.max)):
+            if grad is None:
+                continue
+            result = _unreduce(xp.saved_output(saved, self), xp, dims, keepdim, shape)
+            mask = xp.cast(result == self_, grad)
+            count = _unreduce(xp.sum(mask, dims, True), xp, dims, True, shape)
+            part = _unreduce(grad, xp, dims, keepdim, shape) / count * mask
+            total = part if total is None else total + part
+        return (total,)
+
+
+def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False):
+    """``(min, max)`` over ``dim`` (or everything), as torch.return_types.aminmax."""
+    a = input._array
+    if dim is None:
+        if a.size == 0:
+            raise RuntimeError(
+                "aminmax(): cannot compute aminmax over an empty dimension as the operation "
+                "has no identity."
+            )
+        dims = tuple(range(a.ndim))
+    else:
+        d = _canonical_dim(dim, a.ndim)
+        if a.ndim and a.shape[d] == 0:
+            raise IndexError(f"aminmax: Expected reduction dim {d} to have non-zero size.")
+        dims = (d,) if a.ndim else ()
+    low = wrap(np.asarray(np.min(a, axis=dims, keepdims=keepdim), dtype=a.dtype), input._dtype)
+    high = wrap(np.asarray(np.max(a, axis=dims, keepdims=keepdim), dtype=a.dtype), input._dtype)
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(AminmaxBackward0, (edge(input),), low._array)
+        node._out_meta = ((low._array.shape, a.dtype), (high._array.shape, a.dtype))
+        node.self_ = SavedTensor(input)
+        node.dim, node.keepdim = dims, keepdim
+        set_history(low, node, 0)
+        set_history(high, node, 1)
+        node.min = SavedTensor(low, is_output=True)
+        node.max = SavedTensor(high, is_output=True)
+    return aminmax_result(low, high)
+
+
+# ----- NaN-ignoring sums, counting, any / all -------------------------------------------------
+class NansumBackward0(Node):
+    __slots__ = ("self_", "dim", "keepdim")
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        self_ = xp.saved(self.self_)
+        grad = _unreduce(grad, xp, self.dim, self.keepdim, self_.shape)
+        return (grad * xp.cast(self_ == self_, grad),)  # a product, so inf * 0 gives NaN
+
+
+def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Sum treating NaN as zero."""
+    out_dtype = _sum_dtype(input, dtype)
+    a = input._array
+    dims = _dims(dim, a.ndim)
+    value = np.nansum(a, axis=dims, keepdims=keepdim, dtype=out_dtype.numpy) if (
+        a.dtype.kind == "f") else np.sum(a, axis=dims, keepdims=keepdim, dtype=out_dtype.numpy)
+    out = wrap(np.asarray(value, dtype=out_dtype.numpy), out_dtype)
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(NansumBackward0, (edge(input),), out._array)
+        node.self_ = SavedTensor(input)
+        node.dim, node.keepdim = dims, keepdim
+        set_history(out, node)
+    return out
+
+
+def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Mean of the non-NaN elements: ``nansum / count``, recorded as torch records it."""
+    if (dtype or input._dtype).category != FLOATING:
+        raise RuntimeError(
+            "nanmean(): expected input to have floating point or complex dtype but got "
+            f"{_legacy(input._dtype)}"
+        )
+    from ember.ops.elementwise import div
+
+    a = input._array
+    dims = _dims(dim, a.ndim)
+    count = np.sum(~np.isnan(a), axis=dims, keepdims=keepdim)
+    total = nansum(input, dim, keepdim, dtype=dtype)
+    return div(total, wrap(np.asarray(count, dtype=np.int64), D.int64))
+
+
+def count_nonzero(input: Tensor, dim=None) -> Tensor:
+    """How many elements are not zero (int64), over ``dim`` (an int or a tuple)."""
+    a = input._array
+    if isinstance(dim, (tuple, list)):
+        canonical = [_canonical_dim(d, a.ndim) for d in dim]
+        for i, d in enumerate(canonical):
+            if d in canonical[:i]:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    dims = _dims(dim, a.ndim)
+    return wrap(np.asarray(np.count_nonzero(a, axis=dims), dtype=np.int64), D.int64)
+
+
+def _truth_reduction(input: Tensor, dim, keepdim: bool, function) -> Tensor:
+    a = input._array
+    dims = _dims(dim, a.ndim)
+    value = np.asarray(function(a, axis=dims, keepdims=keepdim))
+    if input._dtype is D.uint8:  # torch keeps uint8 for uint8 inputs
+        return wrap(value.astype(np.uint8), D.uint8)
+    return wrap(value, D.bool_)
+
+
+def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - torch.any
+    """Whether any element (over ``dim``) is nonzero."""
+    return _truth_reduction(input, dim, keepdim, np.any)
+
+
+def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - torch.all
+    """Whether every element (over ``dim``) is nonzero."""
+    return _truth_reduction(input, dim, keepdim, np.all)
+
+
 # The names ``ember`` exports from this family, and the Tensor methods it adds beyond those
 # ``_tensor_methods.METHODS`` binds.
-__all__ = ["amax", "argmax", "argmin", "max", "mean", "min", "norm", "prod", "sum"]
-TENSOR_METHODS: dict = {}
+__all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "count_nonzero",
+           "logsumexp", "max", "mean", "min", "nanmean", "nansum", "norm", "prod", "std",
+           "std_mean", "sum", "var", "var_mean"]
+TENSOR_METHODS: dict = {
+    "var": var, "std": std, "logsumexp": logsumexp, "amin": amin, "aminmax": aminmax,
+    "nansum": nansum, "nanmean": nanmean, "count_nonzero": count_nonzero, "any": any,
+    "all": all,
+}
