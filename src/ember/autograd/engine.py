@@ -22,6 +22,7 @@ from heapq import heappop, heappush
 
 import numpy as np
 
+from ember._graph_health import note_backward_roots
 from ember.autograd.anomaly_mode import anomaly_call, anomaly_state
 from ember.autograd.grad_mode import grad_state
 from ember.autograd.graph import FREED_MESSAGE, AccumulateGrad
@@ -85,6 +86,8 @@ def run_backward(
     else:
         xp = ARRAY_MATH
     roots = [node for node, _ in root_edges]
+    if not retain_graph:  # remembered (weakly) so an optimizer can spot graphs kept alive
+        note_backward_roots(roots)
     dependencies = _count_dependencies(roots)
 
     needed = None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Iterable
 
+from ember._graph_health import _CHECK_AT_STEPS, check_for_kept_graphs
 from ember._tensor import Tensor
 from ember.autograd.grad_mode import no_grad
 
@@ -122,6 +124,9 @@ class Optimizer:
     def _no_grad(step):
         def wrapper(self, *args, **kwargs):
             self._opt_called = True  # lets a scheduler warn when it steps first
+            self._steps_taken = getattr(self, "_steps_taken", 0) + 1
+            if self._steps_taken in _CHECK_AT_STEPS:  # now and then: is old graph kept alive?
+                check_for_kept_graphs(self, self._steps_taken, sys._getframe(1))
             with no_grad():
                 return step(self, *args, **kwargs)
 
