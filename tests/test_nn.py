@@ -394,6 +394,7 @@ def test_load_state_dict_errors_and_result():
 
 def test_load_state_dict_copies_values_and_assign():
     def program(lib):
+        lib.manual_seed(0)
         src = lib.nn.Linear(3, 2)
         dst = lib.nn.Linear(3, 2)
         w = dst.weight
@@ -429,6 +430,7 @@ def test_batchnorm_old_state_dict_without_counter():
 # ----- hooks ------------------------------------------------------------------------------------
 def test_forward_hooks():
     def program(lib):
+        lib.manual_seed(0)
         m = lib.nn.Linear(2, 2)
         log = []
 
@@ -1013,5 +1015,29 @@ def test_pad_and_unpad_sequence(batch_first, side):
             except Exception as e:  # noqa: BLE001
                 out.append((type(e).__name__, str(e).split("\n")[0]))
         return out
+
+    check(program)
+
+
+def test_global_module_hooks():
+    def program(lib):
+        mm = lib.nn.modules.module
+        log = []
+        lib.manual_seed(0)
+        seq = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.ReLU())
+        h1 = mm.register_module_forward_pre_hook(
+            lambda m, args: log.append(("pre", type(m).__name__)))
+        h2 = mm.register_module_forward_hook(
+            lambda m, args, kwargs, out: log.append(("post", type(m).__name__, sorted(kwargs))),
+            with_kwargs=True)
+        own = seq[0].register_forward_hook(lambda m, a, o: log.append("own"))
+        try:
+            y = seq(lib.ones(1, 2))
+        finally:
+            h1.remove()
+            h2.remove()
+            own.remove()
+        seq(lib.ones(1, 2))
+        return log, y
 
     check(program)

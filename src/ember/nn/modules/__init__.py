@@ -8,6 +8,12 @@ from ember.nn.modules.distance import *  # noqa: F403
 from ember.nn.modules.linear import *  # noqa: F403
 from ember.nn.modules.loss import *  # noqa: F403
 from ember.nn.modules.module import Module as Module
+from ember.nn.modules.module import (
+    register_module_forward_hook as register_module_forward_hook,
+)
+from ember.nn.modules.module import (
+    register_module_forward_pre_hook as register_module_forward_pre_hook,
+)
 from ember.nn.modules.normalization import *  # noqa: F403
 from ember.nn.modules.rnn import *  # noqa: F403
 from ember.nn.modules.sparse import *  # noqa: F403

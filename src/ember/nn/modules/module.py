@@ -22,7 +22,8 @@ from ember.autograd.function import Function
 from ember.autograd.grad_mode import is_grad_enabled, no_grad
 from ember.nn.parameter import Buffer, Parameter, _buffer_persistent
 
-__all__ = ["Module", "RemovableHandle"]
+__all__ = ["Module", "RemovableHandle", "register_module_forward_hook",
+           "register_module_forward_pre_hook"]
 
 
 def _typename(obj) -> str:
@@ -203,6 +204,28 @@ class _BackwardHook:
 _EXTRA_STATE = "_extra_state"
 _global_forward_pre_hooks: dict = OrderedDict()
 _global_forward_hooks: dict = OrderedDict()
+_global_forward_hooks_with_kwargs = _WeakIdSet()
+_global_forward_hooks_always_called = _WeakIdSet()
+
+
+def register_module_forward_pre_hook(hook: Callable) -> RemovableHandle:
+    """A forward pre-hook run for every module (before the module's own)."""
+    handle = RemovableHandle(_global_forward_pre_hooks)
+    _global_forward_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_forward_hook(hook: Callable, *, with_kwargs: bool = False,
+                                 always_call: bool = False) -> RemovableHandle:
+    """A forward hook run for every module (before the module's own)."""
+    handle = RemovableHandle(_global_forward_hooks, extra_dicts=(
+        _global_forward_hooks_with_kwargs, _global_forward_hooks_always_called))
+    _global_forward_hooks[handle.id] = hook
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs[handle.id] = True
+    if always_call:
+        _global_forward_hooks_always_called[handle.id] = True
+    return handle
 
 
 def _forward_unimplemented(self, *input: Any) -> None:
@@ -654,9 +677,11 @@ class Module:
         try:
             output = self.forward(*args, **kwargs)
             for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
-                if hook_id in self._forward_hooks_always_called:
+                if (hook_id in self._forward_hooks_always_called
+                        or hook_id in _global_forward_hooks_always_called):
                     called_always.add(hook_id)
-                if hook_id in self._forward_hooks_with_kwargs:
+                if (hook_id in self._forward_hooks_with_kwargs
+                        or hook_id in _global_forward_hooks_with_kwargs):
                     result = hook(self, args, kwargs, output)
                 else:
                     result = hook(self, args, output)
@@ -669,10 +694,13 @@ class Module:
                                   stacklevel=3)
                 output = bw_hook.setup_output_hook(output)
         except Exception:
-            for hook_id, hook in self._forward_hooks.items():
-                if hook_id in self._forward_hooks_always_called and hook_id not in called_always:
+            for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
+                always = (hook_id in self._forward_hooks_always_called
+                          or hook_id in _global_forward_hooks_always_called)
+                if always and hook_id not in called_always:
                     try:
-                        if hook_id in self._forward_hooks_with_kwargs:
+                        if (hook_id in self._forward_hooks_with_kwargs
+                                or hook_id in _global_forward_hooks_with_kwargs):
                             hook(self, args, kwargs, None)
                         else:
                             hook(self, args, None)
