@@ -51,7 +51,7 @@ def _dim_of(draw, ndim):
 
 
 # ----- gather / scatter -----------------------------------------------------------------------
-def _along_samples(kind, dtypes=_DTYPES):
+def _along_samples(kind, dtypes=_DTYPES, src_bigger=True):
     """x, index (same rank, fits x apart from dim), and for scatters a src.
 
     ``kind``: "gather", "scatter" (unique indices along dim: the order of duplicate writes is
@@ -91,7 +91,7 @@ def _along_samples(kind, dtypes=_DTYPES):
             if kind == "value":
                 kw["value"] = draw(st.sampled_from((2, -1.5, 0.0, True)))
             elif kind != "gather":
-                bigger = draw(st.integers(0, 5)) == 0 and len(ishape)
+                bigger = src_bigger and draw(st.integers(0, 5)) == 0 and len(ishape)
                 sshape = tuple(s + bigger for s in ishape)
                 arrays_.append(draw(arrays(dtype, sshape)))
             return Sample(tuple(arrays_), kw, _flags(draw, len(arrays_)))
@@ -144,6 +144,40 @@ add_entry("scatter_add", lambda m, x, i, s, dim: m.scatter_add(x, dim, i, s),
               ("rank mismatch", lambda m: m.scatter_add(m.ones(3, 4), 0, L(m, [0]),
                                                         m.ones(1, 1))),
           ))
+
+
+
+def _with_reduce(reduces, include_self=(True, False)):
+    def make(grad):
+        return _along_samples("scatter_add", (F32, F64, I64), src_bigger=False)(grad).flatmap(
+            lambda s: st.tuples(st.sampled_from(reduces), st.sampled_from(include_self)).map(
+                lambda r: Sample(s.arrays, {**s.kwargs, "reduce": r[0], "include_self": r[1]},
+                                 s.noncontig)))
+
+    return make
+
+
+def _scatter_reduce(m, x, i, s, dim, reduce, include_self):
+    return m.scatter_reduce(x, dim, i, s, reduce, include_self=include_self)
+
+
+add_entry("scatter_reduce", _scatter_reduce, _with_reduce(("sum", "mean", "amax", "amin")),
+          errors=(
+              ("bad reduce", lambda m: m.scatter_reduce(m.ones(3, 4), 0, L(m, [[0]]),
+                                                        m.ones(1, 1), "max")),
+              ("dtype mismatch", lambda m: m.scatter_reduce(m.ones(3, 4), 0, L(m, [[0]]),
+                                                            m.ones(1, 1, dtype=m.float64),
+                                                            "sum")),
+              ("index out of range", lambda m: m.scatter_reduce(m.ones(3, 4), 0, L(m, [[5]]),
+                                                                m.ones(1, 1), "sum")),
+              ("float index", lambda m: m.scatter_reduce(m.ones(3, 4), 0, L(m, [[0.0]]),
+                                                         m.ones(1, 1), "sum")),
+          ))
+add_entry("scatter_reduce_prod", _scatter_reduce, _with_reduce(("prod",)), covers=(),
+          differentiable=False)
+add_entry("scatter_reduce_", lambda m, x, i, s, dim, reduce, include_self: x.clone(
+).scatter_reduce_(dim, i, s, reduce, include_self=include_self),
+          lambda grad: _with_reduce(("sum", "mean", "amax"))(True), covers=())
 
 
 def _inplace(method, *args, **kwargs):
@@ -846,5 +880,6 @@ PUBLIC_OPS: tuple[str, ...] = tuple(
     "diag diag_embed diagonal dsplit dstack flip fliplr flipud gather hsplit hstack index_add "
     "index_copy index_fill index_select masked_fill masked_scatter masked_select meshgrid "
     "moveaxis movedim narrow put repeat_interleave roll rot90 row_stack scatter scatter_add "
+    "scatter_reduce "
     "select split take take_along_dim tensor_split tile trace tril triu unbind vsplit "
     "vstack".split())

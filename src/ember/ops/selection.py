@@ -196,11 +196,22 @@ class ScatterBackward0(Node):
 
 
 def _src_grad(node, g, xp):
-    if node.index_shape != (node.src_shape or (1,)):
+    # like torch, the gradient (shaped like the index) is summed to src's shape when src's
+    # shape expands to it, and is an error otherwise
+    src_shape = node.src_shape or (1,)
+    if node.index_shape != src_shape and not _expands(src_shape, node.index_shape):
         raise RuntimeError(
             f"Function {node.name()} returned an invalid gradient at index 1 - got "
             f"{list(node.index_shape)} but expected shape compatible with {list(node.src_shape)}")
-    return xp.reshape(g[node.key], node.src_shape)
+    picked = g[node.key]
+    return xp.reshape(picked, node.src_shape) if node.index_shape == src_shape else picked
+
+
+def _expands(shape: tuple, target: tuple) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:
+        return False
 
 
 class ScatterBackward1(ScatterBackward0):
@@ -289,6 +300,124 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
         _history(out, ScatterAddBackward0, (input, src), key=key, index_shape=idx.shape,
                  src_shape=src._array.shape, self_sizes=input._array.shape)
     return out
+
+
+class ScatterReduceBackward0(Node):
+    """torch's scatter_reduce_backward: sums pass through, means divide by the counts, and
+    amax/amin share the gradient evenly among the elements equal to the result."""
+
+    __slots__ = ("key", "reduce", "include_self", "self_", "src", "result", "index_shape",
+                 "self_sizes", "hit")
+    _saved_fields = ("key", "self_", "src", "result")
+
+    def backward(self, grad, xp):
+        shape = self.self_sizes or (1,)
+        g = xp.reshape(grad, shape) if not self.self_sizes else grad
+        key, reduce = self.key, self.reduce
+        if reduce == "prod":
+            raise NotImplementedError(
+                "ember: the derivative of scatter_reduce with reduce='prod' is not implemented")
+        grad_self = grad_src = None
+        if reduce == "sum":
+            grad_self = g
+            if not self.include_self:
+                grad_self = xp.where(self.hit, 0, g)
+            grad_src = g[key]
+        elif reduce == "mean":
+            ones = xp.where(np.ones(self.index_shape, bool), 1.0, 0.0)
+            counts = xp.put_at(shape, key, ones, ones, accumulate=True)
+            counts = counts + (1.0 if self.include_self else 0.0)
+            counts = xp.where(counts == 0, 1.0, counts)
+            grad_self = g / counts
+            grad_src = grad_self[key]
+            if not self.include_self:
+                grad_self = xp.where(self.hit, 0.0, grad_self)
+        else:
+            self_ = xp.saved(self.self_)
+            src = xp.saved(self.src)
+            result = xp.saved_output(self.result, self)
+            if not self.self_sizes:
+                self_, result = xp.reshape(self_, shape), xp.reshape(result, shape)
+            src = src[tuple(slice(0, n) for n in self.index_shape)] if src.ndim else (
+                xp.reshape(src, (1,)))
+            self_is = xp.where(self_ == result, 1.0, 0.0)
+            if not self.include_self:
+                self_is = xp.where(self.hit, 0.0, self_is)
+            src_is = xp.where(src == result[key], 1.0, 0.0)
+            counts = self_is + xp.put_at(shape, key, src_is, src_is, accumulate=True)
+            share = g / counts
+            grad_self = self_is * share
+            grad_src = src_is * share[key]
+        if not self.self_sizes:
+            grad_self = xp.reshape(grad_self, ())
+        src_shape = self.src.tensor._array.shape if self.src is not None else None
+        if src_shape is not None and tuple(grad_src.shape) != src_shape:
+            grad_src = xp.reshape(grad_src, src_shape)
+        return grad_self, grad_src
+
+
+_REDUCE_UFUNCS = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum,
+                  "amin": np.minimum}
+
+
+def _reduce_identity(reduce: str, dtype: np.dtype):
+    if reduce in ("sum", "mean"):
+        return 0
+    if reduce == "prod":
+        return 1
+    if dtype.kind == "f":
+        return -np.inf if reduce == "amax" else np.inf
+    if dtype.kind == "b":
+        return reduce == "amin"
+    info = np.iinfo(dtype)
+    return info.min if reduce == "amax" else info.max
+
+
+def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *,
+                   include_self: bool = True) -> Tensor:
+    """Reduce ``src`` into a copy of ``input`` at ``index`` with sum/prod/mean/amax/amin."""
+    if reduce not in _REDUCE_UFUNCS:
+        raise RuntimeError("reduce argument must be either sum, prod, mean, amax or amin, got "
+                           f"{reduce}")
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_reduce(): argument 'src' (position 4) must be Tensor, not "
+                        f"{type(src).__name__}")
+    if src._dtype is not input._dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    d, idx, key = _gather_operands(input, dim, index, "scatter", src)
+    shape = input._array.shape or (1,)
+    array = input._array.reshape(shape).copy()
+    values = src._array.reshape(src._array.shape or (1,))[tuple(slice(0, n) for n in idx.shape)]
+    hit = np.zeros(shape, bool)
+    if idx.size:
+        hit[key] = True
+        if not include_self:
+            array[hit] = _reduce_identity(reduce, array.dtype)
+        _REDUCE_UFUNCS[reduce].at(array, key, values)
+        if reduce == "mean":
+            counts = np.zeros(shape, np.int64)
+            np.add.at(counts, key, 1)
+            counts += 1 if include_self else 0
+            counts[counts == 0] = 1
+            if array.dtype.kind == "f":
+                array = (array / counts).astype(array.dtype)
+            else:
+                array = np.floor_divide(array, counts).astype(array.dtype)
+    out = wrap(array.reshape(input._array.shape), input._dtype)
+    if _records(input, src):
+        from ember.ops._core import SavedTensor
+
+        _history(out, ScatterReduceBackward0, (input, src), key=key, reduce=reduce,
+                 include_self=include_self, self_=SavedTensor(input), src=SavedTensor(src),
+                 result=SavedTensor(out, is_output=True), index_shape=idx.shape,
+                 self_sizes=input._array.shape, hit=hit)
+    return out
+
+
+def scatter_reduce_(self: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *,
+                    include_self: bool = True) -> Tensor:
+    return apply_inplace(self, scatter_reduce, dim, index, src, reduce,
+                         include_self=include_self)
 
 
 def scatter_(self: Tensor, dim: int, index: Tensor, src=None, *, value=None,
@@ -454,7 +583,7 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
 
 
 class IndexFillBackward0(Node):
-    __slots__ = ("key",)
+    __slots__ = ("key", "negative")
     _saved_fields = ("key",)
 
     def backward(self, grad, xp):
@@ -465,7 +594,15 @@ class IndexFillBackward0(Node):
             grad_self[self.key] = 0
             grad_self = xp.reshape(grad_self, grad.shape)
         if len(self.next_functions) > 1 and self.needs_input_grad(1):
-            picked = g[self.key]
+            if self.negative is not None:  # torch's formula reads the index via index_select
+                value, d, size = self.negative
+                if d == 0:
+                    raise IndexError("index out of range in self")
+                raise RuntimeError(f"INDICES element is out of DATA bounds, id={value} "
+                                   f"axis_dim={size}")
+            # each filled position once, however often the index names it
+            key = self.key[:-1] + (np.unique(self.key[-1]),)
+            picked = g[key]
             grad_value = xp.sum(picked, tuple(range(picked.ndim)))
         return grad_self, grad_value
 
@@ -493,6 +630,7 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
         if bad.any():
             raise IndexError(f"index {int(idx[bad][0])} is out of bounds for dimension {d} with "
                              f"size {shape[d]}")
+    negative = (int(idx[idx < 0][0]), d, shape[d]) if (idx < 0).any() else None
     idx = np.where(idx < 0, idx + shape[d], idx)
     key = _dim_key(idx, d)
     array = input._array.reshape(shape).copy()
@@ -501,9 +639,9 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
     value_tensor = value if isinstance(value, Tensor) else None
     if _records(input, value_tensor):
         if value_tensor is None:
-            _history(out, IndexFillBackward0, (input,), key=key)
+            _history(out, IndexFillBackward0, (input,), key=key, negative=negative)
         else:
-            _history(out, IndexFillBackward1, (input, value_tensor), key=key)
+            _history(out, IndexFillBackward1, (input, value_tensor), key=key, negative=negative)
     return out
 
 
@@ -1504,8 +1642,8 @@ __all__ = [
     "flipud", "gather", "hsplit", "hstack", "index_add", "index_copy", "index_fill",
     "index_select", "masked_fill", "masked_scatter", "masked_select", "meshgrid", "moveaxis",
     "movedim", "narrow", "put", "repeat_interleave", "roll", "rot90", "row_stack", "scatter",
-    "scatter_add", "select", "split", "take", "take_along_dim", "tensor_split", "tile",
-    "trace", "tril", "triu", "unbind", "vsplit", "vstack",
+    "scatter_add", "scatter_reduce", "select", "split", "take", "take_along_dim", "tensor_split",
+    "tile", "trace", "tril", "triu", "unbind", "vsplit", "vstack",
 ]
 TENSOR_METHODS: dict = {
     name: globals()[name] for name in __all__
@@ -1515,7 +1653,8 @@ TENSOR_METHODS: dict = {
 }
 TENSOR_METHODS.update({
     "repeat": repeat, "split_with_sizes": split_with_sizes, "contiguous": _contiguous,
-    "scatter_": scatter_, "scatter_add_": scatter_add_, "index_add_": index_add_,
+    "scatter_": scatter_, "scatter_add_": scatter_add_, "scatter_reduce_": scatter_reduce_,
+    "index_add_": index_add_,
     "index_copy_": index_copy_, "index_fill_": index_fill_, "masked_fill_": masked_fill_,
     "masked_scatter_": masked_scatter_, "put_": put_, "tril_": tril_, "triu_": triu_,
 })
