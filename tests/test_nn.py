@@ -1041,3 +1041,29 @@ def test_global_module_hooks():
         return log, y
 
     check(program)
+
+
+@pytest.mark.parametrize("shape,sparsity", [((5, 4), 0.3), ((10, 3), 0.5), ((3, 6), 0.0)])
+def test_sparse_init_bit_identical(shape, sparsity):
+    def program(lib):
+        lib.manual_seed(2)
+        t = lib.empty(*shape)
+        lib.nn.init.sparse_(t, sparsity, std=0.1)
+        return t, lib.rand(2)
+
+    exact(program)
+
+
+def test_deprecated_init_aliases():
+    def program(lib):
+        lib.manual_seed(0)
+        t = lib.empty(3, 4)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            lib.nn.init.uniform(t, -1.0, 1.0)
+            lib.nn.init.xavier_normal(t)
+            lib.nn.init.kaiming_uniform(t, a=1.0)
+            lib.nn.init.constant(t, 0.5)
+        return t, [(x.category.__name__, str(x.message)) for x in w], lib.nn.init.normal.__name__
+
+    exact(program)
