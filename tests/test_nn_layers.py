@@ -323,3 +323,66 @@ def test_embedding_max_norm():
         return y, e.weight.detach(), e.weight.grad
 
     check(program)
+
+
+def test_conv_padding_modes():
+    def program(lib):
+        lib.manual_seed(0)
+        outs = []
+        for mode in ("reflect", "replicate", "circular"):
+            m = lib.nn.Conv2d(2, 3, 3, padding=1, padding_mode=mode)
+            x = lib.randn(1, 2, 5, 5, requires_grad=True)
+            y = m(x)
+            y.sum().backward()
+            outs.append((repr(m), y, x.grad, m.weight.grad))
+        return outs
+
+    check(program, rtol=1e-4, atol=1e-5)
+
+
+PADDING = [
+    ("zero1d", lambda nn: nn.ZeroPad1d((1, 2)), (2, 3, 5)),
+    ("zero2d", lambda nn: nn.ZeroPad2d(2), (1, 2, 3, 4)),
+    ("const1d", lambda nn: nn.ConstantPad1d(2, 3.5), (2, 3, 5)),
+    ("const2d", lambda nn: nn.ConstantPad2d((1, 0, 2, 1), -1.0), (1, 2, 3, 4)),
+    ("reflect1d", lambda nn: nn.ReflectionPad1d(2), (2, 3, 5)),
+    ("reflect2d", lambda nn: nn.ReflectionPad2d((1, 2, 2, 0)), (1, 2, 4, 4)),
+    ("replicate1d", lambda nn: nn.ReplicationPad1d((3, 1)), (2, 3, 5)),
+    ("replicate2d", lambda nn: nn.ReplicationPad2d(1), (1, 2, 3, 4)),
+    ("circular1d", lambda nn: nn.CircularPad1d(2), (2, 3, 5)),
+    ("circular2d", lambda nn: nn.CircularPad2d((1, 1, 2, 0)), (1, 2, 3, 4)),
+    ("upsample_nearest", lambda nn: nn.Upsample(scale_factor=2), (1, 2, 3, 4)),
+    ("upsample_size", lambda nn: nn.Upsample(size=(5, 7)), (1, 2, 3, 4)),
+    ("upsample_bilinear", lambda nn: nn.Upsample(scale_factor=1.5, mode="bilinear"),
+     (1, 2, 4, 4)),
+    ("upsample_bilinear_ac", lambda nn: nn.Upsample(scale_factor=(2, 3), mode="bilinear",
+                                                    align_corners=True), (1, 2, 3, 3)),
+    ("upsample_linear", lambda nn: nn.Upsample(size=7, mode="linear"), (2, 3, 5)),
+    ("upsampling_nearest2d", lambda nn: nn.UpsamplingNearest2d(scale_factor=3), (1, 1, 2, 2)),
+    ("upsampling_bilinear2d", lambda nn: nn.UpsamplingBilinear2d(size=(4, 5)), (1, 2, 3, 3)),
+    ("pixel_shuffle", lambda nn: nn.PixelShuffle(2), (1, 8, 2, 3)),
+    ("pixel_unshuffle", lambda nn: nn.PixelUnshuffle(2), (1, 2, 4, 6)),
+]
+
+
+@pytest.mark.parametrize("name,ctor,shape", PADDING, ids=[x[0] for x in PADDING])
+def test_padding_upsampling_shuffle(name, ctor, shape):
+    def program(lib):
+        lib.manual_seed(0)
+        m = ctor(lib.nn)
+        x = lib.randn(*shape, requires_grad=True)
+        y = m(x)
+        (y * y.detach().cos()).sum().backward()
+        return repr(m), y, x.grad
+
+    check(program, rtol=1e-5, atol=1e-6)
+
+
+def test_circular_pad_dim_check():
+    def program(lib):
+        try:
+            lib.nn.CircularPad2d(1)(lib.ones(2, 2))
+        except ValueError as e:
+            return str(e)
+
+    check(program)

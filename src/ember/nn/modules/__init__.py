@@ -15,6 +15,7 @@ from ember.nn.modules.module import (
     register_module_forward_pre_hook as register_module_forward_pre_hook,
 )
 from ember.nn.modules.normalization import *  # noqa: F403
+from ember.nn.modules.padding import *  # noqa: F403
 from ember.nn.modules.rnn import *  # noqa: F403
 from ember.nn.modules.sparse import *  # noqa: F403
 from ember.nn.modules.transformer import *  # noqa: F403
