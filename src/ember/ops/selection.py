@@ -937,6 +937,8 @@ class _MultiViewBackward(Node):
     __slots__ = ("num_outputs", "dim")
 
     def _filled(self, grads, xp):
+        if self.num_outputs == 1:  # the engine hands a lone output's gradient over as it is
+            grads = [grads]
         ref = next(g for g in grads if g is not None)
         return [g if g is not None else xp.zeros(meta[0], ref)
                 for g, meta in zip(grads, self._out_meta)]
@@ -1068,11 +1070,9 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:
     d = _dim(dim, ndim)
     size = input._array.shape[d]
     if isinstance(spec, (list, tuple)):
-        bounds, start = [], 0
-        for i in list(spec) + [size]:
-            stop = max(min(int(i), size), start) if int(i) >= 0 else max(int(i) + size, start)
-            bounds.append((start, stop))
-            start = stop
+        # each piece is the slice between neighbouring indices, clamped as Python slices are
+        starts = [0] + [int(i) for i in spec]
+        bounds = list(zip(starts, [int(i) for i in spec] + [None]))
     else:
         sections = int(spec)
         if sections <= 0:
@@ -1264,6 +1264,8 @@ class RepeatBackward0(Node):
 
 def repeat(input: Tensor, *sizes) -> Tensor:
     """``input`` copied ``sizes[i]`` times along each dim (new leading dims allowed)."""
+    if not sizes:
+        raise TypeError('repeat() missing 1 required positional arguments: "repeats"')
     if len(sizes) == 1 and isinstance(sizes[0], (list, tuple)):
         sizes = sizes[0]
     sizes = tuple(int(s) for s in sizes)
@@ -1297,11 +1299,17 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
     """Each element (or slice along ``dim``) repeated ``repeats`` times in place."""
     if repeats is None:  # repeat_interleave(repeats): the indices that repeat each position
         counts = input
+        if counts._array.ndim != 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
         _check_repeats(counts)
         array = np.repeat(np.arange(counts._array.size), counts._array.reshape(-1))
         return wrap(array.astype(np.int64), D.int64)
     if dim is None:
         input, d = flatten(input), 0
+    elif input._array.ndim == 0:  # torch's messages for a dim of a 0-dim input
+        if isinstance(repeats, Tensor):
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
     else:
         d = _dim(dim, input._array.ndim)
     if isinstance(repeats, Tensor):
@@ -1356,7 +1364,9 @@ class FlipBackward0(Node):
 def flip(input: Tensor, dims) -> Tensor:
     """A copy with the order of elements reversed along ``dims``."""
     dims = _dims_list(dims, input._array.ndim)
-    array = np.flip(input._array, dims).copy() if input._array.ndim else input._array.copy()
+    if not input._array.ndim:
+        dims = ()
+    array = np.flip(input._array, dims).copy()
     out = wrap(array, input._dtype)
     if _records(input):
         _history(out, FlipBackward0, (input,), dims=dims)
@@ -1533,6 +1543,8 @@ class TraceBackward0(Node):
 
 def trace(input: Tensor) -> Tensor:
     """The sum of the main diagonal of a matrix."""
+    if input._dtype is D.bool_:
+        raise NotImplementedError("\"trace\" not implemented for 'Bool'")
     if input._array.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim "
                            f"{input._array.ndim}")
