@@ -1067,3 +1067,26 @@ def test_deprecated_init_aliases():
         return t, [(x.category.__name__, str(x.message)) for x in w], lib.nn.init.normal.__name__
 
     exact(program)
+
+
+def test_data_idioms_and_cpu_only():
+    def program(lib):
+        lib.manual_seed(0)
+        m = lib.nn.Linear(3, 2)
+        m.weight.data.normal_(0, 0.01)
+        m.bias.data.fill_(0.5)
+        first = m.weight.detach().clone()
+        m.weight.data = lib.ones(2, 3)
+        m.bias.requires_grad = False
+        trainable = sum(p.numel() for p in m.parameters() if p.requires_grad)
+        y = m(lib.ones(1, 3))
+        y.sum().backward()
+        out = [first, m.weight, m.bias, trainable, m.weight.grad, m.bias.grad, y,
+               m.cpu() is m, m.share_memory() is m]
+        try:
+            m.cuda()
+        except AssertionError as e:
+            out.append(str(e))
+        return out
+
+    check(program)

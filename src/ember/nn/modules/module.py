@@ -641,6 +641,14 @@ class Module:
     def cpu(self) -> Module:
         return self
 
+    def cuda(self, device=None) -> Module:
+        """ember runs on the CPU only: fails as a CPU-only torch build does."""
+        raise AssertionError("Torch not compiled with CUDA enabled")
+
+    def share_memory(self) -> Module:
+        """Nothing to do: ember's arrays are plain process memory."""
+        return self
+
     # ----- calling ----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         d = self.__dict__
