@@ -41,11 +41,6 @@ def _cast(dtype):
     return cast
 
 
-def _unbind(self: Tensor, dim: int = 0) -> tuple:
-    return tuple(I.getitem(self, (slice(None),) * (dim % max(self.ndim, 1)) + (i,))
-                 for i in range(self._array.shape[dim]))
-
-
 def _comparison_operator(compare):
     """``x == "a"`` is False and ``x < "a"`` a TypeError, as for torch: Python's fallback for
     operands a comparison does not know (returning NotImplemented)."""
@@ -135,7 +130,7 @@ METHODS = {
     "flatten": S.flatten, "unflatten": S.unflatten, "squeeze": S.squeeze,
     "unsqueeze": S.unsqueeze, "transpose": S.transpose, "swapaxes": S.transpose,
     "swapdims": S.transpose, "permute": S.permute, "t": S.t, "expand": S.expand,
-    "expand_as": S.expand_as, "broadcast_to": S.broadcast_to, "unbind": _unbind,
+    "expand_as": S.expand_as, "broadcast_to": S.broadcast_to,
     "T": property(S.T), "mT": property(S.mT),
     # indexing
     "__getitem__": I.getitem, "__setitem__": I.setitem, "index_put_": I.index_put_,
