@@ -212,6 +212,10 @@ for _name, _dtypes in (("cumsum", ALL_DTYPES), ("cumprod", ALL_DTYPES)):
     add_entry(_name + "_method", lambda m, x, dim, n=_name: getattr(x, n)(dim),
               unary(dtypes=ALL_DTYPES, kwargs=lambda s: one_dim(s, keepdim=False)), covers=(),
               atol=1e-4)
+for _name in ("cumsum_", "cumprod_"):
+    add_entry(_name, lambda m, x, dim, n=_name: getattr(x.clone(), n)(dim),
+              unary(dtypes=NUMERIC_DTYPES, kwargs=lambda s: one_dim(s, keepdim=False)),
+              covers=(), atol=1e-4)
 add_entry("cumprod_zeros", lambda m, x, dim: m.cumprod(x * (x > 0.4), dim),
           unary(dtypes=FLOAT_DTYPES, min_dims=1, kwargs=lambda s: one_dim(s, keepdim=False)),
           covers=(), atol=1e-4)
@@ -325,7 +329,9 @@ def _unique_kwargs(shape):
 
 add_entry("unique", fn("unique"), ties(ALL_DTYPES, kwargs=merged(
     _unique_kwargs, const(sorted=(True, False)))), errors=(
-    dim_out_of_range("unique", 2, True, False, False),
+    ("dim out of range", lambda m: m.unique(m.ones(2, 3), dim=2)),
+    ("dim of a 0-dim tensor", lambda m: m.unique(m.ones(()), dim=0)),
+    ("two empty dims", lambda m: m.unique(m.ones(0, 0), dim=0)),
     ("empty unselected dim", lambda m: m.unique(m.ones(0, 3), dim=1)),
 ))
 add_entry("unique_nan", fn("unique"), ties(FLOAT_DTYPES, nan=True, kwargs=const(

@@ -22,6 +22,7 @@ from ember.ops._core import (
     Node,
     SavedTensor,
     Tensor,
+    apply_inplace,
     edge,
     grad_state,
     new_node,
@@ -281,6 +282,17 @@ def _stable_order(rows: np.ndarray, descending: bool) -> np.ndarray:
     return (n - 1 - order)[:, ::-1]
 
 
+# Replaying the C++ algorithms runs in Python; beyond this many entries per call the order of
+# ties falls back to the stable one (the values are the same, only tied indices may differ).
+REPLAY_LIMIT = 1 << 17
+
+
+def _replayed(rows: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """The rows (indices) to replay, or none when they hold too many entries to replay."""
+    chosen = np.flatnonzero(which)
+    return chosen if chosen.size * rows.shape[1] <= REPLAY_LIMIT else chosen[:0]
+
+
 def _sort_order(rows: np.ndarray, descending: bool, stable: bool) -> np.ndarray:
     """The permutation torch's sort gives each row: stable, or as ``std::sort`` leaves ties."""
     order = _stable_order(rows, descending)
@@ -288,7 +300,7 @@ def _sort_order(rows: np.ndarray, descending: bool, stable: bool) -> np.ndarray:
         return order
     ties = _has_ties(np.take_along_axis(rows, order, axis=1))
     less = _less_descending if descending else _less_ascending
-    for r in np.flatnonzero(ties):
+    for r in _replayed(rows, ties):
         replay = _LibstdcxxOrder(_row_items(rows[r]), less)
         replay.sort()
         order[r] = [i for _, i in replay.items]
@@ -373,9 +385,7 @@ def _topk_rows(rows: np.ndarray, k: int, largest: bool, sorted: bool) -> np.ndar
     ties = _has_ties(np.take_along_axis(rows, order, axis=1))
     result = order[:, :k].copy()
     less = _less_descending if largest else _less_ascending
-    for r in range(rows.shape[0]):
-        if sorted and not ties[r]:
-            continue
+    for r in _replayed(rows, ties if sorted else np.ones(rows.shape[0], dtype=bool)):
         replay = _LibstdcxxOrder(_row_items(rows[r]), less)
         if k * 64 <= n:
             replay.partial_sort(k)
@@ -528,7 +538,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     same = rows == kth[:, None]
     if rows.dtype.kind == "f":
         same |= np.isnan(rows) & np.isnan(kth)[:, None]
-    for r in np.flatnonzero(same.sum(axis=1) > 1):
+    for r in _replayed(rows, same.sum(axis=1) > 1):
         chosen[r] = _quick_select(rows[r].tolist(), k - 1)
     return _selected(input, d, keepdim, chosen, KthvalueBackward0, kthvalue_result)
 
@@ -633,7 +643,7 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
     chosen = order[np.arange(count), run_end]
     if n > 16:  # std::sort may leave a tie's last entry elsewhere: replay it
         less = lambda x, y: x[0] < y[0]  # noqa: E731 - torch's comparator for mode
-        for r in np.flatnonzero(lengths[np.arange(count), best] > 1):
+        for r in _replayed(rows, lengths[np.arange(count), best] > 1):
             replay = _LibstdcxxOrder(_row_items(rows[r]), less)
             replay.sort()
             last = max(i for i, (v, _) in enumerate(replay.items) if v == value[r])
@@ -786,12 +796,12 @@ def _cumulative_extreme(input: Tensor, dim: int, is_max: bool):
     else:
         rows = _rows(a, d)
         values = (np.maximum if is_max else np.minimum).accumulate(rows, axis=1)
-        # torch moves the index on ties too (>= / <=) and stays at the first NaN.
+        # torch moves the index on ties too (>= / <=) and to every NaN; after a NaN only
+        # another NaN moves it.
         update = rows == values
         if rows.dtype.kind == "f":
             nan = np.isnan(rows)
-            seen = np.cumsum(nan, axis=1)
-            update = (update & (seen == 0)) | (nan & (seen == 1))
+            update = (update & (np.cumsum(nan, axis=1) == 0)) | nan
         positions = np.where(update, np.arange(rows.shape[1]), 0)
         indices = _unrows(np.maximum.accumulate(positions, axis=1).astype(np.int64),
                           a.shape, d)
@@ -814,6 +824,16 @@ def cummax(input: Tensor, dim: int):
 def cummin(input: Tensor, dim: int):
     """Running minimum along ``dim`` and the index each value came from."""
     return _cumulative_extreme(input, dim, False)
+
+
+def cumsum_(self: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """In-place cumsum: the running sums in ``self``'s own dtype."""
+    return apply_inplace(self, cumsum, dim, dtype=dtype or self._dtype)
+
+
+def cumprod_(self: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """In-place cumprod: the running products in ``self``'s own dtype."""
+    return apply_inplace(self, cumprod, dim, dtype=dtype or self._dtype)
 
 
 # ----- unique ---------------------------------------------------------------------------------
@@ -863,12 +883,12 @@ def _slices(a: np.ndarray, d: int) -> np.ndarray:
     return moved.reshape(a.shape[d], math.prod(moved.shape[1:]))
 
 
-def _unique_dim(a: np.ndarray, dim: int) -> int:
+def _unique_dim(a: np.ndarray, dim: int, consecutive: bool = False) -> int:
     """The canonical ``dim`` for unique along slices, with torch's checks."""
     if a.ndim == 0:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     d = _canonical_dim(dim, a.ndim)
-    if sum(s == 0 for s in a.shape) > 1:
+    if not consecutive and sum(s == 0 for s in a.shape) > 1:
         raise RuntimeError(
             "Number of zero sized dimensions is more than one, so unique cannot be applied "
         )
@@ -886,8 +906,10 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
     a = input._array
     if dim is None:
         flat = a.reshape(-1)
-        # torch sorts with its (unstable) sort, which decides where each NaN goes
-        order = _sort_order(flat.reshape(1, -1), False, False)[0]
+        # torch sorts with its (unstable) sort, which decides where each NaN goes (equal
+        # numbers share one output, so only NaNs need that order)
+        nans = np.isnan(flat).sum() if flat.dtype.kind == "f" else 0
+        order = _sort_order(flat.reshape(1, -1), False, nans < 2)[0]
         ranked = flat[order]
         starts = np.ones(ranked.shape, dtype=bool)
         starts[1:] = ranked[1:] != ranked[:-1]  # NaN != NaN: each NaN is its own value
@@ -922,7 +944,7 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False,
         values = flat[starts]
         inverse_shape = a.shape
     else:
-        d = _unique_dim(a, dim)
+        d = _unique_dim(a, dim, consecutive=True)
         slices = _slices(a, d)
         starts = np.ones(slices.shape[0], dtype=bool)
         starts[1:] = (slices[1:] != slices[:-1]).any(axis=1)
@@ -1102,7 +1124,8 @@ __all__ = [
 ]
 TENSOR_METHODS: dict = {
     "argsort": argsort, "bincount": bincount, "cummax": cummax, "cummin": cummin,
-    "cumprod": cumprod, "cumsum": cumsum, "histc": histc, "kthvalue": kthvalue,
+    "cumprod": cumprod, "cumsum": cumsum, "cumprod_": cumprod_, "cumsum_": cumsum_,
+    "histc": histc, "kthvalue": kthvalue,
     "median": median, "mode": mode, "msort": msort, "nanmedian": nanmedian, "sort": sort,
     "topk": topk, "unique": unique, "unique_consecutive": unique_consecutive,
 }
