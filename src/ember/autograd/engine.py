@@ -23,6 +23,7 @@ from heapq import heappop, heappush
 import numpy as np
 
 from ember._graph_health import note_backward_roots
+from ember._hints import with_hint
 from ember.autograd.anomaly_mode import anomaly_call, anomaly_state
 from ember.autograd.grad_mode import grad_state
 from ember.autograd.graph import FREED_MESSAGE, AccumulateGrad
@@ -148,14 +149,17 @@ def run_backward(
             if grad is None:
                 continue_with = (None,) * len(node.next_functions)
             else:
-                if node._released:
-                    raise RuntimeError(FREED_MESSAGE)
-                if hooks is not None and (hooks.pre or hooks.post):
-                    continue_with = _call_with_node_hooks(node, hooks, grad, xp, anomaly)
-                elif anomaly:
-                    continue_with = anomaly_call(node, grad, xp)
-                else:
-                    continue_with = node.backward(grad, xp)
+                try:
+                    if node._released:
+                        raise RuntimeError(FREED_MESSAGE)
+                    if hooks is not None and (hooks.pre or hooks.post):
+                        continue_with = _call_with_node_hooks(node, hooks, grad, xp, anomaly)
+                    elif anomaly:
+                        continue_with = anomaly_call(node, grad, xp)
+                    else:
+                        continue_with = node.backward(grad, xp)
+                except RuntimeError as error:  # torch's message, then ember's hint lines
+                    raise with_hint(error, node) from None
                 if not retain_graph:
                     node.release_saved()
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import itertools
 import re
 
+from ember._hints import record_site
+
 _next_sequence_nr = itertools.count().__next__
 
 # Message texts follow torch, so users find the same answers when they search for them.
@@ -47,6 +49,7 @@ class Node:
         "_released",
         "_hooks",  # None, or a NodeHooks once a hook or retain_grad() targets the node
         "_anomaly_trace",  # set only in anomaly mode: the forward call's stack
+        "_site",  # (code, bytecode offset) of the user's line that created the node
         "__weakref__",
     )
     _saved_fields: tuple[str, ...] = ()  # slots holding saved values, dropped after backward
@@ -160,6 +163,7 @@ def new_node(cls: type[Node], next_functions: tuple, out) -> Node:
     node._out_meta = ((out.shape, out.dtype),)
     node._released = False
     node._hooks = None
+    node._site = record_site(cls)
     return node
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember import _dtype as D
+from ember._hints import with_hint
 from ember._tensor import Tensor, _wrap
 from ember.autograd.grad_mode import grad_state
 from ember.autograd.graph import Node, SavedTensor, new_node
@@ -117,19 +118,16 @@ def check_inplace(t: Tensor) -> None:
     if grad_state.enabled:
         if t.grad_fn is None and t._requires_grad:
             if t._view_of is not None:
-                raise RuntimeError(
-                    "a view of a leaf Variable that requires grad is being used in an "
-                    "in-place operation."
-                )
-            raise RuntimeError(
-                "a leaf Variable that requires grad is being used in an in-place operation."
-            )
+                raise with_hint(RuntimeError(_VIEW_OF_LEAF))
+            raise with_hint(RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."))
         base = t._base
         if base is not None and base.grad_fn is None and base._requires_grad:
-            raise RuntimeError(
-                "a view of a leaf Variable that requires grad is being used in an "
-                "in-place operation."
-            )
+            raise with_hint(RuntimeError(_VIEW_OF_LEAF))
+
+
+_VIEW_OF_LEAF = ("a view of a leaf Variable that requires grad is being used in an in-place "
+                 "operation.")
 
 
 def _can_cast(src: D.dtype, dst: D.dtype) -> bool:
