@@ -17,6 +17,7 @@ $(VENV)/.test-installed: $(VENV)/.installed pyproject.toml
 
 demo: $(VENV)/.installed
 	$(PY) -m ember.tour
+	$(PY) -m ember.demo_graph docs
 	$(PY) -m ember.demo_digits demo_output
 
 test: $(VENV)/.test-installed

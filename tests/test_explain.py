@@ -101,3 +101,13 @@ def test_gradient_argument_and_hooks_are_removed():
 def test_a_tensor_without_history_is_refused_like_backward():
     with pytest.raises(RuntimeError, match="does not require grad"):
         explain(ember.ones(2).sum(), file=io.StringIO())
+
+
+def test_make_demo_draws_and_explains_the_seed_example(tmp_path, capsys):
+    from ember.demo_graph import main
+
+    main(str(tmp_path))
+    printed = capsys.readouterr().out
+    assert (tmp_path / "seed_graph.svg").read_text().startswith("<svg")
+    assert "AccumulateGrad  (x: [] float32)" in printed
+    assert "x.grad is now -2." in printed

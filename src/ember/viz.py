@@ -347,3 +347,4 @@ def _saved_text(value: Any) -> str:
     if isinstance(value, Tensor):
         return _value_text(value._array)
     return repr(value) if len(repr(value)) <= 40 else type(value).__name__
+
