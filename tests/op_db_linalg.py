@@ -388,7 +388,8 @@ def _cdist_mm_shapes(draw):
 add_entry("cdist_mm", lambda m, a, b, mode: m.cdist(a, b, compute_mode=mode),
           _matrix_samples(_cdist_mm_shapes, kwargs=lambda draw, s: {"mode": draw(st.sampled_from(
               ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist")))}),
-          covers=(), atol=1e-4, rtol=1e-4, errors=(
+          # float32 second derivatives are rounding noise where |a|^2 + |b|^2 - 2ab cancels
+          covers=(), atol=1e-3, rtol=1e-4, errors=(
               ("bad compute_mode", lambda m: m.cdist(m.ones(2, 3), m.ones(2, 3),
                                                      compute_mode="bad")),
           ))
