@@ -650,10 +650,13 @@ class _BoxMuller32:
 _BM_PAIRS = 32768
 
 
-def _normal_fill_f32(gen: Generator, nb: int, mean: float, std: float) -> np.ndarray:
+def _normal_fill_f32(gen: Generator, nb: int, mean: float, std: float,
+                     out: np.ndarray | None = None) -> np.ndarray:
     """NormalFill16<float> (AVX2) on ``nb`` blocks of 16 fresh words: per block the cosine
-    half then the sine half.  Words are drawn chunk by chunk to stay in cache."""
-    out = np.empty(nb * 16, dtype=np.float32)
+    half then the sine half.  Words are drawn chunk by chunk to stay in cache.  Writes into
+    ``out`` (contiguous float32, ``16 * nb`` long) when given, saving a copy."""
+    if out is None:
+        out = np.empty(nb * 16, dtype=np.float32)
     if nb == 0:
         return out
     dst = out.view("V32").reshape(nb, 2)
@@ -700,7 +703,7 @@ def _normal_kernel(gen: Generator, n: int, dt: np.dtype, mean: float, std: float
                 out[n - 16:] = _normal_fill_f64(words[n:], mean, std)
             return out
         out = np.empty(n, dtype=np.float32)
-        out[:full] = _normal_fill_f32(gen, full // 16, mean, std)
+        _normal_fill_f32(gen, full // 16, mean, std, out[:full])
         if tail:
             if dt != np.float16:
                 gen._random(n - full)  # uniforms torch draws for the tail, then overwrites
