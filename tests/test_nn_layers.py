@@ -386,3 +386,61 @@ def test_circular_pad_dim_check():
             return str(e)
 
     check(program)
+
+
+LAZY = [
+    ("lazy_linear", lambda nn: nn.LazyLinear(3), (2, 5)),
+    ("lazy_linear_nobias", lambda nn: nn.LazyLinear(2, bias=False), (4, 3, 6)),
+    ("lazy_conv1d", lambda nn: nn.LazyConv1d(4, 3, padding=1), (2, 3, 7)),
+    ("lazy_conv2d", lambda nn: nn.LazyConv2d(4, 3, stride=2, groups=2), (2, 4, 7, 7)),
+    ("lazy_conv2d_unbatched", lambda nn: nn.LazyConv2d(2, 2), (3, 5, 5)),
+    ("lazy_convT2d", lambda nn: nn.LazyConvTranspose2d(3, 2, stride=2), (1, 2, 3, 3)),
+    ("lazy_convT1d", lambda nn: nn.LazyConvTranspose1d(3, 2), (1, 2, 4)),
+    ("lazy_bn1d", lambda nn: nn.LazyBatchNorm1d(), (4, 3)),
+    ("lazy_bn2d", lambda nn: nn.LazyBatchNorm2d(momentum=0.2), (2, 3, 2, 2)),
+    ("lazy_mlp", lambda nn: nn.Sequential(nn.LazyLinear(8), nn.ReLU(), nn.LazyLinear(2)),
+     (3, 5)),
+]
+
+
+@pytest.mark.parametrize("name,ctor,shape", LAZY, ids=[x[0] for x in LAZY])
+def test_lazy_modules(name, ctor, shape):
+    def program(lib):
+        lib.manual_seed(0)
+        m = ctor(lib.nn)
+        before = (repr(m), [(n, repr(p)) for n, p in m.named_parameters()],
+                  [type(p).__name__ for p in m.parameters()])
+        x = lib.randn(*shape, requires_grad=True)
+        y = m(x)
+        (y * y).sum().backward()
+        return (before, repr(m), type(m).__name__, list(m.named_parameters()),
+                list(m.named_buffers()), y, x.grad, [p.grad for p in m.parameters()],
+                [type(p).__name__ for p in m.parameters()], lib.rand(2))
+
+    check(program, rtol=1e-4, atol=1e-5)
+
+
+def test_lazy_load_state_dict_and_errors():
+    def program(lib):
+        lib.manual_seed(0)
+        src = lib.nn.Linear(4, 3)
+        lazy = lib.nn.LazyLinear(3)
+        res = [repr(lazy.load_state_dict(src.state_dict())), repr(lazy),
+               [tuple(p.shape) for p in lazy.parameters()]]
+        y = lazy(lib.ones(1, 4))
+        res += [repr(lazy), y]
+        try:
+            res.append(lib.nn.LazyLinear(2).weight.shape)
+        except RuntimeError as e:
+            res.append(str(e))
+        try:
+            lib.nn.LazyConv2d(2, 3)(lib.ones(2, 2))
+        except RuntimeError as e:
+            res.append(str(e))
+        try:
+            lib.nn.LazyConv2d(2, 3, groups=2)(lib.ones(1, 3, 4, 4))
+        except ValueError as e:
+            res.append(str(e))
+        return res
+
+    check(program)
