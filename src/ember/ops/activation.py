@@ -140,7 +140,9 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
 
 
 def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
-    return hardtanh(input, min_val, max_val, inplace=True)
+    """In place; unlike F.hardtanh, torch does not check min_val <= max_val here."""
+    _check_tensor(input, "hardtanh_")
+    return apply_inplace(input, _hardtanh, min_val, max_val)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
@@ -667,6 +669,8 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
           training: bool = False, inplace: bool = False) -> Tensor:
     """Randomized leaky relu; in evaluation the slope is the mean (lower + upper) / 2."""
     _check_tensor(input, "rrelu")
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
     if training:
         raise NotImplementedError("rrelu with training=True is not implemented in ember")
     slope = (lower + upper) / 2
@@ -813,13 +817,14 @@ def _check_p(p: float) -> None:
 def _noise(input: Tensor, feature: bool) -> Tensor:
     from ember._random_ops import bernoulli_
 
-    shape = input._array.shape
     if feature:
         if input.ndim < 2:
             raise RuntimeError(
                 "Feature dropout requires at least 2 dimensions in the input")
-        shape = shape[:2] + (1,) * (input.ndim - 2)
-    return wrap(np.empty(shape, dtype=input._array.dtype), input._dtype), bernoulli_
+        shape = input._array.shape[:2] + (1,) * (input.ndim - 2)
+        return wrap(np.empty(shape, dtype=input._array.dtype), input._dtype), bernoulli_
+    # torch's empty_like keeps the input's memory layout, and the draws follow it
+    return wrap(np.empty_like(input._array), input._dtype), bernoulli_
 
 
 def _dropout_impl(input: Tensor, p: float, train: bool, inplace: bool, feature: bool,
@@ -880,9 +885,8 @@ def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
 def _channel_dropout(input: Tensor, p: float, training: bool, inplace: bool,
                      batched: bool) -> Tensor:
     if not batched:
-        input_b = S.unsqueeze(input, 0)
-        result = _dropout_impl(input_b, p, training, inplace, True, False)
-        return input if result is input_b else S.squeeze(result, 0)
+        result = _dropout_impl(S.unsqueeze(input, 0), p, training, inplace, True, False)
+        return S.squeeze(result, 0)
     return _dropout_impl(input, p, training, inplace, True, False)
 
 
@@ -958,7 +962,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     a = tensor._array
     if a.size == 0:
-        if num_classes == -1:
+        if num_classes <= 0:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
         return wrap(np.zeros(a.shape + (num_classes,), dtype=np.int64), D.int64)
     if a.min() < 0:

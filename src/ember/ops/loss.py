@@ -167,8 +167,9 @@ class SoftMarginLossBackward0(_PointwiseLoss):
 
 
 def _pointwise_loss(input: Tensor, target: Tensor, reduction: str, function, node_cls,
-                    param=None, target_grad: bool = True) -> Tensor:
-    dtype = D.result_type(input, target)
+                    param=None, target_grad: bool = True, input_dtype: bool = False) -> Tensor:
+    """``input_dtype``: the result takes the input's dtype (torch allocates it like input)."""
+    dtype = input._dtype if input_dtype else D.result_type(input, target)
     a = input._array.astype(dtype.numpy, copy=False)
     b = target._array.astype(dtype.numpy, copy=False)
     with np.errstate(all="ignore"):
@@ -284,7 +285,8 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
         return np.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
 
     if weight is not None:
-        loss = E.mul(_pointwise_loss(x, t, "none", function, HuberLossBackward0, delta), weight)
+        loss = E.mul(_pointwise_loss(x, t, "none", function, HuberLossBackward0, delta,
+                                     input_dtype=True), weight)
         if reduction == "none":
             return loss
         if reduction == "sum":
@@ -292,7 +294,8 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
         if reduction == "mean":
             return R.mean(loss)
         _check_weighted_reduction(reduction)
-    return _pointwise_loss(x, t, reduction, function, HuberLossBackward0, delta)
+    return _pointwise_loss(x, t, reduction, function, HuberLossBackward0, delta,
+                           input_dtype=True)
 
 
 def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
@@ -304,7 +307,7 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=No
     _not_differentiable(target, "target", "soft_margin_loss")
     x, t = _broadcast_pair(input, target)
     return _pointwise_loss(x, t, reduction, lambda a, b: np.logaddexp(0, -b * a),
-                           SoftMarginLossBackward0, target_grad=False)
+                           SoftMarginLossBackward0, target_grad=False, input_dtype=True)
 
 
 # ----- binary cross entropy -------------------------------------------------------------------
@@ -599,8 +602,9 @@ def _cross_entropy_probs(input: Tensor, target: Tensor, weight, reduction: str,
     total = E.neg(R.sum(product))
     if reduction == "sum":
         return total
-    if input._array.size == 0:
-        return E.mul(total, float("nan"))
+    if input._array.size == 0:  # torch fills the (empty) sum with NaN, keeping its node
+        total._array[...] = np.nan
+        return total
     return _div_scalar(total, input._array.size // classes)
 
 

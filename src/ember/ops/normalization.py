@@ -246,6 +246,10 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         raise RuntimeError(
             f"Expected number of channels in input to be divisible by num_groups, but got "
             f"input of shape {list(shape)} and num_groups={num_groups}")
+    batch = [n * c // num_groups, num_groups] + list(shape[2:])
+    if batch[0] * int(np.prod(batch[2:])) == 1:
+        raise ValueError(
+            f"Expected more than 1 value per channel when training, got input size {batch}")
     for t, name in ((weight, "weight"), (bias, "bias")):
         if t is not None and (t.ndim != 1 or t._array.size != c):
             raise RuntimeError(
@@ -406,7 +410,7 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
 
 # ``__all__``: the names ``ember`` exports at top level (torch.softmax, torch.conv2d, ...);
 # ``FUNCTIONAL``: the names ``ember.nn.functional`` exports; ``TENSOR_METHODS``: Tensor methods.
-__all__: list[str] = ["cosine_similarity", "group_norm", "layer_norm", "pairwise_distance"]
+__all__: list[str] = ["cosine_similarity", "layer_norm", "pairwise_distance"]
 FUNCTIONAL: list[str] = [
     "batch_norm", "cosine_similarity", "group_norm", "instance_norm", "layer_norm",
     "pairwise_distance",
