@@ -104,3 +104,12 @@ class Buffer(metaclass=_BufferMeta):
 def _buffer_persistent(t: Tensor) -> bool:
     entry = _buffer_mark(t)
     return True if entry is None else entry[1]
+
+
+def __getattr__(name: str):
+    """``UninitializedParameter``/``UninitializedBuffer`` live with the lazy layers."""
+    if name in ("UninitializedParameter", "UninitializedBuffer", "is_lazy"):
+        from ember.nn.modules import lazy
+
+        return getattr(lazy, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
