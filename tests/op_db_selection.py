@@ -467,7 +467,7 @@ add_entry("narrow", lambda m, x, dim, start, length: m.narrow(x, dim, start, len
               ("dim out of range", lambda m: m.narrow(m.ones(3, 4), 2, 0, 1)),
           ))
 add_entry("select", lambda m, x, dim, index: m.select(x, dim, index),
-          lambda grad: _dim_samples(lambda draw, shape, d: {
+          _dim_samples(lambda draw, shape, d: {
               "index": draw(st.integers(-shape[d], shape[d] - 1))}, min_side=1), errors=(
               ("index out of range", lambda m: m.select(m.ones(3, 4), 0, 3)),
               ("0-dim input", lambda m: m.select(T(m, 1.0), 0, 0)),
@@ -788,6 +788,11 @@ add_entry("flip", lambda m, x, dims: m.flip(x, dims), unary(dtypes=ALL_DTYPES,
     ("repeated dim", lambda m: m.flip(m.ones(3, 4), (0, 0))),
     ("dim out of range", lambda m: m.flip(m.ones(3, 4), (2,))),
 ))
+add_entry("flip_method", lambda m, x, dims: x.flip(*dims), lambda grad: unary(
+    dtypes=FLOAT_DTYPES, kwargs=_flip_dims)(grad).filter(lambda s: s.kwargs["dims"]), covers=())
+add_entry("tile_method", lambda m, x, dims: x.tile(*dims),
+          unary(dtypes=FLOAT_DTYPES, max_side=3, kwargs=lambda s: st.fixed_dictionaries(
+              {"dims": _reps(s, allow_fewer=True).filter(bool)})), covers=())
 add_entry("fliplr", lambda m, x: m.fliplr(x), unary(dtypes=ALL_DTYPES, min_dims=2), errors=(
     ("1-D input", lambda m: m.fliplr(m.ones(3))),
 ))

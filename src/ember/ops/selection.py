@@ -33,7 +33,7 @@ from ember.ops._core import (
     wrap,
 )
 from ember.ops.elementwise import _legacy, _not_implemented, broadcast_error, clone
-from ember.ops.indexing import SelectBackward0, SliceBackward0, _region_view
+from ember.ops.indexing import AliasBackward0, SelectBackward0, SliceBackward0, _region_view
 from ember.ops.shape import (
     DIAGONAL,
     INDEX,
@@ -630,7 +630,9 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
         if bad.any():
             raise IndexError(f"index {int(idx[bad][0])} is out of bounds for dimension {d} with "
                              f"size {shape[d]}")
-    negative = (int(idx[idx < 0][0]), d, shape[d]) if (idx < 0).any() else None
+    negative = None
+    if (idx < 0).any():  # how torch's derivative (an index_select) then fails
+        negative = (int(idx[idx < 0][0]), d if input._array.size else 1, shape[d])
     idx = np.where(idx < 0, idx + shape[d], idx)
     key = _dim_key(idx, d)
     array = input._array.reshape(shape).copy()
@@ -1135,6 +1137,8 @@ def movedim(input: Tensor, source, destination) -> Tensor:
         order[t] = s
     rest = iter(k for k in range(ndim) if k not in src)
     order = tuple(o if o != -1 else next(rest) for o in order)[:ndim]
+    if ndim == 0:  # torch gives an alias of a 0-dim tensor
+        return _region_view(input, (Ellipsis,), AliasBackward0)
     return _permuted(input, order, PermuteBackward0)
 
 
@@ -1287,7 +1291,7 @@ def repeat(input: Tensor, *sizes) -> Tensor:
 
 def tile(input: Tensor, dims) -> Tensor:
     """``repeat`` with ``dims`` padded by leading ones to the tensor's rank."""
-    dims = tuple(int(d) for d in dims)
+    dims = (dims,) if isinstance(dims, int) else tuple(int(d) for d in dims)
     ndim = input._array.ndim
     if len(dims) < ndim:
         dims = (1,) * (ndim - len(dims)) + dims
@@ -1371,6 +1375,15 @@ def flip(input: Tensor, dims) -> Tensor:
     if _records(input):
         _history(out, FlipBackward0, (input,), dims=dims)
     return out
+
+
+def _flip_method(self: Tensor, *dims) -> Tensor:
+    """``x.flip(0, 1)`` as well as ``x.flip((0, 1))``."""
+    return flip(self, dims[0] if len(dims) == 1 and not isinstance(dims[0], int) else dims)
+
+
+def _tile_method(self: Tensor, *dims) -> Tensor:
+    return tile(self, dims[0] if len(dims) == 1 and not isinstance(dims[0], int) else dims)
 
 
 def fliplr(input: Tensor) -> Tensor:
@@ -1665,6 +1678,7 @@ TENSOR_METHODS: dict = {
 }
 TENSOR_METHODS.update({
     "repeat": repeat, "split_with_sizes": split_with_sizes, "contiguous": _contiguous,
+    "flip": _flip_method, "tile": _tile_method,
     "scatter_": scatter_, "scatter_add_": scatter_add_, "scatter_reduce_": scatter_reduce_,
     "index_add_": index_add_,
     "index_copy_": index_copy_, "index_fill_": index_fill_, "masked_fill_": masked_fill_,
