@@ -102,16 +102,21 @@ def test_lstm_proj_size():
     check(program, **CLOSE)
 
 
-def test_recurrent_eval_dropout_and_train_dropout_shapes():
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_recurrent_dropout_between_layers(cls, bidirectional):
+    """Training-mode dropout between layers draws torch's masks; eval mode has none."""
+
     def program(lib):
         lib.manual_seed(0)
-        m = lib.nn.GRU(3, 4, num_layers=2, dropout=0.5)
-        x = lib.randn(5, 2, 3)
+        m = getattr(lib.nn, cls)(3, 4, num_layers=3, dropout=0.5, bidirectional=bidirectional)
+        x = lib.randn(5, 2, 3, requires_grad=True)
+        out = m(x)
+        out[0].sum().backward()
         m.eval()
-        out_eval, _ = m(x)
-        m.train()
-        out_train, h = m(x)
-        return out_eval.detach(), tuple(out_train.shape), tuple(h.shape)
+        out_eval = m(x)
+        return ([t.detach() for t in _tensors(out)], x.grad,
+                [t.detach() for t in _tensors(out_eval)], lib.rand(2))
 
     check(program, **CLOSE)
 
