@@ -341,3 +341,17 @@ def test_full_transformer():
         return out
 
     check(program, **CLOSE)
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_mha_attention_dropout_in_training(need_weights, batch_first):
+    def program(lib):
+        lib.manual_seed(0)
+        m = lib.nn.MultiheadAttention(8, 2, dropout=0.3, batch_first=batch_first)
+        x = lib.randn(3, 4, 8, requires_grad=True)
+        out, w = m(x, x, x, need_weights=need_weights)
+        out.sum().backward()
+        return out.detach(), None if w is None else w.detach(), x.grad, lib.rand(2)
+
+    check(program, **CLOSE)
