@@ -1090,3 +1090,26 @@ def test_data_idioms_and_cpu_only():
         return out
 
     check(program)
+
+
+def test_global_full_backward_hooks():
+    def program(lib):
+        mm = lib.nn.modules.module
+        log = []
+        lib.manual_seed(0)
+        seq = lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.Tanh())
+        h1 = mm.register_module_full_backward_hook(
+            lambda m, gi, go: log.append(("hook", type(m).__name__, list(gi), list(go))))
+        h2 = mm.register_module_full_backward_pre_hook(
+            lambda m, go: log.append(("pre", type(m).__name__, list(go))))
+        x = lib.randn(2, 2, requires_grad=True)
+        try:
+            seq(x).sum().backward()
+        finally:
+            h1.remove()
+            h2.remove()
+        n = len(log)
+        seq(x).sum().backward()
+        return log, n == len(log), x.grad
+
+    check(program)

@@ -15,6 +15,12 @@ from ember.nn.modules.module import (
 from ember.nn.modules.module import (
     register_module_forward_pre_hook as register_module_forward_pre_hook,
 )
+from ember.nn.modules.module import (
+    register_module_full_backward_hook as register_module_full_backward_hook,
+)
+from ember.nn.modules.module import (
+    register_module_full_backward_pre_hook as register_module_full_backward_pre_hook,
+)
 from ember.nn.modules.normalization import *  # noqa: F403
 from ember.nn.modules.padding import *  # noqa: F403
 from ember.nn.modules.rnn import *  # noqa: F403
