@@ -883,19 +883,21 @@ def _slices(a: np.ndarray, d: int) -> np.ndarray:
     return moved.reshape(a.shape[d], math.prod(moved.shape[1:]))
 
 
-def _unique_dim(a: np.ndarray, dim: int, consecutive: bool = False) -> int:
-    """The canonical ``dim`` for unique along slices, with torch's checks."""
+def _unique_dim(a: np.ndarray, dim: int) -> int:
+    """The canonical ``dim`` for unique along slices, with torch's checks (in its order)."""
     if a.ndim == 0:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     d = _canonical_dim(dim, a.ndim)
-    if not consecutive and sum(s == 0 for s in a.shape) > 1:
-        raise RuntimeError(
-            "Number of zero sized dimensions is more than one, so unique cannot be applied "
-        )
-    if any(s == 0 for i, s in enumerate(a.shape) if i != d):
-        raise RuntimeError(
-            "There are 0 sized dimensions, and they aren't selected, so unique cannot be applied"
-        )
+    if a.size == 0:
+        if a.shape[d] != 0:
+            raise RuntimeError(
+                "There are 0 sized dimensions, and they aren't selected, so unique cannot be "
+                "applied"
+            )
+        if sum(s == 0 for s in a.shape) > 1:
+            raise RuntimeError(
+                "Number of zero sized dimensions is more than one, so unique cannot be applied "
+            )
     return d
 
 
@@ -944,7 +946,7 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False,
         values = flat[starts]
         inverse_shape = a.shape
     else:
-        d = _unique_dim(a, dim, consecutive=True)
+        d = _unique_dim(a, dim)
         slices = _slices(a, d)
         starts = np.ones(slices.shape[0], dtype=bool)
         starts[1:] = (slices[1:] != slices[:-1]).any(axis=1)
