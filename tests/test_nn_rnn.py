@@ -355,3 +355,49 @@ def test_mha_attention_dropout_in_training(need_weights, batch_first):
         return out.detach(), None if w is None else w.detach(), x.grad, lib.rand(2)
 
     check(program, **CLOSE)
+
+
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("cfg", [{}, {"bidirectional": True, "num_layers": 2},
+                                 {"batch_first": True}], ids=str)
+@pytest.mark.parametrize("enforce_sorted", [True, False])
+def test_recurrent_packed_sequences(cls, cfg, enforce_sorted):
+    def program(lib):
+        rnn_utils = lib.nn.utils.rnn
+        lib.manual_seed(0)
+        m = getattr(lib.nn, cls)(3, 4, **cfg)
+        lengths = [5, 3, 3, 1] if enforce_sorted else [3, 5, 1, 3]
+        bf = cfg.get("batch_first", False)
+        x = lib.randn(*((4, 5, 3) if bf else (5, 4, 3)), requires_grad=True)
+        packed = rnn_utils.pack_padded_sequence(x, lib.tensor(lengths), batch_first=bf,
+                                                enforce_sorted=enforce_sorted)
+        out, hidden = m(packed)
+        padded, out_lengths = rnn_utils.pad_packed_sequence(out, batch_first=bf)
+        loss = (padded * padded).sum() + sum((h * h).sum() for h in _tensors(hidden))
+        loss.backward()
+        return (packed.data.detach(), packed.batch_sizes, packed.sorted_indices,
+                packed.unsorted_indices, out.data.detach(), out.batch_sizes, padded.detach(),
+                out_lengths, [h.detach() for h in _tensors(hidden)], x.grad,
+                [(n, p.grad) for n, p in m.named_parameters()])
+
+    check(program, **CLOSE)
+
+
+def test_pack_sequence_and_errors():
+    def program(lib):
+        rnn_utils = lib.nn.utils.rnn
+        lib.manual_seed(0)
+        seqs = [lib.randn(4, 2), lib.randn(2, 2), lib.randn(3, 2)]
+        packed = rnn_utils.pack_sequence(seqs, enforce_sorted=False)
+        padded, lengths = rnn_utils.pad_packed_sequence(packed, batch_first=True,
+                                                        total_length=6, padding_value=-1.0)
+        out = [packed.data, packed.batch_sizes, packed.sorted_indices, padded, lengths]
+        for action in (lambda: rnn_utils.pack_sequence(seqs),
+                       lambda: rnn_utils.pad_packed_sequence(packed, total_length=2)):
+            try:
+                action()
+            except Exception as e:  # noqa: BLE001
+                out.append((type(e).__name__, str(e).split("\n")[0]))
+        return out
+
+    check(program)

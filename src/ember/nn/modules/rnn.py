@@ -228,7 +228,115 @@ class RNNBase(Module):
             return layer_input, (h_n, ember.stack(finals_c, 0))
         return layer_input, h_n
 
+    def _run_packed(self, data: Tensor, sizes: list[int], hx):
+        """The recurrence over packed data: at step t only the first ``sizes[t]`` sequences
+        are still running; a sequence's final state is taken when it stops."""
+        lstm = self.mode == "LSTM"
+        num_directions = 2 if self.bidirectional else 1
+        starts = [0]
+        for b in sizes[:-1]:
+            starts.append(starts[-1] + b)
+        steps = len(sizes)
+
+        def rows(state, lo, hi):
+            return tuple(x[lo:hi] for x in state) if lstm else state[lo:hi]
+
+        def size_of(state) -> int:
+            return (state[0] if lstm else state).size(0)
+
+        def join(parts):
+            if lstm:
+                return tuple(ember.cat([p[i] for p in parts], 0) for i in range(2))
+            return ember.cat(parts, 0)
+
+        finals = []
+        layer_input = data
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(num_directions):
+                idx = layer * num_directions + direction
+                params = {n.split("_l")[0]: getattr(self, n) for n in self._all_weights[idx]}
+                w_hh, b_hh = params["weight_hh"], params.get("bias_hh")
+                w_hr = params.get("weight_hr")
+                init = (hx[0][idx], hx[1][idx]) if lstm else hx[idx]
+                gi_all = _linear(layer_input, params["weight_ih"], params.get("bias_ih"))
+                outs = [None] * steps
+                if direction == 0:
+                    state, finished = init, []
+                    for t in range(steps):
+                        b = sizes[t]
+                        if b < size_of(state):
+                            finished.append(rows(state, b, size_of(state)))
+                            state = rows(state, 0, b)
+                        state = _rnn_step(self.mode, gi_all[starts[t]:starts[t] + b], state,
+                                          w_hh, b_hh, self.hidden_size, w_hr)
+                        outs[t] = state[0] if lstm else state
+                    final = join([state, *finished[::-1]]) if finished else state
+                else:
+                    state = None
+                    for t in range(steps - 1, -1, -1):
+                        b = sizes[t]
+                        have = 0 if state is None else size_of(state)
+                        if b > have:
+                            extra = rows(init, have, b)
+                            state = extra if state is None else join([state, extra])
+                        state = _rnn_step(self.mode, gi_all[starts[t]:starts[t] + b], state,
+                                          w_hh, b_hh, self.hidden_size, w_hr)
+                        outs[t] = state[0] if lstm else state
+                    final = state
+                outputs.append(ember.cat(outs, 0))
+                finals.append(final)
+            layer_output = outputs[0] if num_directions == 1 else ember.cat(outputs, 1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_output = F.dropout(layer_output, self.dropout, True)
+            layer_input = layer_output
+        if lstm:
+            return layer_input, (ember.stack([f[0] for f in finals], 0),
+                                 ember.stack([f[1] for f in finals], 0))
+        return layer_input, ember.stack(finals, 0)
+
+    def _forward_packed(self, packed, hx):
+        from ember.nn.utils.rnn import PackedSequence
+
+        lstm = self.mode == "LSTM"
+        data, batch_sizes, sorted_indices, unsorted_indices = packed
+        sizes = [int(b) for b in batch_sizes._array]
+        batch = sizes[0]
+        layers = self.num_layers * (2 if self.bidirectional else 1)
+        real_hidden = self.proj_size if self.proj_size > 0 else self.hidden_size
+        if hx is None:
+            h0 = C.zeros(layers, batch, real_hidden, dtype=data.dtype)
+            hx = (h0, C.zeros(layers, batch, self.hidden_size, dtype=data.dtype)) if lstm else h0
+        elif sorted_indices is not None:
+            hx = (tuple(h.index_select(1, sorted_indices) for h in hx) if lstm
+                  else hx.index_select(1, sorted_indices))
+        weight = getattr(self, self._flat_weights_names[0])
+        if data.dtype != weight.dtype:
+            raise ValueError(
+                f"RNN input dtype ({data.dtype}) does not match weight dtype ({weight.dtype}). "
+                f"Convert input: input.to({weight.dtype}), or convert model: "
+                f"model.to({data.dtype})")
+        if data.dim() != 2:
+            raise RuntimeError(f"input must have 2 dimensions, got {data.dim()}")
+        if self.input_size != data.size(-1):
+            raise RuntimeError("input.size(-1) must be equal to input_size. Expected "
+                               f"{self.input_size}, got {data.size(-1)}")
+        if lstm:
+            self.check_hidden_size(hx[0], (layers, batch, real_hidden),
+                                   "Expected hidden[0] size {}, got {}")
+            self.check_hidden_size(hx[1], (layers, batch, self.hidden_size),
+                                   "Expected hidden[1] size {}, got {}")
+        else:
+            self.check_hidden_size(hx, (layers, batch, real_hidden))
+        output, hidden = self._run_packed(data, sizes, hx)
+        if unsorted_indices is not None:
+            hidden = (tuple(h.index_select(1, unsorted_indices) for h in hidden) if lstm
+                      else hidden.index_select(1, unsorted_indices))
+        return PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices), hidden
+
     def _forward(self, input: Tensor, hx):
+        if type(input).__name__ == "PackedSequence":
+            return self._forward_packed(input, hx)
         lstm = self.mode == "LSTM"
         name = "LSTM" if lstm else ("GRU" if self.mode == "GRU" else "RNN")
         if input.dim() not in (2, 3):
