@@ -382,7 +382,8 @@ def _topk_rows(rows: np.ndarray, k: int, largest: bool, sorted: bool) -> np.ndar
     fast = sorted and n <= 3  # tiny rows: every path is an insertion sort, hence stable
     if fast or k == 0:
         return order[:, :k]
-    ties = _has_ties(np.take_along_axis(rows, order, axis=1))
+    # only ties among the first k + 1 ranked entries can change what torch returns
+    ties = _has_ties(np.take_along_axis(rows, order[:, :k + 1], axis=1))
     result = order[:, :k].copy()
     less = _less_descending if largest else _less_ascending
     for r in _replayed(rows, ties if sorted else np.ones(rows.shape[0], dtype=bool)):
