@@ -130,8 +130,10 @@ _ACT["gelu"].errors += (
 add_entry("gelu_large", lambda m, x, approximate: F(m).gelu(x * 4, approximate=approximate),
           float_unary(kwargs=kwargs_of(approximate=st.sampled_from(("none", "tanh")))),
           covers=())
-add_entry("softplus_large", lambda m, x: F(m).softplus(x * 20), float_unary(), covers=())
-add_entry("logsigmoid_large", lambda m, x: F(m).logsigmoid(x * 40), float_unary(), covers=())
+add_entry("softplus_large", lambda m, x: F(m).softplus(x * 20), float_unary(), covers=(),
+          rtol=1e-3)
+add_entry("logsigmoid_large", lambda m, x: F(m).logsigmoid(x * 40), float_unary(), covers=(),
+          rtol=1e-3)
 for _name in ("sigmoid", "tanh"):
     falias(next(e for e in OP_DB if e.name == _name), _name)
 for _name in ("selu", "celu", "hardshrink", "threshold"):
@@ -824,7 +826,7 @@ _e = add_entry("nn.functional.group_norm",
                _norm_samples("group"), errors=(
                    ("channels not divisible", lambda m: F(m).group_norm(m.ones(2, 3, 4), 2)),
                    ("1-D input", lambda m: F(m).group_norm(m.ones(3), 1)),
-               ), atol=1e-4, rtol=1e-4)
+               ), atol=1e-3, rtol=1e-4)
 add_entry("nn.functional.instance_norm",
           lambda m, x, w=None, b=None: F(m).instance_norm(x, weight=w, bias=b),
           _norm_samples("instance"), errors=(

@@ -161,6 +161,16 @@ class LeakyReluBackward0(Node):
 class LeakyReluBackward1(LeakyReluBackward0):
     __slots__ = ()
 
+    def backward(self, grad, xp):
+        if self.negative_slope < 0:
+            raise RuntimeError(
+                "In-place leakyReLu backward calculation is triggered with a negative slope "
+                "which is not supported. This is caused by calling in-place forward function "
+                "with a negative slope, please call out-of-place version instead. File an issue "
+                "at https://github.com/pytorch/pytorch if you do require supporting in-place "
+                "leakRelu backward calculation with negative slope")
+        return super().backward(grad, xp)
+
 
 def _leaky_relu(input: Tensor, slope, node_cls=LeakyReluBackward0) -> Tensor:
     _need_float(input, "leaky_relu_cpu")
@@ -609,7 +619,7 @@ class PreluKernelBackward0(Node):
         if self.needs_input_grad(0):
             grad_x = xp.where(positive, grad, grad * w)
         if self.needs_input_grad(1):
-            g = xp.where(positive, 0, grad * x)
+            g = xp.where(x >= 0, 0, grad * x)  # (>=: torch's second derivative is 0 at 0)
             lead, dims = len(g.shape) - len(self.weight_view), []
             dims = tuple(i for i in range(len(g.shape))
                          if i < lead or self.weight_view[i - lead] == 1)
@@ -694,7 +704,8 @@ class SoftmaxBackward0(Node):
     def backward(self, grad, xp):
         y = xp.saved_output(self.result, self)
         gy = grad * y
-        return (gy - y * xp.sum(gy, (self.dim,), True),)
+        dims = (self.dim,) if len(y.shape) else ()
+        return (gy - y * xp.sum(gy, dims, True),)
 
 
 class LogSoftmaxBackward0(Node):
@@ -705,7 +716,8 @@ class LogSoftmaxBackward0(Node):
 
     def backward(self, grad, xp):
         y = xp.saved_output(self.result, self)
-        return (grad - xp.exp(y) * xp.sum(grad, (self.dim,), True),)
+        dims = (self.dim,) if len(y.shape) else ()
+        return (grad - xp.exp(y) * xp.sum(grad, dims, True),)
 
 
 def _softmax_dim(name: str, ndim: int, stacklevel: int = 3) -> int:

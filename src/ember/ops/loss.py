@@ -146,11 +146,19 @@ class SmoothL1LossBackward0(_PointwiseLoss):
     def derivative(self, xp, x, t):
         d = x - t
         beta = self.param
-        return xp.where(d < -beta, -1.0, xp.where(d > beta, 1.0, d / beta))
+        return xp.where(d <= -beta, -1.0, xp.where(d >= beta, 1.0, d / beta))
 
 
 class HuberLossBackward0(_PointwiseLoss):
     __slots__ = ()
+
+    def backward(self, grad, xp):
+        x, t = self.self_.tensor, self.target.tensor
+        if x is not None and t is not None and x._dtype is not t._dtype:
+            # torch's huber backward kernel needs one dtype
+            raise RuntimeError(
+                f"Found dtype {A._legacy(t._dtype)} but expected {A._legacy(x._dtype)}")
+        return super().backward(grad, xp)
 
     def derivative(self, xp, x, t):
         d = x - t
@@ -454,7 +462,7 @@ class NllLossBackward0(Node):
 
     def backward(self, grad, xp):
         coef = self.coef  # -weight[target], 0 where ignored; the target's shape
-        if self.reduction == "mean":
+        if self.reduction == "mean" and self.total_weight != 0:
             coef = coef / self.total_weight
         values = _const(np.expand_dims(coef, self.class_dim), grad)
         if self.reduction == "none":
@@ -462,8 +470,6 @@ class NllLossBackward0(Node):
         else:
             values = values * grad
         index = self.index
-        if not _is_array(grad):
-            index = wrap(index, D.int64)
         return (xp.scatter_along_dim(self.self_shape, index, values, self.class_dim),)
 
 

@@ -71,11 +71,12 @@ class NativeBatchNormBackward0(Node):
                 gi = invstd * (g - xp.sum(g, axes, True) / n
                                - xhat * (xp.sum(g * xhat, axes, True) / n))
             grad_input = xp.reshape(gi, shape) if group is not None else gi
+        axes_ = self.affine_axes
         if len(self.next_functions) > 1 and self.needs_input_grad(1):
-            grad_weight = xp.reshape(xp.sum(grad * xhat_full, self.affine_axes),
-                                     self.weight_shape)
+            gw = grad * xhat_full
+            grad_weight = xp.reshape(xp.sum(gw, axes_) if axes_ else gw, self.weight_shape)
         if len(self.next_functions) > 2 and self.needs_input_grad(2):
-            grad_bias = xp.reshape(xp.sum(grad, self.affine_axes), self.weight_shape)
+            grad_bias = xp.reshape(xp.sum(grad, axes_) if axes_ else grad, self.weight_shape)
         return grad_input, grad_weight, grad_bias
 
 
