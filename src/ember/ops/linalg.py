@@ -1367,7 +1367,16 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
     sb = (1,) * (nd - len(sb)) + sb
     a_view = reshape(input, tuple(x for s in sa for x in (s, 1)))
     b_view = reshape(other, tuple(x for s in sb for x in (1, s)))
-    return _unsafe_view(mul(a_view, b_view), tuple(x * y for x, y in zip(sa, sb)))
+    product = mul(a_view, b_view)
+    shape = tuple(x * y for x, y in zip(sa, sb))
+    try:  # torch views the product, laid out like its inputs: a transposed input cannot be
+        np.ndarray.view(product._array).shape = shape
+    except AttributeError:
+        raise RuntimeError(
+            "view size is not compatible with input tensor's size and stride (at least one "
+            "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
+        ) from None
+    return _unsafe_view(product, shape)
 
 
 def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
@@ -1715,9 +1724,6 @@ class CdistBackward0(Node):
         x1, x2 = xp.saved(self.x1), xp.saved(self.x2)
         dist = xp.saved_output(self.result, self)
         p = self.p
-        if p == 2:
-            return _euclidean_grads(xp, grad, x1, x2, dist, self.needs_input_grad(0),
-                                    self.needs_input_grad(1))
         diff = xp.unsqueeze(x1, -2) - xp.unsqueeze(x2, -3)  # (..., P, R, M)
         g = xp.unsqueeze(grad, -1)
         d = xp.unsqueeze(dist, -1)
