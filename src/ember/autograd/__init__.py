@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.autograd import anomaly_mode, function, functional, graph
+from ember.autograd import anomaly_mode, forward_ad, function, functional, graph
 from ember.autograd.anomaly_mode import detect_anomaly, set_detect_anomaly
 from ember.autograd.engine import run_backward
 from ember.autograd.function import Function, once_differentiable
@@ -27,6 +27,7 @@ __all__ = [
     "once_differentiable",
     "set_detect_anomaly",
     "enable_grad",
+    "forward_ad",
     "function",
     "functional",
     "grad",
