@@ -449,9 +449,24 @@ def remainder(input, other) -> Tensor:
     return out
 
 
+class FloorBackward0(Node):
+    """floor is piecewise constant: a zero gradient."""
+
+    __slots__ = ()
+
+    def backward(self, grad, xp):
+        return (xp.zeros_like(grad),)
+
+
 def floor(input: Tensor) -> Tensor:
-    """Non-differentiable helper used by formulas (issue #3 gives it its own gradient)."""
-    return wrap(np.floor(input._array), input._dtype)
+    """Round down; integer tensors come back unchanged (as copies), bools are refused."""
+    _check_tensor(input, "floor")
+    dtype = input._dtype
+    if dtype.category != FLOATING:
+        if dtype is D.bool_:
+            raise NotImplementedError("\"floor_vml_cpu\" not implemented for 'Bool'")
+        return wrap(input._array.copy(), dtype)
+    return _unary(input, np.floor, FloorBackward0, None, floating=False)
 
 
 # ----- pow ------------------------------------------------------------------------------------
@@ -1229,6 +1244,53 @@ clamp_min_ = _inplace(clamp_min)
 clamp_max_ = _inplace(clamp_max)
 reciprocal_ = _inplace(reciprocal)
 sign_ = _inplace(sign)
+floor_ = _inplace(floor)
+cos_ = _inplace(cos)
+logical_not_ = _inplace(logical_not)
+logical_and_ = _inplace(logical_and)
+logical_or_ = _inplace(logical_or)
+bitwise_not_ = _inplace(bitwise_not)
+bitwise_and_ = _inplace(bitwise_and)
+bitwise_or_ = _inplace(bitwise_or)
+bitwise_xor_ = _inplace(bitwise_xor)
+
+
+class _CompareBackward(Node):
+    """An in-place comparison (``x.eq_(y)``): piecewise constant, so zero gradients."""
+
+    __slots__ = ()
+
+    def backward(self, grad, xp):
+        return tuple(xp.zeros_like(grad) if node is not None else None
+                     for node, _ in self.next_functions)
+
+
+def _compare_inplace(compare, name: str):
+    """``x.<name>_(other)``: 1/0 in x's dtype; torch records <Name>Backward0 (a number
+    other) or <Name>Backward1 (a tensor other), whose gradients are zero."""
+    number_node = type(f"{name}Backward0", (_CompareBackward,), {"__slots__": ()})
+    tensor_node = type(f"{name}Backward1", (_CompareBackward,), {"__slots__": ()})
+
+    def run(source: Tensor, other) -> Tensor:
+        out = compare(source, other)
+        if _records(source, other):
+            if isinstance(other, Tensor):
+                node = new_node(tensor_node, (edge(source), edge(other)), out._array)
+            else:
+                node = new_node(number_node, (edge(source),), out._array)
+            set_history(out, node)
+        return out
+
+    run.__name__ = compare.__name__
+    return _inplace(run)
+
+
+eq_ = _compare_inplace(eq, "Eq")
+ne_ = _compare_inplace(ne, "Ne")
+lt_ = _compare_inplace(lt, "Lt")
+le_ = _compare_inplace(le, "Le")
+gt_ = _compare_inplace(gt, "Gt")
+ge_ = _compare_inplace(ge, "Ge")
 
 
 class FillBackward2(Node):
@@ -1294,6 +1356,15 @@ __all__ = [
     "greater_equal", "gt", "isnan", "le", "less", "less_equal", "log", "logical_and",
     "logical_not", "logical_or", "lt", "maximum", "minimum", "mul", "multiply", "ne", "neg",
     "negative", "not_equal", "pow", "reciprocal", "relu", "remainder", "rsub", "sigmoid",
-    "sign", "sin", "sqrt", "sub", "subtract", "tanh", "true_divide", "where",
+    "sign", "sin", "sqrt", "sub", "subtract", "tanh", "true_divide", "where", "floor",
 ]
-TENSOR_METHODS: dict = {}
+TENSOR_METHODS: dict = {
+    "floor": floor, "floor_": floor_, "cos_": cos_, "negative_": neg_, "absolute_": abs_,
+    "multiply_": mul_, "subtract_": sub_, "divide_": div_, "true_divide_": div_,
+    "logical_not_": logical_not_, "logical_and_": logical_and_, "logical_or_": logical_or_,
+    "bitwise_not_": bitwise_not_, "bitwise_and_": bitwise_and_, "bitwise_or_": bitwise_or_,
+    "bitwise_xor_": bitwise_xor_,
+    "eq_": eq_, "ne_": ne_, "lt_": lt_, "le_": le_, "gt_": gt_, "ge_": ge_,
+    "not_equal_": ne_, "less_": lt_, "less_equal_": le_, "greater_": gt_,
+    "greater_equal_": ge_,
+}
