@@ -161,10 +161,11 @@ def _scatter_reduce(m, x, i, s, dim, reduce, include_self):
     return m.scatter_reduce(x, dim, i, s, reduce, include_self=include_self)
 
 
-add_entry("scatter_reduce", _scatter_reduce, _with_reduce(("sum", "mean", "amax", "amin")),
+add_entry("scatter_reduce", _scatter_reduce,
+          _with_reduce(("sum", "mean", "amax", "amin", "max", "min")),
           errors=(
               ("bad reduce", lambda m: m.scatter_reduce(m.ones(3, 4), 0, L(m, [[0]]),
-                                                        m.ones(1, 1), "max")),
+                                                        m.ones(1, 1), "foo")),
               ("dtype mismatch", lambda m: m.scatter_reduce(m.ones(3, 4), 0, L(m, [[0]]),
                                                             m.ones(1, 1, dtype=m.float64),
                                                             "sum")),

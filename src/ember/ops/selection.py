@@ -314,6 +314,9 @@ class ScatterReduceBackward0(Node):
         shape = self.self_sizes or (1,)
         g = xp.reshape(grad, shape) if not self.self_sizes else grad
         key, reduce = self.key, self.reduce
+        if reduce in ("max", "min"):  # accepted by the forward only
+            raise RuntimeError("Expected 'reduce' to be one of 'sum', 'prod', 'mean', 'amax', "
+                               f"'amin' but got {reduce}.")
         if reduce == "prod":
             raise NotImplementedError(
                 "ember: the derivative of scatter_reduce with reduce='prod' is not implemented")
@@ -340,14 +343,16 @@ class ScatterReduceBackward0(Node):
                 self_, result = xp.reshape(self_, shape), xp.reshape(result, shape)
             src = src[tuple(slice(0, n) for n in self.index_shape)] if src.ndim else (
                 xp.reshape(src, (1,)))
+            # as in torch, self counts among the elements equal to the result even when
+            # include_self is False (it then gets no gradient itself)
             self_is = xp.where(self_ == result, 1.0, 0.0)
-            if not self.include_self:
-                self_is = xp.where(self.hit, 0.0, self_is)
             src_is = xp.where(src == result[key], 1.0, 0.0)
             counts = self_is + xp.put_at(shape, key, src_is, src_is, accumulate=True)
             share = g / counts
             grad_self = self_is * share
             grad_src = src_is * share[key]
+            if not self.include_self:
+                grad_self = xp.where(self.hit, 0.0, grad_self)
         if not self.self_sizes:
             grad_self = xp.reshape(grad_self, ())
         src_shape = self.src.tensor._array.shape if self.src is not None else None
@@ -376,6 +381,8 @@ def _reduce_identity(reduce: str, dtype: np.dtype):
 def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *,
                    include_self: bool = True) -> Tensor:
     """Reduce ``src`` into a copy of ``input`` at ``index`` with sum/prod/mean/amax/amin."""
+    given = reduce
+    reduce = {"max": "amax", "min": "amin"}.get(reduce, reduce)  # torch's forward takes these
     if reduce not in _REDUCE_UFUNCS:
         raise RuntimeError("reduce argument must be either sum, prod, mean, amax or amin, got "
                            f"{reduce}")
@@ -407,7 +414,7 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
     if _records(input, src):
         from ember.ops._core import SavedTensor
 
-        _history(out, ScatterReduceBackward0, (input, src), key=key, reduce=reduce,
+        _history(out, ScatterReduceBackward0, (input, src), key=key, reduce=given,
                  include_self=include_self, self_=SavedTensor(input), src=SavedTensor(src),
                  result=SavedTensor(out, is_output=True), index_shape=idx.shape,
                  self_sizes=input._array.shape, hit=hit)
