@@ -164,3 +164,15 @@ def test_gradcheck_input_checks(case):
         return lib.autograd.gradcheck(lambda a: a.argmax(), (x,))
 
     check(program)
+
+
+def test_gradcheck_forward_ad_mode():
+    def program(lib):
+        x = lib.tensor([0.3, -1.2, 2.0], dtype=lib.float64, requires_grad=True)
+        ok = lib.autograd.gradcheck(lambda a: (a.sin() * a.sum()).exp(), (x,),
+                                    check_forward_ad=True, check_backward_ad=False)
+        both = lib.autograd.gradgradcheck(lambda a: (a.tanh() ** 2).sum() * a, (x,),
+                                          check_fwd_over_rev=True)
+        return ok, both
+
+    check(program)
