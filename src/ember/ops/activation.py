@@ -617,7 +617,9 @@ class PreluKernelBackward0(Node):
         positive = x > 0
         grad_x = grad_w = None
         if self.needs_input_grad(0):
-            grad_x = xp.where(positive, grad, grad * w)
+            # at x == 0 torch takes weight's value but gives it no second derivative there
+            w_const = w.detach() if isinstance(w, Tensor) else w
+            grad_x = xp.where(positive, grad, grad * xp.where(x < 0, w, w_const))
         if self.needs_input_grad(1):
             g = xp.where(x >= 0, 0, grad * x)  # (>=: torch's second derivative is 0 at 0)
             lead, dims = len(g.shape) - len(self.weight_view), []

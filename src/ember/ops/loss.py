@@ -163,7 +163,7 @@ class HuberLossBackward0(_PointwiseLoss):
     def derivative(self, xp, x, t):
         d = x - t
         delta = self.param
-        return xp.where(d < -delta, -delta, xp.where(d > delta, delta, d))
+        return xp.where(d <= -delta, -delta, xp.where(d >= delta, delta, d))
 
 
 class SoftMarginLossBackward0(_PointwiseLoss):
@@ -457,10 +457,12 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
 class NllLossBackward0(Node):
     """nll_loss: -weight[t] * grad at each row's target class (over total weight for mean)."""
 
-    __slots__ = ("coef", "index", "class_dim", "reduction", "total_weight", "self_shape")
-    _saved_fields = ()
+    __slots__ = ("self_", "coef", "index", "class_dim", "reduction", "total_weight",
+                 "self_shape")
+    _saved_fields = ("self_",)
 
     def backward(self, grad, xp):
+        xp.saved(self.self_)  # freed after a backward, as torch's saved self
         coef = self.coef  # -weight[target], 0 where ignored; the target's shape
         if self.reduction == "mean" and self.total_weight != 0:
             coef = coef / self.total_weight
@@ -518,6 +520,7 @@ def _nll(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str,
     if input._requires_grad and grad_state.enabled:
         _not_differentiable(weight, "weight", "nll_loss")
         node = new_node(node_cls, (edge(input),), out._array)
+        node.self_ = SavedTensor(input)
         node.coef = -w
         node.index, node.class_dim = index, class_dim
         node.reduction, node.total_weight = reduction, total_weight
