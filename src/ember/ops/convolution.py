@@ -774,10 +774,12 @@ def gather_flat(x, index: np.ndarray):
 class MaxPool2DWithIndicesBackward0(Node):
     """Each output's gradient goes to the position its maximum came from."""
 
-    __slots__ = ("indices", "self_sizes")
+    __slots__ = ("indices", "self_sizes", "arg", "windows")
 
     def backward(self, grad, xp):
         shape = self.self_sizes
+        if self.arg is not None and not isinstance(grad, Tensor):
+            return (_unpool_disjoint(grad, self.arg, self.windows),)
         lead = shape[:-2]
         g = xp.reshape(grad, lead + (math.prod(grad.shape[len(lead):]),))
         index = self.indices.reshape(g.shape)
@@ -787,6 +789,28 @@ class MaxPool2DWithIndicesBackward0(Node):
 
 class AdaptiveMaxPool2DBackward0(MaxPool2DWithIndicesBackward0):
     __slots__ = ()
+
+
+def _unpool_disjoint(grad: np.ndarray, arg: np.ndarray, win: _Windows) -> np.ndarray:
+    """Max pooling's gradient when windows do not overlap: each kernel position's outputs
+    are written straight into their (disjoint) strided slice of the input."""
+    lead = grad.shape[:-2]
+    padded = tuple(n + lo + hi for n, lo, hi in zip(win.size, win.lo, win.hi))
+    out = np.zeros(lead + padded, dtype=grad.dtype)
+    zero = grad.dtype.type(0)
+    finite = bool(np.isfinite(grad).all())  # then a product with the mask is exact (and fast)
+    for k, (i, j) in enumerate(itertools.product(range(win.kernel[0]), range(win.kernel[1]))):
+        region = (Ellipsis,) + tuple(
+            slice(t * d, t * d + s * (o - 1) + 1, s)
+            for t, d, s, o in zip((i, j), win.dilation, win.stride, win.out))
+        if finite:
+            np.multiply(grad, arg == k, out=out[region])
+        else:
+            out[region] = np.where(arg == k, grad, zero)
+    if any(win.lo) or any(win.hi):
+        out = np.ascontiguousarray(out[(Ellipsis,) + tuple(
+            slice(lo, lo + n) for n, lo in zip(win.size, win.lo))])
+    return out
 
 
 def _pool_out(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
@@ -878,22 +902,24 @@ def _lowest(dtype: np.dtype):
 
 
 def _window_max(a: np.ndarray, win: _Windows):
-    """The maximum of each window and the flat input position it came from (torch's choice:
-    the first maximum in scan order, the last NaN, never a padding position)."""
-    lead = a.shape[:-2]
+    """The maximum of each window, the flat input position it came from (torch's choice:
+    the first maximum in scan order, the last NaN, never a padding position), and the
+    kernel position of that maximum when it is a plain one (None otherwise)."""
     kp = math.prod(win.kernel)
-    cols = np.reshape(win.unfold(a, _lowest(a.dtype)), lead + (kp,) + win.out)
-    k_axis = len(lead)
-    at = (slice(None),) * k_axis
-    values = cols.max(axis=k_axis)
+    view = win.unfold(a, _lowest(a.dtype))  # (*lead, kh, kw, oh, ow), strided, no copy
+    parts = [view[(slice(None),) * (a.ndim - 2) + (i, j)]
+             for i in range(win.kernel[0]) for j in range(win.kernel[1])]
+    values = parts[0].copy()
+    for part in parts[1:]:
+        np.maximum(values, part, out=values)
     arg = np.full(values.shape, kp - 1, dtype=np.intp)
-    for k in range(kp - 2, -1, -1):
-        np.copyto(arg, k, where=cols[at + (k,)] == values)
+    for k in range(kp - 2, -1, -1):  # the first maximum wins (arithmetic beats np.where)
+        arg -= (parts[k] == values) * (arg - k)
     if a.dtype.kind == "f":
         nan = np.isnan(values)
         if nan.any():
             for k in range(kp):
-                np.copyto(arg, k, where=nan & np.isnan(cols[at + (k,)]))
+                np.copyto(arg, k, where=nan & np.isnan(parts[k]))
         lowest = values == -np.inf
     else:
         lowest = values == np.iinfo(a.dtype).min
@@ -908,17 +934,21 @@ def _window_max(a: np.ndarray, win: _Windows):
         first = [np.where(st < 0, st + (-st + d - 1) // d * d, st)
                  for st, d in zip(starts, win.dilation)]
         flat = np.where(lowest, first[0][:, None] * width + first[1][None, :], flat)
-    return values, flat.astype(np.int64, copy=False)
+        arg = None
+    return values, flat.astype(np.int64, copy=False), arg
 
 
 def _max_pool2d(input: Tensor, kernel, stride, padding, dilation, ceil_mode: bool,
                 node_cls=MaxPool2DWithIndicesBackward0):
     win = _pool_geometry(input._array, kernel, stride, padding, dilation, ceil_mode)
-    values, indices = _window_max(input._array, win)
+    values, indices, arg = _window_max(input._array, win)
     out = wrap(values, input._dtype)
     if _records(input):
         node = new_node(node_cls, (edge(input),), values)
         node.indices, node.self_sizes = indices, input._array.shape
+        disjoint = all(s >= d * (k - 1) + 1
+                       for s, d, k in zip(win.stride, win.dilation, win.kernel))
+        node.arg, node.windows = (arg, win) if disjoint else (None, None)
         set_history(out, node)
     return out, wrap(indices, D.int64)
 
@@ -1249,6 +1279,7 @@ def _adaptive_max_pool2d(input: Tensor, sizes: tuple, name: str = "adaptive_max_
     if _records(input):
         node = new_node(AdaptiveMaxPool2DBackward0, (edge(input),), values)
         node.indices, node.self_sizes = indices, x.shape
+        node.arg = node.windows = None
         set_history(out, node)
     return out, wrap(indices, D.int64)
 
