@@ -489,7 +489,7 @@ def _anomaly_program(kind):
                     y.sum().backward()
                     err = None
                 except RuntimeError as e:
-                    err = str(e)
+                    err = str(e).splitlines()[0]  # ember adds its hint lines below torch's
         texts = [str(w.message) for w in caught]
         trace = [t for t in texts if t.startswith("Error detected")]
         shows_line = bool(trace) and ("x.sqrt()" in trace[0] or ".apply(x)" in trace[0])
