@@ -494,7 +494,8 @@ def _pad_samples(mode: str):
             for n in reversed(size):
                 top = n - 1 if mode == "reflect" else n
                 lo, hi = draw(st.integers(-1, max(top, 0))), draw(st.integers(-1, max(top, 0)))
-                if n + lo + hi < 1 or n - max(-lo, 0) - max(-hi, 0) < 1:
+                kept = n - max(-lo, 0) - max(-hi, 0)
+                if n + lo + hi < 1 or kept < 1 or (mode == "circular" and max(lo, hi) > kept):
                     lo = hi = 0
                 pad += [lo, hi]
             kw = {"pad": tuple(pad), "mode": mode}

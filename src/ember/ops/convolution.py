@@ -737,8 +737,15 @@ def _scatter_array(g: np.ndarray, index: np.ndarray, positions: int) -> np.ndarr
     lead = g.shape[:-1]
     rows = math.prod(lead)
     index = np.broadcast_to(index, g.shape).reshape(rows, g.shape[-1])
+    weights = g.reshape(-1)
+    if index.size and index.max() >= positions:
+        # torch's max pooling can report a position past the input for a window with no
+        # element in it; such a position takes no gradient
+        inside = (index < positions).reshape(-1)
+        weights = np.where(inside, weights, 0)
+        index = np.minimum(index, positions - 1)
     flat = (np.arange(rows).reshape(rows, 1) * positions + index).ravel()
-    out = np.bincount(flat, weights=g.reshape(-1), minlength=rows * positions)
+    out = np.bincount(flat, weights=weights, minlength=rows * positions)
     return out.astype(g.dtype, copy=False).reshape(lead + (positions,))
 
 
@@ -1521,10 +1528,10 @@ def _circular_pad(input: Tensor, pad: tuple) -> Tensor:
         start = max(-lo, 0)
         kept = size - start - max(-hi, 0)
         t = np.arange(size + lo + hi) - max(lo, 0)
-        if kept <= 0:
+        if kept <= 0 or max(lo, 0) > kept or max(hi, 0) > kept:
             raise NotImplementedError(
-                "ember's circular padding does not implement cropping a dimension to nothing "
-                "and wrapping it")
+                "ember's circular padding does not implement wrapping a cropped dimension "
+                "around more than once (torch reads memory it has not written there)")
         index.append(start + np.mod(t, kept))
     picked = _gather_op(input, index, _GatherNode)
     out = zeros(picked._array.shape, dtype=input._dtype)
@@ -1759,6 +1766,13 @@ class PixelUnshuffleBackward0(Node):
 
     def backward(self, grad, xp):
         if 0 in grad.shape:  # torch's unshuffle of an empty tensor keeps its shape
+            r = self.downscale_factor
+            if grad.shape[-3] % (r * r):
+                raise RuntimeError(
+                    "pixel_shuffle expects its input's 'channel' dimension to be divisible by "
+                    f"the square of upscale_factor, but input.size(-3)={grad.shape[-3]} is not "
+                    f"divisible by {r * r}"
+                )
             return (grad,)
         return (_shuffle(grad, self.downscale_factor, False),)
 
