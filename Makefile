@@ -22,7 +22,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.test-installed
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m ruff check src tests benchmarks
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2  # one worker per core
 
 bench: $(VENV)/.test-installed
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) benchmarks/run.py
