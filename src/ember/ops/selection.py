@@ -639,7 +639,8 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
                              f"size {shape[d]}")
     negative = None
     if (idx < 0).any():  # how torch's derivative (an index_select) then fails
-        negative = (int(idx[idx < 0][0]), d if input._array.size else 1, shape[d])
+        # torch reads the unique (sorted) indices, so the smallest one is reported
+        negative = (int(idx.min()), d if input._array.size else 1, shape[d])
     idx = np.where(idx < 0, idx + shape[d], idx)
     key = _dim_key(idx, d)
     array = input._array.reshape(shape).copy()
