@@ -99,6 +99,8 @@ class MeanBackward0(Node):
     __slots__ = ("self_sizes", "self_numel")
 
     def backward(self, grad, xp):
+        if not self.self_numel:  # expand first, as torch: the empty expansion's derivative is 0
+            return (xp.expand(grad, self.self_sizes) / self.self_numel,)
         return (xp.expand(grad / self.self_numel, self.self_sizes),)
 
 
@@ -106,6 +108,8 @@ class MeanBackward1(Node):
     __slots__ = ("self_sizes", "dim", "keepdim", "count")
 
     def backward(self, grad, xp):
+        if not self.count:  # expand first, as torch: the empty expansion's derivative is 0
+            return (_unreduce(grad, xp, self.dim, self.keepdim, self.self_sizes) / self.count,)
         return (_unreduce(grad / self.count, xp, self.dim, self.keepdim, self.self_sizes),)
 
 
@@ -582,6 +586,8 @@ def _std_grad_to_var(grad, xp, result):
 
 def _mean_backward(grad, xp, dims, keepdim: bool, shape):
     count = math.prod(shape[d] for d in dims)
+    if not count:  # expand first, as torch: the empty expansion's derivative is 0
+        return _unreduce(grad, xp, dims, keepdim, shape) / count
     return _unreduce(grad / count, xp, dims, keepdim, shape)
 
 
