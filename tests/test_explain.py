@@ -111,3 +111,18 @@ def test_make_demo_draws_and_explains_the_seed_example(tmp_path, capsys):
     assert (tmp_path / "seed_graph.svg").read_text().startswith("<svg")
     assert "AccumulateGrad  (x: [] float32)" in printed
     assert "x.grad is now -2." in printed
+
+
+def test_public_spellings():
+    assert ember.autograd.explain is explain
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    import contextlib
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        y.backward(explain=True)
+    assert out.getvalue().startswith("backward of y: starts with dy/dy = 1.")
+    assert x.grad.tolist() == [2.0, 4.0]
+    with pytest.raises(ValueError, match="explain=True"):
+        (x * 3).sum().backward(explain=True, create_graph=True)

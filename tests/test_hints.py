@@ -38,7 +38,7 @@ def view_of_leaf_in_place(lib):
 
 def non_scalar(lib):
     x = lib.ones(3, requires_grad=True)
-    (x * 2).backward()
+    (x * 2).backward()  # SITE: The output (shape [3], MulBackward0)
 
 
 def no_grad_fn(lib):
@@ -52,8 +52,8 @@ def nan_in_anomaly_mode(lib):
         (y * 0).sum().backward()
 
 
-CASES = [backward_twice, modified_in_place, leaf_in_place, view_of_leaf_in_place,
-         nan_in_anomaly_mode]
+CASES = [backward_twice, modified_in_place, leaf_in_place, view_of_leaf_in_place, non_scalar,
+         no_grad_fn, nan_in_anomaly_mode]
 
 
 def message(program, lib) -> str:
@@ -75,7 +75,8 @@ def test_first_line_is_torchs_then_an_ember_hint(program):
     assert not any(line.startswith("ember hint") for line in theirs.splitlines())
 
 
-@pytest.mark.parametrize("program", [backward_twice, modified_in_place, nan_in_anomaly_mode],
+@pytest.mark.parametrize("program", [backward_twice, modified_in_place, nan_in_anomaly_mode,
+                                     non_scalar],
                          ids=lambda p: p.__name__)
 def test_node_errors_point_at_the_line_that_created_the_node(program):
     source, first = inspect.getsourcelines(program)

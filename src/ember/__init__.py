@@ -6,6 +6,7 @@
 from ember import (
     _tensor_methods,  # noqa: F401  (binds the op methods onto Tensor)
     autograd,
+    func,
     linalg,
     nn,
     optim,
@@ -63,6 +64,7 @@ from ember._random import Generator, default_generator  # noqa: E402
 from ember._random_ops import bernoulli, multinomial, randint_like, randperm
 from ember._tensor import Size, Tensor, device
 from ember._tensor_str import printoptions, set_printoptions
+from ember.autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
 from ember.autograd.grad_mode import (
     enable_grad,
     inference_mode,

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ember._tensor import Tensor
-
 __all__ = ["Step", "explain"]
 
 # What each node computes, in the words of the chain rule (``grad``: the incoming gradient).
@@ -100,9 +98,11 @@ def _format(value) -> str:
     return " ".join(text.split())
 
 
-def explain(y: Tensor, gradient=None, *, retain_graph: bool | None = None,
+def explain(y, gradient=None, *, retain_graph: bool | None = None,
             file=None, _frame=None) -> list[Step]:
     """Run ``y.backward(gradient)``, print what each step did, and return the steps."""
+    from ember._tensor import Tensor  # (imported late: ember.autograd loads this module early)
+
     frame = _frame or inspect.currentframe().f_back
     names = _variable_names(frame)
     del frame
@@ -171,6 +171,8 @@ def explain(y: Tensor, gradient=None, *, retain_graph: bool | None = None,
 
 
 def _variable_names(frame) -> dict[int, str]:
+    from ember._tensor import Tensor
+
     names: dict[int, str] = {}
     if frame is None:
         return names

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
+from ember._explain import explain
+from ember._explain import explain as _explain
+from ember._graph_health import graph_stats
+from ember._hints import with_hint
 from ember.autograd import anomaly_mode, forward_ad, function, functional, graph
 from ember.autograd.anomaly_mode import detect_anomaly, set_detect_anomaly
 from ember.autograd.engine import run_backward
@@ -27,12 +33,14 @@ __all__ = [
     "once_differentiable",
     "set_detect_anomaly",
     "enable_grad",
+    "explain",
     "forward_ad",
     "function",
     "functional",
     "grad",
     "gradcheck",
     "gradgradcheck",
+    "graph_stats",
     "inference_mode",
     "is_grad_enabled",
     "is_inference_mode_enabled",
@@ -70,7 +78,10 @@ def _root_grads(outputs: tuple, grad_outputs: tuple, create_graph: bool, api: st
         if g is None:
             if out._requires_grad:
                 if out._array.size != 1:
-                    raise RuntimeError("grad can be implicitly created only for scalar outputs")
+                    raise with_hint(RuntimeError(
+                        "grad can be implicitly created only for scalar outputs"), out.grad_fn,
+                        f"The output (shape {list(out._array.shape)}, "
+                        f"{out.grad_fn.name() if out.grad_fn else 'a leaf'})")
                 if out._dtype.category != 2:
                     raise RuntimeError(
                         "grad can be implicitly created only for real scalar outputs but got "
@@ -94,9 +105,9 @@ def _root_edges(outputs: tuple):
     edges = []
     for i, out in enumerate(outputs):
         if not out._requires_grad:
-            raise RuntimeError(
+            raise with_hint(RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn"
-            )
+            ))
         edges.append(edge(out))
     return edges
 
@@ -198,6 +209,12 @@ def grad(
     return tuple(result)
 
 
-def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-    """``Tensor.backward``."""
+def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None,
+                     explain: bool = False):
+    """``Tensor.backward``; ``explain=True`` (ember's) also prints the pass step by step."""
+    if explain:
+        if create_graph or inputs is not None:
+            raise ValueError("backward(explain=True) supports neither create_graph nor inputs")
+        _explain(self, gradient, retain_graph=retain_graph, _frame=sys._getframe(1))
+        return
     backward(self, gradient, retain_graph, create_graph, inputs=inputs)
