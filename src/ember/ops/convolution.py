@@ -782,6 +782,7 @@ class MaxPool2DWithIndicesBackward0(Node):
     """Each output's gradient goes to the position its maximum came from."""
 
     __slots__ = ("indices", "self_sizes", "arg", "windows")
+    _saved_fields = ("indices", "arg")  # torch saves the input: a second backward fails
 
     def backward(self, grad, xp):
         shape = self.self_sizes
@@ -1050,6 +1051,7 @@ class AvgPool2DBackward0(Node):
     """Each window's gradient, divided by its divisor, spread back over the window."""
 
     __slots__ = ("windows", "divisor", "self_sizes")
+    _saved_fields = ("divisor",)  # torch saves the input: a second backward fails
 
     def backward(self, grad, xp):
         win = self.windows
@@ -1169,6 +1171,7 @@ def _adaptive_sizes(input: Tensor, output_size, n: int) -> tuple:
 
 class AdaptiveAvgPool2DBackward0(Node):
     __slots__ = ("rows", "cols", "count")
+    _saved_fields = ("rows", "cols", "count")  # torch saves the input
 
     def backward(self, grad, xp):
         rows, cols, count = self.rows, self.cols, self.count
@@ -1421,16 +1424,21 @@ class _GatherNode(Node):
         return (xp.reshape(out, shape),)
 
 
-def _named(name: str) -> type:
-    return type(name, (_GatherNode,), {"__slots__": ()})
+def _named(name: str, saves_input: bool = False) -> type:
+    """A gather node under torch's name; those whose torch node saves the input release
+    their index after a backward (so a second one fails as in torch)."""
+    fields = {"__slots__": ()}
+    if saves_input:
+        fields["_saved_fields"] = ("index",)
+    return type(name, (_GatherNode,), fields)
 
 
-ReflectionPad1DBackward0 = _named("ReflectionPad1DBackward0")
-ReflectionPad2DBackward0 = _named("ReflectionPad2DBackward0")
-ReflectionPad3DBackward0 = _named("ReflectionPad3DBackward0")
-ReplicationPad1DBackward0 = _named("ReplicationPad1DBackward0")
-ReplicationPad2DBackward0 = _named("ReplicationPad2DBackward0")
-ReplicationPad3DBackward0 = _named("ReplicationPad3DBackward0")
+ReflectionPad1DBackward0 = _named("ReflectionPad1DBackward0", saves_input=True)
+ReflectionPad2DBackward0 = _named("ReflectionPad2DBackward0", saves_input=True)
+ReflectionPad3DBackward0 = _named("ReflectionPad3DBackward0", saves_input=True)
+ReplicationPad1DBackward0 = _named("ReplicationPad1DBackward0", saves_input=True)
+ReplicationPad2DBackward0 = _named("ReplicationPad2DBackward0", saves_input=True)
+ReplicationPad3DBackward0 = _named("ReplicationPad3DBackward0", saves_input=True)
 UpsampleNearest1DBackward0 = _named("UpsampleNearest1DBackward0")
 UpsampleNearest2DBackward0 = _named("UpsampleNearest2DBackward0")
 UpsampleNearestExact1DBackward0 = _named("UpsampleNearestExact1DBackward0")
