@@ -449,11 +449,15 @@ def rad2deg(input: Tensor) -> Tensor:
 
 
 class SgnBackward0(Node):
-    """sgn of a real tensor: piecewise constant, so a zero gradient."""
+    """sgn of a real tensor: piecewise constant, so a zero gradient. torch's formula names
+    self and result, so they are saved (and a second backward fails as there)."""
 
-    __slots__ = ()
+    __slots__ = ("self_", "result")
+    _saved_fields = ("self_", "result")
 
     def backward(self, grad, xp):
+        xp.saved(self.self_)
+        xp.saved_output(self.result, self)
         return (grad * 0,)
 
 
@@ -461,7 +465,10 @@ def sgn(input: Tensor) -> Tensor:
     _check_tensor(input, "sgn")
     if input._dtype is D.bool_:
         return wrap(input._array.copy(), D.bool_)
-    return _unary(input, np.sign, SgnBackward0, None, floating=False)
+    out = _unary(input, np.sign, SgnBackward0, "self_", floating=False)
+    if out.grad_fn.__class__ is SgnBackward0:
+        out.grad_fn.result = SavedTensor(out, is_output=True)
+    return out
 
 
 # ----- rounding -------------------------------------------------------------------------------
