@@ -1766,6 +1766,16 @@ class PixelShuffleBackward0(Node):
     __slots__ = ("upscale_factor",)
 
     def backward(self, grad, xp):
+        r = self.upscale_factor
+        if 0 in grad.shape and r != 1:
+            # torch's differentiable unshuffle keeps an empty gradient's shape, which its
+            # engine then rejects
+            *lead, c, h, w = grad.shape
+            raise RuntimeError(
+                "Function PixelShuffleBackward0 returned an invalid gradient at index 0 - got "
+                f"{list(grad.shape)} but expected shape compatible with "
+                f"{list(lead) + [c * r * r, h // r, w // r]}"
+            )
         return (_shuffle(grad, self.upscale_factor, True),)
 
 
