@@ -422,7 +422,11 @@ class RemainderBackward1(Node):
         if not self.needs_input_grad(1):
             return grad, None
         self_, other = xp.saved(self.self_), xp.saved(self.other)
-        return grad, -grad * xp.floor(self_ / other)
+        if isinstance(self_, np.ndarray):
+            quotient = np.floor(self_ / other)
+        else:  # torch's formula rounds inside the division, whose own gradient is zero
+            quotient = div(self_, other, rounding_mode="floor")
+        return grad, -grad * quotient
 
 
 def remainder(input, other) -> Tensor:
