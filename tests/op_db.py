@@ -1150,6 +1150,7 @@ PUBLIC_OPS = (
 
 # Each op family keeps its entries in a file of its own, which adds to OP_DB through
 # ``add_entry`` and lists its public ops in its own PUBLIC_OPS.
+import op_db_complex  # noqa: E402
 import op_db_conv  # noqa: E402
 import op_db_linalg  # noqa: E402
 import op_db_nn  # noqa: E402
@@ -1157,8 +1158,8 @@ import op_db_pointwise  # noqa: E402
 import op_db_selection  # noqa: E402
 import op_db_sorting  # noqa: E402
 
-for _family in (op_db_conv, op_db_linalg, op_db_nn, op_db_pointwise, op_db_selection,
-                op_db_sorting):
+for _family in (op_db_complex, op_db_conv, op_db_linalg, op_db_nn, op_db_pointwise,
+                op_db_selection, op_db_sorting):
     PUBLIC_OPS += list(_family.PUBLIC_OPS)
 
 OPS_BY_NAME = {e.name: e for e in OP_DB}

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import ember
 from op_db import GENERAL_ERRORS, OP_DB, PUBLIC_OPS, make_inputs
+from op_db_complex import UNSUPPORTED
 from oracle import torch
 
 FORWARD_EXAMPLES = 40
@@ -293,12 +294,22 @@ def test_public_ops_list_is_current():
 
 
 def test_every_public_op_has_an_entry():
-    covered = {name for entry in OP_DB for name in entry.covers}
+    """Ops ember refuses (they would make complex tensors) are checked by the test below."""
+    covered = {name for entry in OP_DB for name in entry.covers} | set(UNSUPPORTED)
     assert [name for name in PUBLIC_OPS if name not in covered] == []
+
+
+@pytest.mark.parametrize("name", sorted(UNSUPPORTED))
+def test_unsupported_ops_say_so(name):
+    """torch makes a complex tensor here; ember raises NotImplementedError naming the op."""
+    assert isinstance(UNSUPPORTED[name](torch), torch.Tensor)
+    with pytest.raises(NotImplementedError, match=f"torch.{name}\\)"):
+        UNSUPPORTED[name](ember)
 
 
 def test_every_public_op_has_misuse_cases():
     """Aliases share their target's cases; every other public op has its own."""
     with_errors = {name for entry in OP_DB if entry.errors for name in entry.covers}
     aliases = {name for entry in OP_DB if entry.forward_only for name in entry.covers}
+    with_errors |= set(UNSUPPORTED)  # their misuse is the refusal itself
     assert [n for n in PUBLIC_OPS if n not in with_errors and n not in aliases] == []

@@ -40,6 +40,12 @@ from ember._dtype import (
     bool_ as bool,  # noqa: A001 - torch.bool
 )
 from ember._dtype import (
+    cdouble,
+    cfloat,
+    chalf,
+    complex32,
+    complex64,
+    complex128,
     double,
     dtype,
     float16,
@@ -76,6 +82,7 @@ from ember.autograd.grad_mode import (
 
 # Each op family's module lists what it exports in its ``__all__``.
 from ember.ops.activation import *  # noqa: F403
+from ember.ops.complex_numbers import *  # noqa: F403
 from ember.ops.convolution import *  # noqa: F403
 from ember.ops.elementwise import *  # noqa: F403
 from ember.ops.indexing import *  # noqa: F403

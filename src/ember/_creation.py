@@ -37,6 +37,8 @@ def _infer_dtype(data) -> D.dtype:
         return D.int64
     if isinstance(data, numbers.Real):
         return D.get_default_dtype()
+    if isinstance(data, numbers.Complex):
+        raise NotImplementedError(D.COMPLEX_UNSUPPORTED.format(what=repr(data)))
     if isinstance(data, (list, tuple)):
         found = None
         for item in data:

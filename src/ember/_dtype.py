@@ -60,6 +60,33 @@ half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
 
 ALL_DTYPES = (float16, float32, float64, uint8, int8, int16, int32, int64, bool_)
+
+
+COMPLEX_UNSUPPORTED = (
+    "ember does not support complex tensors yet ({what}): complex64/complex128 tensors and "
+    "their ops (real, imag, conj, angle, view_as_real, ...) with torch's conjugate-Wirtinger "
+    "gradients are not implemented. Work with the real and imaginary parts as real tensors."
+)
+
+
+class ComplexDtype:
+    """``ember.complex64`` & co.: named so programs can mention them, but no tensor can have
+    one; making a tensor of a complex dtype raises NotImplementedError."""
+
+    __slots__ = ("name",)
+    is_complex = True
+    is_floating_point = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return "torch." + self.name
+
+
+complex64 = cfloat = ComplexDtype("complex64")
+complex128 = cdouble = ComplexDtype("complex128")
+complex32 = chalf = ComplexDtype("complex32")
 _BY_NUMPY = {d.numpy: d for d in ALL_DTYPES}
 
 
@@ -75,6 +102,9 @@ def from_numpy_dtype(np_dtype) -> dtype:
         np_dtype = np.dtype(np_dtype)
         if np_dtype in _BY_NUMPY:
             return _BY_NUMPY[np_dtype]
+        if np_dtype.kind == "c":
+            raise NotImplementedError(
+                COMPLEX_UNSUPPORTED.format(what=f"numpy.{np_dtype}")) from None
         raise TypeError(
             f"can't convert np.ndarray of type numpy.{np_dtype.name}. The only supported types "
             "are: float64, float32, float16, complex64, complex128, int64, int32, int16, int8, "
@@ -146,6 +176,10 @@ def to_dtype(value) -> dtype:
     """Accept an ember dtype, a NumPy dtype or a Python type where torch accepts a dtype."""
     if isinstance(value, dtype):
         return value
+    if isinstance(value, ComplexDtype):
+        raise NotImplementedError(COMPLEX_UNSUPPORTED.format(what=repr(value)))
+    if value is builtins.complex:
+        raise NotImplementedError(COMPLEX_UNSUPPORTED.format(what="complex"))
     if value is builtins.float:
         return float64
     if value is builtins.int:

@@ -14,7 +14,16 @@ from ember import _dtype as D
 from ember import _random_ops as R_OPS
 from ember._tensor import Tensor
 from ember.autograd import _tensor_backward
-from ember.ops import activation, convolution, loss, normalization, pointwise, selection, sorting
+from ember.ops import (
+    activation,
+    complex_numbers,
+    convolution,
+    loss,
+    normalization,
+    pointwise,
+    selection,
+    sorting,
+)
 from ember.ops import elementwise as E
 from ember.ops import indexing as I
 from ember.ops import linalg as L
@@ -27,11 +36,13 @@ def _to(self: Tensor, *args, **kwargs) -> Tensor:
     dtype = kwargs.get("dtype")
     copy = kwargs.get("copy", False)
     for a in args:
-        if isinstance(a, D.dtype):
+        if isinstance(a, (D.dtype, D.ComplexDtype)):
             dtype = a
         elif isinstance(a, Tensor):
             dtype = a._dtype
-    return E.to_dtype(self, dtype, copy) if dtype is not None else self
+    if dtype is not None:
+        return E.to_dtype(self, D.to_dtype(dtype), copy)
+    return self
 
 
 def _cast(dtype):
@@ -144,8 +155,8 @@ METHODS = {
 
 METHODS.update(R_OPS.TENSOR_METHODS)  # uniform_, normal_, bernoulli_, ... (torch's streams)
 # Each op family's module declares the methods it adds.
-for _family in (E, I, L, R, S, activation, convolution, loss, normalization, pointwise,
-                selection, sorting):
+for _family in (E, I, L, R, S, activation, complex_numbers, convolution, loss, normalization,
+                pointwise, selection, sorting):
     METHODS.update(_family.TENSOR_METHODS)
 
 for _name, _function in METHODS.items():
