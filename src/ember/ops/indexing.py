@@ -10,6 +10,8 @@ a key with integer or boolean tensors (advanced indexing) copies and records
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ember import _dtype as D
@@ -162,7 +164,7 @@ def getitem(input: Tensor, key) -> Tensor:
             size = out._array.shape[dim]
             if item.step is not None and item.step <= 0:
                 raise ValueError("step must be greater than zero")
-            if item.indices(size) != (0, size, 1):
+            if not _whole_slice(item, size):
                 out = _region_view(out, lead + (item,), SliceBackward0)
             dim += 1
         else:
@@ -170,6 +172,15 @@ def getitem(input: Tensor, key) -> Tensor:
     if out is input:
         return _region_view(input, (Ellipsis,), SliceBackward0 if bare_slice else AliasBackward0)
     return out
+
+
+def _whole_slice(item: slice, size: int) -> bool:
+    """torch skips a slice (no SliceBackward0) only when its bounds, as written (a stop past the
+    end clamped, negative ones not normalized), are 0 and ``size`` with step 1."""
+    start = 0 if item.start is None else operator.index(item.start)
+    stop = size if item.stop is None else min(operator.index(item.stop), size)
+    step = 1 if item.step is None else operator.index(item.step)
+    return start == 0 and stop == size and step == 1
 
 
 def _is_mask(item) -> bool:

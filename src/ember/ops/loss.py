@@ -326,8 +326,8 @@ class BinaryCrossEntropyBackward0(Node):
     def backward(self, grad, xp):
         x, t = xp.saved(self.self_), xp.saved(self.target)
         w = xp.saved(self.weight) if self.weight is not None else None
-        if self.reduction == "mean":
-            grad = grad / self.numel
+        if self.reduction == "mean" and self.numel:  # an empty input's gradient is empty at
+            grad = grad / self.numel                   # any scale: 1/0 would make gradgrad nan
         grad_self = grad_target = None
         if self.needs_input_grad(0):
             denom = (1 - x) * x
@@ -390,8 +390,8 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
         x, t = xp.saved(self.self_), xp.saved(self.target)
         w = xp.saved(self.weight) if self.weight is not None else None
         pw = xp.saved(self.pos_weight) if self.pos_weight is not None else None
-        if self.reduction == "mean":
-            grad = grad / self.numel
+        if self.reduction == "mean" and self.numel:  # an empty input's gradient is empty at
+            grad = grad / self.numel                   # any scale: 1/0 would make gradgrad nan
         grad_self = grad_target = None
         if self.needs_input_grad(0):
             s = A._logistic(xp, x)
