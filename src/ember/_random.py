@@ -98,6 +98,7 @@ class Generator:
 
     def __init__(self, seed: int = DEFAULT_SEED) -> None:
         self._bitgen = np.random.MT19937(0)
+        self._words: np.random.Generator | None = None
         self.device = "cpu"
         self.manual_seed(seed)
 
@@ -183,6 +184,17 @@ class Generator:
             return np.empty(0, dtype=np.uint64)
         self._fresh = False
         return self._bitgen.random_raw(n)
+
+    def _words32(self, n: int) -> np.ndarray:
+        """``n`` consecutive ``random()`` words as uint32, half the memory of ``_random``.
+
+        NumPy's ``integers`` over the full uint32 range hands out the engine's raw words
+        unchanged (no rejection, no bit mixing), so the stream is the same.
+        """
+        self._fresh = False
+        if self._words is None:
+            self._words = np.random.Generator(self._bitgen)
+        return self._words.integers(0, 1 << 32, size=n, dtype=np.uint32)
 
     def _random64(self, n: int) -> np.ndarray:
         """``n`` consecutive ``random64()`` values: (first word << 32) | second word."""
@@ -488,7 +500,6 @@ class _BoxMuller32:
         def e(dt):
             return np.empty(pairs, dtype=dt)
 
-        self.a, self.b = e(np.uint32), e(np.uint32)
         self.i1, self.i2, self.i3, self.i4 = e(i32), e(i32), e(i32), e(i32)
         self.f1, self.x, self.ex, self.y, self.y2, self.z, self.tmp = (e(f32) for _ in range(7))
         self.th, self.xr, self.yc, self.cp, self.ys, self.sp, self.rad = (
@@ -518,15 +529,18 @@ class _BoxMuller32:
                 out[i] = np.float32(_round_fraction(q, np.float32))
 
     def log_radius(self, a: np.ndarray) -> np.ndarray:
-        """sqrt(-2 * log256_ps(1 - u)) for the 24-bit words ``a`` (u = a * 2**-24)."""
+        """sqrt(-2 * log256_ps(1 - u)) for the words ``a`` (u = low 24 bits * 2**-24).
+
+        ``a`` may be a strided view (any shape): the first pass gathers it."""
         m = a.size
         i1, i2, i3, i4 = self.i1[:m], self.i2[:m], self.i3[:m], self.i4[:m]
         f1, x, ex, y, y2, z, tmp = (b[:m] for b in (
             self.f1, self.x, self.ex, self.y, self.y2, self.z, self.tmp))
         x64, t = self.x64[:m], self.t[:m]
-        # 1 - u = n * 2**-24 with n = 2**24 - a in [1, 2**24]
-        np.subtract(0x1000000, a.view(np.int32), out=i1)
-        np.copyto(f1, i1, casting="unsafe")
+        # 1 - u = n * 2**-24 with n = 2**24 - (a & 0xFFFFFF) in [1, 2**24]; both operands
+        # and n have at most 24 bits, so the float32 subtraction is exact
+        np.bitwise_and(a, 0xFFFFFF, out=i1.reshape(a.shape), casting="unsafe")
+        np.subtract(_f32(1 << 24), i1, out=f1, dtype=np.float32, casting="unsafe")
         fb = f1.view(np.int32)
         # mantissa x_m in [0.5, 1); if x_m < sqrt(1/2): e -= 1, x = 2*x_m - 1, else x = x_m - 1.
         # q = bit 23 of frac + (2**23 - frac(sqrt(1/2))) is set exactly when x_m >= sqrt(1/2).
@@ -573,14 +587,16 @@ class _BoxMuller32:
         return rad
 
     def sincos(self, b: np.ndarray) -> tuple:
-        """sincos256_ps(2*pi*u) for the 24-bit words ``b``; returns (sin, cos) float32."""
+        """sincos256_ps(2*pi*u) for the words ``b`` (any shape, may be strided); returns
+        (sin, cos) as flat float32 arrays."""
         m = b.size
         i1, i2, i3 = self.i1[:m], self.i2[:m], self.i3[:m]
         th, xr, yc, cp, ys, sp, z = (q[:m] for q in (
             self.th, self.xr, self.yc, self.cp, self.ys, self.sp, self.z))
         x64, t, t2, z64 = self.x64[:m], self.t[:m], self.t2[:m], self.z64[:m]
-        # 2pi * u, rounded: b converts to float32 exactly (24 bits), then one float multiply
-        np.multiply(b.view(np.int32), _f32(math.ldexp(float(_TWO_PI_F), -24)), out=th,
+        # 2pi * u, rounded: u's 24 bits convert to float32 exactly, then one float multiply
+        np.bitwise_and(b, 0xFFFFFF, out=i1.reshape(b.shape), casting="unsafe")
+        np.multiply(i1, _f32(math.ldexp(float(_TWO_PI_F), -24)), out=th,
                     dtype=np.float32, casting="unsafe")
         # octant: j = (int(theta * 4/pi) + 1) & ~1, kept as jj = j / 2
         np.multiply(th, _FOPI, out=xr)
@@ -656,14 +672,11 @@ def _normal_fill_f32(gen: Generator, nb: int, mean: float, std: float,
     for s in range(0, nb, cb):
         e = min(s + cb, nb)
         m = (e - s) * 8
-        # per block of 16 words the first 8 feed the radius, the last 8 the angle: masking
-        # the strided halves to 24 bits deinterleaves and narrows to uint32 in one pass
-        w = gen._random(2 * m).reshape(e - s, 2, 8)
-        a, b = bm.a[:m], bm.b[:m]
-        np.bitwise_and(w[:, 0], 0xFFFFFF, out=a.reshape(e - s, 8), casting="unsafe")
-        np.bitwise_and(w[:, 1], 0xFFFFFF, out=b.reshape(e - s, 8), casting="unsafe")
-        rad = bm.log_radius(a)
-        sn, cs = bm.sincos(b)
+        # per block of 16 words the first 8 feed the radius, the last 8 the angle; the
+        # kernels read the strided halves directly (their first pass deinterleaves)
+        w = gen._words32(2 * m).reshape(e - s, 2, 8)
+        rad = bm.log_radius(w[:, 0])
+        sn, cs = bm.sincos(w[:, 1])
         # the products land straight in their (strided) halves of the output
         chunk = out[16 * s: 16 * e]
         halves = chunk.reshape(e - s, 2, 8)
