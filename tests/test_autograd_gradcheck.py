@@ -63,7 +63,6 @@ def _compare(entry, data, which: str) -> None:
 KNOWN = {
     ("grad", "linalg.matrix_norm"): "negative ord raises NotImplementedError (needs ember.amin)",
     ("gradgrad", "linalg.matrix_norm"): "negative ord raises NotImplementedError (needs amin)",
-    ("gradgrad", "mean_full"): "double backward of mean over an empty tensor gives nan, not 0",
 }
 
 
