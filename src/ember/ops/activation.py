@@ -743,9 +743,9 @@ def _softmax_core(input: Tensor, dim: int, log: bool, dtype=None, kernel="softma
         if a.size == 0:
             array = a.copy()
         else:
-            shifted = a - np.max(a, axis=axis, keepdims=True)
+            shifted = a - a.max(axis=axis, keepdims=True)  # methods skip np.max's wrapper
             exp = np.exp(shifted)
-            total = np.sum(exp, axis=axis, keepdims=True)
+            total = exp.sum(axis=axis, keepdims=True)
             array = shifted - np.log(total) if log else exp / total
     out = wrap(array.astype(a.dtype, copy=False), input._dtype)
     if _records(input):

@@ -496,17 +496,24 @@ def _nll(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str,
             f"but got weight tensor of shape: {list(weight._array.shape)}")
     t = target._array.astype(np.int64, copy=False)
     valid = t != ignore_index
-    bad = valid & ((t < 0) | (t >= classes))
-    if np.any(bad):
-        raise IndexError(f"Target {int(t[bad].flat[0])} is out of bounds.")
+    outside = (t < 0) | (t >= classes)
+    if outside.any():  # ignored targets are usually outside too: only then look closer
+        bad = valid & outside
+        if bad.any():
+            raise IndexError(f"Target {int(t[bad].flat[0])} is out of bounds.")
     safe = np.where(valid, t, 0)
-    index = np.expand_dims(safe, class_dim)
+    index = safe.reshape(t.shape[:class_dim] + (1,) + t.shape[class_dim:])
     x = input._array
-    picked = np.take_along_axis(x, index, axis=class_dim).squeeze(class_dim) if x.size else (
-        np.zeros(t.shape, dtype=x.dtype))
-    w = weight._array.astype(x.dtype, copy=False)[safe] if weight is not None else np.ones(
-        t.shape, dtype=x.dtype)
-    w = np.where(valid, w, 0).astype(x.dtype)
+    if not x.size:
+        picked = np.zeros(t.shape, dtype=x.dtype)
+    elif x.ndim == 2:  # the usual (N, C) batch: one fancy index, no take_along_axis set-up
+        picked = x[np.arange(x.shape[0]), safe]
+    else:
+        picked = np.take_along_axis(x, index, axis=class_dim).squeeze(class_dim)
+    if weight is not None:
+        w = np.where(valid, weight._array.astype(x.dtype, copy=False)[safe], 0).astype(x.dtype)
+    else:
+        w = valid.astype(x.dtype)
     losses = -w * picked
     total_weight = w.sum(dtype=x.dtype)
     with np.errstate(all="ignore"):
