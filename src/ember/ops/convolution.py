@@ -18,6 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ember import _dtype as D
+from ember.ops import shape as S
 from ember.ops._core import (
     NO_EDGE,
     Node,
@@ -29,6 +30,7 @@ from ember.ops._core import (
     set_history,
     wrap,
 )
+from ember.ops.linalg import _matmul_dtypes, matmul
 
 # c10's names of the scalar types, as conv's dtype messages print them
 _C10 = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
@@ -482,31 +484,47 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
 
 # ----- linear layers --------------------------------------------------------------------------
 class AddmmBackward0(Node):
-    """bias + mat1 @ mat2: the engine sums the bias gradient back to the bias's shape."""
+    """bias + mat1 @ mat2: the engine sums the bias gradient back to the bias's shape.
 
-    __slots__ = ("mat1", "mat2")
+    As torch, a column-major matrix (linear's ``weight.t()``) gets its gradient computed
+    transposed, ``(grad.T @ mat1).T``: once transposed back it is row-major like the weight,
+    so ``.grad`` and the optimizer's update run over contiguous memory.
+    """
+
+    __slots__ = ("mat1", "mat2", "mat1_colmajor", "mat2_colmajor")
     _saved_fields = ("mat1", "mat2")
 
     def backward(self, grad, xp):
-        return (
-            grad if self.needs_input_grad(0) else None,
-            xp.matmul(grad, xp.mT(xp.saved(self.mat2))) if self.needs_input_grad(1) else None,
-            xp.matmul(xp.mT(xp.saved(self.mat1)), grad) if self.needs_input_grad(2) else None,
-        )
+        grad_mat1 = grad_mat2 = None
+        if self.needs_input_grad(1):
+            mat2 = xp.saved(self.mat2)
+            grad_mat1 = (xp.mT(xp.matmul(mat2, xp.mT(grad))) if self.mat1_colmajor
+                         else xp.matmul(grad, xp.mT(mat2)))
+        if self.needs_input_grad(2):
+            mat1 = xp.saved(self.mat1)
+            grad_mat2 = (xp.mT(xp.matmul(xp.mT(grad), mat1)) if self.mat2_colmajor
+                         else xp.matmul(xp.mT(mat1), grad))
+        return (grad if self.needs_input_grad(0) else None, grad_mat1, grad_mat2)
+
+
+def _colmajor(a: np.ndarray) -> bool:
+    """torch's test for a transposed (column-major) matrix: strides (1, rows) in elements."""
+    return a.strides == (a.itemsize, a.itemsize * a.shape[0])
 
 
 def _addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
-    from ember.ops.linalg import _matmul_dtypes
-
     (n, m), (m2, p) = mat1._array.shape, mat2._array.shape
     if m != m2:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({n}x{m} and {m2}x{p})")
     _matmul_dtypes(mat1, mat2)
     b = bias._array
-    try:
-        target = np.broadcast_shapes(b.shape, (n, p))
-    except ValueError:
-        target = None
+    if b.shape == (p,) or b.shape == (n, p):  # linear's bias: no broadcast check needed
+        target = (n, p)
+    else:
+        try:
+            target = np.broadcast_shapes(b.shape, (n, p))
+        except ValueError:
+            target = None
     if target != (n, p):
         dim = next((i for i in range(1, b.ndim + 1) if b.shape[-i] not in (1, (n, p)[-i])), 1)
         raise RuntimeError(
@@ -526,15 +544,14 @@ def _addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
         node = new_node(AddmmBackward0, (edge(bias), edge(mat1), edge(mat2)), array)
         node.mat1 = SavedTensor(mat1) if mat2._requires_grad else None
         node.mat2 = SavedTensor(mat2) if mat1._requires_grad else None
+        node.mat1_colmajor = _colmajor(mat1._array)
+        node.mat2_colmajor = _colmajor(mat2._array)
         set_history(out, node)
     return out
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``, recorded with the nodes torch's linear records."""
-    from ember.ops.linalg import matmul
-    from ember.ops.shape import reshape, t, view
-
     _check_tensor(input, "input", 1, "linear")
     _check_tensor(weight, "weight", 2, "linear")
     if input._array.ndim == 0 or weight._array.ndim == 0:
@@ -543,16 +560,16 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"{input._array.ndim}D and {weight._array.ndim}D"
         )
     if bias is None:
-        return matmul(input, t(weight))
+        return matmul(input, S.t(weight))
     shape = input._array.shape
     if input._array.ndim == 2:
-        return _addmm(bias, input, t(weight))
+        return _addmm(bias, input, S.t(weight))
     if input._array.flags.c_contiguous and bias._array.ndim == 1:
-        wt = t(weight)
-        flat = reshape(input, (math.prod(shape[:-1]), shape[-1]))
+        wt = S.t(weight)
+        flat = S.reshape(input, (math.prod(shape[:-1]), shape[-1]))
         result = _addmm(bias, flat, wt)
-        return view(result, shape[:-1] + (result._array.shape[1],))
-    out = matmul(input, t(weight))
+        return S.view(result, shape[:-1] + (result._array.shape[1],))
+    out = matmul(input, S.t(weight))
     if out._view_of is not None:  # torch's matmul squeezes in place: its result is no view
         from ember.ops.elementwise import add
 
