@@ -86,10 +86,17 @@ def _check_alpha(alpha, dtype) -> None:
         )
 
 
-def _check_integer_divisor(b, dtype) -> None:
-    """Integer division by zero is an error in torch (NumPy would give 0 and a warning)."""
-    if dtype.category != FLOATING and np.any(np.asarray(b) == 0):
-        raise RuntimeError("ZeroDivisionError")
+def _check_integer_divisor(a, b, dtype) -> None:
+    """Integer division by zero is an error in torch (NumPy would give 0 and a warning), unless
+    the result is empty (nothing is divided) or the shapes do not broadcast (that error first)."""
+    if dtype.category == FLOATING or not np.any(np.asarray(b) == 0):
+        return
+    try:
+        if 0 in np.broadcast_shapes(np.shape(a), np.shape(b)):
+            return
+    except ValueError:
+        return
+    raise RuntimeError("ZeroDivisionError")
 
 
 # ----- add / sub ------------------------------------------------------------------------------
@@ -292,7 +299,7 @@ def _trunc_divide(a, b, dtype) -> np.ndarray:
 
 def _rounded_div(input: Tensor, other, rounding_mode: str) -> Tensor:
     a, b, dtype = binary_operands(input, other)
-    _check_integer_divisor(b, dtype)
+    _check_integer_divisor(a, b, dtype)
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
             if rounding_mode == "floor":
@@ -386,7 +393,7 @@ def _not_implemented(out: Tensor, op: str, edges: tuple) -> None:
 def floor_divide(input, other) -> Tensor:
     input = _tensor_input(input)
     a, b, dtype = binary_operands(input, other)
-    _check_integer_divisor(b, dtype)
+    _check_integer_divisor(a, b, dtype)
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
             out = wrap(np.floor_divide(a, b), dtype)
@@ -436,7 +443,7 @@ def remainder(input, other) -> Tensor:
             _not_implemented(out, "remainder", (edge(other),))
         return out
     a, b, dtype = binary_operands(input, other)
-    _check_integer_divisor(b, dtype)
+    _check_integer_divisor(a, b, dtype)
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
             out = wrap(np.remainder(a, b), dtype)

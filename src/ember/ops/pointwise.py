@@ -27,6 +27,7 @@ from ember.ops._core import (
     wrap,
 )
 from ember.ops.elementwise import (
+    _check_integer_divisor,
     _check_other,
     _check_tensor,
     _inplace,
@@ -707,8 +708,7 @@ def fmod(input, other) -> Tensor:
     a, b, dtype = binary_operands(input, other)
     if dtype is D.bool_:
         raise _not_implemented_for("fmod_cpu", dtype)
-    if dtype.category != FLOATING and np.any(np.asarray(b) == 0):
-        raise RuntimeError("ZeroDivisionError")
+    _check_integer_divisor(a, b, dtype)
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
             out = wrap(np.asarray(np.fmod(a, b), dtype=dtype.numpy), dtype)
