@@ -774,7 +774,22 @@ class ReluBackward0(Node):
     _saved_fields = ("result",)
 
     def backward(self, grad, xp):
-        return (xp.where(xp.saved_output(self.result, self) > 0, grad, 0),)
+        positive = xp.saved_output(self.result, self) > 0
+        if positive.__class__ is np.ndarray and grad.__class__ is np.ndarray and (
+                grad.dtype.kind == "f" and grad.shape == positive.shape):
+            return (_pass_where(positive, grad),)
+        return (xp.where(positive, grad, 0),)
+
+
+def _pass_where(mask: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """``np.where(mask, grad, 0)`` without its per-element branch (10x slower on a random
+    mask): grad's bits ANDed with all ones where mask holds, all zeros (+0.0) elsewhere.
+    Exact, NaN and -0.0 included."""
+    ints = np.dtype(f"i{grad.dtype.itemsize}")
+    bits = mask.astype(ints)
+    np.negative(bits, out=bits)  # 1 -> -1: all bits set
+    np.bitwise_and(bits, grad.view(ints), out=bits)
+    return bits.view(grad.dtype)
 
 
 def relu(input: Tensor) -> Tensor:
