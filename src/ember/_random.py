@@ -98,7 +98,6 @@ class Generator:
 
     def __init__(self, seed: int = DEFAULT_SEED) -> None:
         self._bitgen = np.random.MT19937(0)
-        self._words: np.random.Generator | None = None
         self.device = "cpu"
         self.manual_seed(seed)
 
@@ -184,17 +183,6 @@ class Generator:
             return np.empty(0, dtype=np.uint64)
         self._fresh = False
         return self._bitgen.random_raw(n)
-
-    def _words32(self, n: int) -> np.ndarray:
-        """``n`` consecutive ``random()`` words as uint32, half the memory of ``_random``.
-
-        NumPy's ``integers`` over the full uint32 range hands out the engine's raw words
-        unchanged (no rejection, no bit mixing), so the stream is the same.
-        """
-        self._fresh = False
-        if self._words is None:
-            self._words = np.random.Generator(self._bitgen)
-        return self._words.integers(0, 1 << 32, size=n, dtype=np.uint32)
 
     def _random64(self, n: int) -> np.ndarray:
         """``n`` consecutive ``random64()`` values: (first word << 32) | second word."""
@@ -500,6 +488,7 @@ class _BoxMuller32:
         def e(dt):
             return np.empty(pairs, dtype=dt)
 
+        self.a, self.b = e(np.uint32), e(np.uint32)
         self.i1, self.i2, self.i3, self.i4 = e(i32), e(i32), e(i32), e(i32)
         self.f1, self.x, self.ex, self.y, self.y2, self.z, self.tmp = (e(f32) for _ in range(7))
         self.th, self.xr, self.yc, self.cp, self.ys, self.sp, self.rad = (
@@ -529,18 +518,16 @@ class _BoxMuller32:
                 out[i] = np.float32(_round_fraction(q, np.float32))
 
     def log_radius(self, a: np.ndarray) -> np.ndarray:
-        """sqrt(-2 * log256_ps(1 - u)) for the words ``a`` (u = low 24 bits * 2**-24).
-
-        ``a`` may be a strided view (any shape): the first pass gathers it."""
+        """sqrt(-2 * log256_ps(1 - u)) for the words ``a`` (u = low 24 bits * 2**-24)."""
         m = a.size
         i1, i2, i3, i4 = self.i1[:m], self.i2[:m], self.i3[:m], self.i4[:m]
         f1, x, ex, y, y2, z, tmp = (b[:m] for b in (
             self.f1, self.x, self.ex, self.y, self.y2, self.z, self.tmp))
-        x64, t = self.x64[:m], self.t[:m]
-        # 1 - u = n * 2**-24 with n = 2**24 - (a & 0xFFFFFF) in [1, 2**24]; both operands
-        # and n have at most 24 bits, so the float32 subtraction is exact
-        np.bitwise_and(a, 0xFFFFFF, out=i1.reshape(a.shape), casting="unsafe")
-        np.subtract(_f32(1 << 24), i1, out=f1, dtype=np.float32, casting="unsafe")
+        x64, t, t2 = self.x64[:m], self.t[:m], self.t2[:m]
+        # 1 - u = n * 2**-24 with n = 2**24 - (w & 0xFFFFFF) in [1, 2**24]
+        np.bitwise_and(a, 0xFFFFFF, out=a)
+        np.subtract(0x1000000, a.view(np.int32), out=i1)
+        np.copyto(f1, i1, casting="unsafe")
         fb = f1.view(np.int32)
         # mantissa x_m in [0.5, 1); if x_m < sqrt(1/2): e -= 1, x = 2*x_m - 1, else x = x_m - 1.
         # q = bit 23 of frac + (2**23 - frac(sqrt(1/2))) is set exactly when x_m >= sqrt(1/2).
@@ -558,13 +545,14 @@ class _BoxMuller32:
         np.copyto(x64, x)
         np.multiply(x64, float(_LOG_P[0]), out=t)
         np.add(t, float(_LOG_P[1]), out=t)
-        # (a float32 y times the float64 x64 widens y exactly inside the ufunc: no copy back)
         for p in _LOG_P[2:8]:
             np.copyto(y, t, casting="same_kind")
-            np.multiply(y, x64, out=t)
+            np.copyto(t, y)
+            np.multiply(t, x64, out=t)
             np.add(t, float(p), out=t)
         np.copyto(y, t, casting="same_kind")
-        np.multiply(y, x64, out=t)
+        np.copyto(t, y)
+        np.multiply(t, x64, out=t)
         np.add(t, _LOG_K8, out=t)
         np.subtract(t, _LOG_M8, out=t)
         np.multiply(t, x64, out=t)  # y*x, rounded to float
@@ -572,8 +560,11 @@ class _BoxMuller32:
         # y = fma(y, z, e*q1) with z = x*x
         np.multiply(x, x, out=z)
         np.multiply(ex, _LOG_Q1, out=tmp)
-        np.multiply(y, z, out=t, dtype=np.float64)  # exact: 24 x 24 bits
-        np.add(t, tmp, out=t)
+        np.copyto(t, y)
+        np.copyto(t2, z)
+        np.multiply(t, t2, out=t)
+        np.copyto(t2, tmp)
+        np.add(t, t2, out=t)
         self._round_checked(t, y2, lambda i: (y[i], z[i], tmp[i]))
         # y -= z/2; x += y; x += e*q2; radius = sqrt(-2 * x)
         np.multiply(z, _f32(0.5), out=tmp)
@@ -587,26 +578,26 @@ class _BoxMuller32:
         return rad
 
     def sincos(self, b: np.ndarray) -> tuple:
-        """sincos256_ps(2*pi*u) for the words ``b`` (any shape, may be strided); returns
-        (sin, cos) as flat float32 arrays."""
+        """sincos256_ps(2*pi*u) for the words ``b``; returns (sin, cos) float32 arrays."""
         m = b.size
         i1, i2, i3 = self.i1[:m], self.i2[:m], self.i3[:m]
         th, xr, yc, cp, ys, sp, z = (q[:m] for q in (
             self.th, self.xr, self.yc, self.cp, self.ys, self.sp, self.z))
         x64, t, t2, z64 = self.x64[:m], self.t[:m], self.t2[:m], self.z64[:m]
-        # 2pi * u, rounded: u's 24 bits convert to float32 exactly, then one float multiply
-        np.bitwise_and(b, 0xFFFFFF, out=i1.reshape(b.shape), casting="unsafe")
-        np.multiply(i1, _f32(math.ldexp(float(_TWO_PI_F), -24)), out=th,
-                    dtype=np.float32, casting="unsafe")
+        np.bitwise_and(b, 0xFFFFFF, out=b)
+        np.copyto(th, b.view(np.int32), casting="unsafe")
+        np.multiply(th, _f32(math.ldexp(float(_TWO_PI_F), -24)), out=th)  # 2pi * u, rounded
         # octant: j = (int(theta * 4/pi) + 1) & ~1, kept as jj = j / 2
         np.multiply(th, _FOPI, out=xr)
         np.copyto(i1, xr, casting="unsafe")
         np.add(i1, 1, out=i1)
         np.right_shift(i1, 1, out=i1)
         # x = theta - j*pi/4 (extended precision), z = x*x
-        np.multiply(i1, _DP_SUM2, out=t)  # int32 -> double is exact
-        np.add(t, th, out=t)
-        np.copyto(xr, t, casting="same_kind")
+        np.copyto(x64, th)
+        np.copyto(t, i1)
+        np.multiply(t, _DP_SUM2, out=t)
+        np.add(x64, t, out=x64)
+        np.copyto(xr, x64, casting="same_kind")
         np.copyto(x64, xr)
         np.multiply(xr, xr, out=z)
         np.copyto(z64, z)
@@ -619,7 +610,8 @@ class _BoxMuller32:
         np.subtract(t, _COS_M2, out=t)
         np.multiply(t, z64, out=t)
         np.copyto(yc, t, casting="same_kind")
-        np.multiply(yc, z64, out=t)
+        np.copyto(t, yc)
+        np.multiply(t, z64, out=t)
         np.multiply(z64, 0.5, out=t2)
         np.subtract(t, t2, out=t)
         self._round_checked(t, cp, lambda i: (yc[i], z[i], -np.float32(z[i]) * _f32(0.5)))
@@ -633,7 +625,8 @@ class _BoxMuller32:
         np.subtract(t, _SIN_M2, out=t)
         np.multiply(t, z64, out=t)
         np.copyto(ys, t, casting="same_kind")
-        np.multiply(ys, x64, out=t)
+        np.copyto(t, ys)
+        np.multiply(t, x64, out=t)
         np.add(t, x64, out=t)
         self._round_checked(t, sp, lambda i: (ys[i], xr[i], xr[i]))
         # odd octant pairs swap the polynomials; then the sign flips of sin and cos
@@ -666,26 +659,32 @@ def _normal_fill_f32(gen: Generator, nb: int, mean: float, std: float,
         out = np.empty(nb * 16, dtype=np.float32)
     if nb == 0:
         return out
+    dst = out.view("V32").reshape(nb, 2)
     mean32, std32 = _f32(mean), _f32(std)
     bm = _BoxMuller32(min(_BM_PAIRS, nb * 8))
     cb = bm.pairs // 8
+    w32 = np.empty(cb * 16, dtype=np.uint32)
     for s in range(0, nb, cb):
         e = min(s + cb, nb)
         m = (e - s) * 8
-        # per block of 16 words the first 8 feed the radius, the last 8 the angle; the
-        # kernels read the strided halves directly (their first pass deinterleaves)
-        w = gen._words32(2 * m).reshape(e - s, 2, 8)
-        rad = bm.log_radius(w[:, 0])
-        sn, cs = bm.sincos(w[:, 1])
-        # the products land straight in their (strided) halves of the output
-        chunk = out[16 * s: 16 * e]
-        halves = chunk.reshape(e - s, 2, 8)
-        np.multiply(rad.reshape(e - s, 8), cs.reshape(e - s, 8), out=halves[:, 0])
-        np.multiply(rad.reshape(e - s, 8), sn.reshape(e - s, 8), out=halves[:, 1])
+        w = w32[: 2 * m]
+        np.copyto(w, gen._random(2 * m), casting="unsafe")
+        halves = w.view("V32").reshape(e - s, 2)
+        a, b = bm.a[:m], bm.b[:m]
+        a.view("V32")[:] = halves[:, 0]
+        b.view("V32")[:] = halves[:, 1]
+        rad = bm.log_radius(a)
+        sn, cs = bm.sincos(b)
+        np.multiply(rad, cs, out=cs)
+        np.multiply(rad, sn, out=sn)
         if std32 == 1 and mean32 == 0:
-            np.add(chunk, mean32, out=chunk)  # fma(n, 1, 0) turns -0 into +0
+            np.add(cs, mean32, out=cs)  # fma(n, 1, 0) turns -0 into +0
+            np.add(sn, mean32, out=sn)
         else:
-            chunk[:] = _fma32(chunk, std32, mean32)
+            cs[:] = _fma32(cs, std32, mean32)
+            sn[:] = _fma32(sn, std32, mean32)
+        dst[s:e, 0] = cs.view("V32")
+        dst[s:e, 1] = sn.view("V32")
     return out
 
 
