@@ -85,3 +85,15 @@ def test_node_errors_point_at_the_line_that_created_the_node(program):
     ours = message(program, ember)
     assert (f"ember hint: {node} was created at {__file__}:{first + offset} "
             f"(in {program.__name__})") in ours.splitlines()
+
+
+def test_site_is_right_after_the_same_node_was_made_deeper_inside_ember():
+    from ember._hints import creation_site
+
+    x = ember.ones(2, 3, requires_grad=True)
+    ember.nn.functional.gelu(x).sum()  # MulBackward0 & co. made inside a composite op
+    y = (x * x).sum()
+    line = inspect.currentframe().f_lineno - 1
+    assert creation_site(y.grad_fn.next_functions[0][0]) == (
+        f"{__file__}:{line} (in test_site_is_right_after_the_same_node_was_made_deeper_inside"
+        "_ember)")

@@ -26,9 +26,12 @@ def record_site(cls) -> tuple:
     depth = _depth.get(cls, 2)
     try:
         frame = _getframe(depth)
+        # The cached depth may come from a longer path through ember (a composite op): then
+        # the frame just below must be ember's too, or the guess overshot the user's code.
+        stale = depth > 2 and not _inside_ember(_getframe(depth - 1))
     except ValueError:  # shallower than usual (called at the top of a module)
-        depth, frame = 1, _getframe(1)
-    if _inside_ember(frame):
+        depth, frame, stale = 1, _getframe(1), True
+    if stale or _inside_ember(frame):
         depth, frame = 2, _getframe(2)
         while frame.f_back is not None and _inside_ember(frame):
             frame = frame.f_back
