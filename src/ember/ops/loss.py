@@ -478,25 +478,6 @@ class NllLossBackward0(Node):
 class NllLoss2DBackward0(NllLossBackward0):
     __slots__ = ()
 
-    def backward(self, grad, xp):
-        saved = xp.saved(self.self_)
-        if _dense_permuted(getattr(saved, "_array", saved)):
-            # torch's 2-D kernel builds grad_input in self's (permuted) layout, then refuses it
-            raise RuntimeError("grad_input must be contiguous")
-        return super().backward(grad, xp)
-
-
-def _dense_permuted(a: np.ndarray) -> bool:
-    """A gap-free array whose dims are not in row-major order (zeros_like keeps that layout)."""
-    if a.flags.c_contiguous:
-        return False
-    expect = a.itemsize
-    for stride, size in sorted((abs(st), n) for st, n in zip(a.strides, a.shape) if n > 1):
-        if stride != expect:
-            return False
-        expect *= size
-    return True
-
 
 def _check_target(target: Tensor) -> None:
     if target._dtype is not D.int64 and target._dtype is not D.uint8:
