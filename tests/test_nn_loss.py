@@ -67,6 +67,21 @@ LOSSES = [
      lambda lib: ([lib.randn(3, 4)], [(lib.rand(3, 4) > 0.5).float()])),
     ("triplet", lambda nn: nn.TripletMarginLoss(margin=0.5, p=1.5, swap=True),
      lambda lib: ([lib.randn(3, 4), lib.randn(3, 4), lib.randn(3, 4)], [])),
+    ("multilabel_margin", lambda nn: nn.MultiLabelMarginLoss(),
+     lambda lib: ([lib.randn(3, 4)], [lib.tensor([[3, 0, -1, 1], [1, 2, 3, 0], [-1, 0, 0, 0]])])),
+    ("multilabel_margin_1d_none", lambda nn: nn.MultiLabelMarginLoss(reduction="none"),
+     lambda lib: ([lib.randn(5)], [lib.tensor([4, 4, 1, -1, 2])])),
+    ("multilabel_margin_rows_sum", lambda nn: nn.MultiLabelMarginLoss(reduction="sum"),
+     lambda lib: ([lib.randn(2, 3)], [lib.tensor([[2, -1, 0], [0, 1, 2]])])),
+    ("triplet_distance", lambda nn: nn.TripletMarginWithDistanceLoss(),
+     lambda lib: ([lib.randn(3, 4), lib.randn(3, 4), lib.randn(3, 4)], [])),
+    ("triplet_distance_custom", lambda nn: nn.TripletMarginWithDistanceLoss(
+        distance_function=lambda a, b: 1.0 - nn.functional.cosine_similarity(a, b),
+        margin=0.5, swap=True, reduction="none"),
+     lambda lib: ([lib.randn(3, 4), lib.randn(3, 4), lib.randn(3, 4)], [])),
+    ("triplet_distance_module", lambda nn: nn.TripletMarginWithDistanceLoss(
+        distance_function=nn.PairwiseDistance(p=1.0), margin=2.0, reduction="sum"),
+     lambda lib: ([lib.randn(4), lib.randn(4), lib.randn(4)], [])),
 ]
 
 
@@ -137,7 +152,14 @@ def test_loss_errors():
         for action in (lambda: lib.nn.MSELoss(reduction="avg")(lib.ones(2), lib.ones(2)),
                        lambda: lib.nn.CrossEntropyLoss()(lib.randn(2, 3), lib.tensor([0, 3])),
                        lambda: lib.nn.MultiMarginLoss(weight=lib.ones(2, 2)),
-                       lambda: lib.nn.HuberLoss(delta=None)):
+                       lambda: lib.nn.HuberLoss(delta=None),
+                       lambda: lib.nn.TripletMarginWithDistanceLoss(margin=0.0),
+                       lambda: lib.nn.TripletMarginWithDistanceLoss()(
+                           lib.ones(2, 3), lib.ones(3), lib.ones(2, 3)),
+                       lambda: lib.nn.MultiLabelMarginLoss()(lib.randn(2, 3),
+                                                             lib.tensor([[0, 3, -1], [0, 1, 2]])),
+                       lambda: lib.nn.MultiLabelMarginLoss()(lib.randn(2, 3),
+                                                             lib.tensor([0, 1, 2]))):
             try:
                 action()
                 out.append("ok")

@@ -966,6 +966,146 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     return out
 
 
+
+# ----- kernels torch has no second derivative for ---------------------------------------------
+def _legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """The reduction the deprecated ``size_average``/``reduce`` flags select (torch warns)."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    result = "mean" if size_average and reduce else ("sum" if reduce else "none")
+    warnings.warn("size_average and reduce args will be deprecated, please use "
+                  f"reduction='{result}' instead.", stacklevel=3)
+    return result
+
+
+def _first_order_only(node: Node, grad, array_fn, op: str):
+    """``array_fn(grad array)`` in either world. Under ``create_graph`` the result hangs on a
+    ``NotImplemented`` node (edges: the incoming gradient and the op's input), as torch's
+    backward kernels without a derivative formula: differentiating it again fails."""
+    if _is_array(grad):
+        return array_fn(np.asarray(grad))
+    out = wrap(array_fn(grad._array), grad._dtype)
+    if grad_state.enabled:
+        edges = (edge(grad), node.next_functions[0])
+        if any(e[0] is not None for e in edges):
+            E._not_implemented(out, op, edges)
+    return out
+
+
+class MultilabelMarginLossBackward0(Node):
+    """multilabel_margin_loss: each violated (target j, non-target d) pair pushes x[d] up and
+    x[j] down by 1/C (over the batch too for 'mean')."""
+
+    __slots__ = ("self_", "coef", "per_row")
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        xp.saved(self.self_)  # freed after a backward, as torch's saved self
+        coef, per_row = self.coef, self.per_row
+
+        def scale(g):
+            if per_row:
+                g = g.reshape(g.shape + (1,))
+            return (coef * g).astype(coef.dtype, copy=False)
+
+        return (_first_order_only(self, grad, scale, "multilabel_margin_loss_backward"),)
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                           reduction: str = "mean") -> Tensor:
+    """Multi-label hinge loss: each row's target classes (read up to the first -1) should beat
+    every other class by a margin of 1; the sum of the violations over C."""
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    _check_tensor(input, "multilabel_margin_loss", "input", 1)
+    _check_tensor(target, "multilabel_margin_loss", "target", 2)
+    x, t = input._array, target._array
+    ndim = x.ndim
+    if not (ndim == 0 or (ndim in (1, 2) and x.shape[-1] != 0)):
+        raise RuntimeError(
+            "Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+            f"{list(x.shape)}")
+    if ndim <= 1:
+        n, c = 1, (x.shape[0] if ndim else 1)
+        fits = t.ndim <= 1 and t.size == c
+    else:
+        n, c = x.shape
+        fits = t.shape == (n, c)
+    if not fits:
+        raise RuntimeError(
+            f"inconsistent target size: {list(t.shape)} for input of size: {list(x.shape)}")
+    scalar_out = reduction != "none" or t.ndim <= 1
+    if x.size == 0:  # torch returns before looking at values or dtypes
+        array = np.zeros(() if scalar_out else (n,), dtype=x.dtype)
+        coef = np.zeros(x.shape, dtype=x.dtype)
+    else:
+        array, coef = _multilabel_margin(input, target, n, c, reduction, scalar_out)
+    out = wrap(np.asarray(array, dtype=x.dtype), input._dtype)
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(MultilabelMarginLossBackward0, (edge(input),), out._array)
+        node.self_ = SavedTensor(input)
+        node.coef = coef.reshape(x.shape)
+        node.per_row = not scalar_out
+        set_history(out, node)
+    return out
+
+
+def _multilabel_margin(input: Tensor, target: Tensor, n: int, c: int, reduction: str,
+                       scalar_out: bool):
+    """The loss array and d(loss)/d(input) (for a gradient of 1), vectorised over rows."""
+    x, t = input._array, target._array
+    if t.min() < -1 or t.max() >= c:
+        raise RuntimeError("argument #2 'target' is out of range")
+    if input._dtype not in (D.float32, D.float64):
+        raise NotImplementedError(
+            '"multilabel_margin_loss_forward_out_frame" not implemented for '
+            f"'{A._legacy(input._dtype)}'")
+    if target._dtype is not D.int64:
+        raise RuntimeError(f"expected scalar type Long but found {A._legacy(target._dtype)}")
+    x2, t2 = x.reshape(n, c), t.reshape(n, c)
+    # a row's targets end at its first -1; a class listed twice counts twice, as in torch
+    listed = np.cumprod(t2 >= 0, axis=1).astype(bool)
+    count = ((t2[:, :, None] == np.arange(c)) & listed[:, :, None]).sum(axis=1)
+    # z[i, j, d] = 1 - x[i, j] + x[i, d]: target j against non-target d
+    z = 1 - x2[:, :, None] + x2[:, None, :]
+    active = (z > 0) & (count[:, :, None] > 0) & (count[:, None, :] == 0)
+    weight = np.where(active, count[:, :, None], 0)
+    # torch sums the violations in double
+    violations = (np.where(active, z, 0).astype(np.float64) * weight).sum(axis=(1, 2))
+    if not scalar_out:
+        array = violations.astype(x.dtype) / x.dtype.type(c)
+    else:
+        total = violations.sum() / c
+        array = np.asarray(total / n if reduction == "mean" else total, dtype=x.dtype)
+    step = x.dtype.type(1.0 / (n * c) if reduction == "mean" else 1.0 / c)
+    coef = (weight.sum(axis=1) - weight.sum(axis=2)).astype(x.dtype) * step
+    return array, coef
+
+
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function=None, margin: float = 1.0,
+                                      swap: bool = False, reduction: str = "mean") -> Tensor:
+    """triplet_margin_loss with any distance (default: pairwise_distance), composed from
+    ember's ops in torch's order."""
+    from ember.ops.normalization import pairwise_distance
+
+    _check_reduction(reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    dims = (anchor.ndim, positive.ndim, negative.ndim)
+    if len(set(dims)) != 1:
+        raise RuntimeError(
+            f"The anchor, positive, and negative tensors are expected to have the same number "
+            f"of dimensions, but got: anchor {dims[0]}D, positive {dims[1]}D, and negative "
+            f"{dims[2]}D inputs")
+    distance = pairwise_distance if distance_function is None else distance_function
+    d_pos = distance(anchor, positive)
+    d_neg = distance(anchor, negative)
+    if swap:
+        d_neg = E.minimum(d_neg, distance(positive, negative))
+    return _reduce(E.clamp_min(E.sub(E.add(d_pos, margin), d_neg), 0), reduction)
+
 # ``__all__``: the names ``ember`` exports at top level (torch.softmax, torch.conv2d, ...);
 # ``FUNCTIONAL``: the names ``ember.nn.functional`` exports; ``TENSOR_METHODS``: Tensor methods.
 # (torch's top-level loss functions take the reduction as an enum: not exported.)
@@ -974,7 +1114,8 @@ FUNCTIONAL: list[str] = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_embedding_loss",
     "cross_entropy", "gaussian_nll_loss", "hinge_embedding_loss", "huber_loss", "kl_div",
     "l1_loss", "margin_ranking_loss", "mse_loss", "multi_margin_loss",
-    "multilabel_soft_margin_loss", "nll_loss", "poisson_nll_loss", "smooth_l1_loss",
-    "soft_margin_loss", "triplet_margin_loss",
+    "multilabel_margin_loss", "multilabel_soft_margin_loss", "nll_loss", "poisson_nll_loss",
+    "smooth_l1_loss", "soft_margin_loss", "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
 ]
 TENSOR_METHODS: dict = {}
