@@ -34,6 +34,19 @@ def schedules(lib):
         "ChainedScheduler": lambda o: S.ChainedScheduler([S.ConstantLR(o, factor=0.1,
                                                                        total_iters=2),
                                                           S.ExponentialLR(o, gamma=0.9)]),
+        "CosineAnnealingWarmRestarts_eta": lambda o: S.CosineAnnealingWarmRestarts(
+            o, T_0=3, T_mult=3, eta_min=0.01),
+        "CosineAnnealingLR_past_T_max": lambda o: S.CosineAnnealingLR(o, T_max=5),
+        "LambdaLR_per_group": lambda o: S.LambdaLR(o, [lambda e: 0.9**e, lambda e: 1 / (e + 1)]),
+        "LinearLR_default": lambda o: S.LinearLR(o),
+        "OneCycleLR_epochs": lambda o: S.OneCycleLR(o, max_lr=1.0, epochs=3, steps_per_epoch=8,
+                                                    pct_start=0.4, div_factor=10,
+                                                    final_div_factor=100),
+        "OneCycleLR_no_momentum": lambda o: S.OneCycleLR(o, max_lr=0.5, total_steps=25,
+                                                         cycle_momentum=False),
+        "SequentialLR_warmup_step_cosine": lambda o: S.SequentialLR(
+            o, [S.LinearLR(o, 0.1, total_iters=4), S.StepLR(o, 2), S.CosineAnnealingLR(o, 5)],
+            milestones=[4, 10]),
     }
 
 
@@ -107,6 +120,36 @@ def test_warns_when_stepped_before_the_optimizer():
         return [str(w.message) for w in caught]
 
     assert program(ember) == program(torch) and len(program(ember)) == 1
+
+
+def test_step_with_epoch_and_get_lr_warn_as_torch():
+    """step(epoch) is deprecated (closed form where there is one); get_lr() outside step()
+    warns to use get_last_lr(); the rates follow torch's either way."""
+
+    def program(lib):
+        S = lib.optim.lr_scheduler
+        out = []
+        for make in (lambda o: S.StepLR(o, 2, gamma=0.5), lambda o: S.ExponentialLR(o, 0.9),
+                     lambda o: S.CosineAnnealingLR(o, 6), lambda o: S.LambdaLR(o, lambda e: e),
+                     lambda o: S.CosineAnnealingWarmRestarts(o, 3, 2),
+                     lambda o: S.ReduceLROnPlateau(o, patience=0)):
+            opt = lib.optim.SGD([lib.ones(1, requires_grad=True)], lr=0.1)
+            sched = make(opt)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                opt.step()
+                if isinstance(sched, S.ReduceLROnPlateau):
+                    sched.step(1.0, 4)
+                    sched.step(2.0)
+                else:
+                    sched.step(5)
+                    sched.step()
+                    out.append(sched.get_lr())
+            out.append((sched.get_last_lr(), sched.last_epoch,
+                        [str(w.message) for w in caught]))
+        return out
+
+    assert program(ember) == program(torch)
 
 
 MISUSE = {
