@@ -841,6 +841,88 @@ add_entry("nn.functional.triplet_margin_with_distance_loss",
               "pairwise_distance's second derivative at zero distance (x == y): ember gives "
               "~0.004 (the eps inside the norm), torch 0 (as triplet_margin_loss's)")})
 
+
+def _ctc_samples(grad):
+    """log_probs (T, N, C) or unbatched (T, C) (raw values: the kernel does not need them
+    normalised), targets padded (N, S) or concatenated, lengths as tensors or lists; some input
+    lengths too short for their targets (an infinite loss, zero_infinity's case) or 0."""
+    @st.composite
+    def sample(draw):
+        dtype = draw(st.sampled_from(FLOAT_DTYPES))
+        batched = draw(st.booleans())
+        steps, c = draw(st.integers(1, 5)), draw(st.integers(2, 4))
+        n = draw(st.integers(1, 3)) if batched else 1
+        blank = draw(st.integers(0, c - 1))
+        labels = st.integers(0, c - 2).map(lambda v: v + (v >= blank))  # never the blank
+        target_lengths = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+        input_lengths = draw(st.lists(st.integers(0, steps), min_size=n, max_size=n))
+        lp = draw(arrays(dtype, (steps, n, c) if batched else (steps, c)))
+        padded = draw(st.booleans()) if batched else draw(st.sampled_from((True, False)))
+        if padded:
+            width = max(target_lengths) + draw(st.integers(0, 1))
+            tg = draw(hnp.arrays(np.int64, (n, width), elements=labels))
+            if not batched and draw(st.booleans()):
+                tg = tg[0]  # unbatched: a 1-D target holds the one sequence
+        else:
+            tg = draw(hnp.arrays(np.int64, (sum(target_lengths),), elements=labels))
+        kw = {"blank": blank, "reduction": draw(_RED), "zero_infinity": draw(st.booleans()),
+              "lists": draw(st.booleans())}
+        il, tl = np.array(input_lengths, np.int64), np.array(target_lengths, np.int64)
+        if not batched and draw(st.booleans()):
+            il, tl = il.reshape(()), tl.reshape(())
+        return Sample((lp, tg, il, tl), kw, (draw(st.booleans()), False, False, False))
+
+    return sample()
+
+
+def _ctc(m, lp, tg, il, tl, lists=False, **kw):
+    if lists:
+        il, tl = il.reshape(-1).tolist(), tuple(tl.reshape(-1).tolist())
+    return F(m).ctc_loss(lp, tg, il, tl, **kw)
+
+
+def _ctc_misuse(lp_shape=(5, 2, 4), tg=((1, 2), (3, 3)), il=(5, 4), tl=(2, 2), **kw):
+    def case(m):
+        lp = m.randn(*lp_shape) if isinstance(lp_shape, tuple) else lp_shape(m)
+        targets = tg(m) if callable(tg) else T(m, tg)
+        return F(m).ctc_loss(lp, targets, il(m) if callable(il) else list(il),
+                             tl(m) if callable(tl) else list(tl), **kw)
+
+    return case
+
+
+add_entry("nn.functional.ctc_loss", _ctc, _ctc_samples, errors=(
+    ("invalid reduction", _ctc_misuse(reduction="average")),
+    ("2-D log_probs of a batch", _ctc_misuse(lp_shape=(5,))),
+    ("4-D log_probs", _ctc_misuse(lp_shape=(1, 5, 2, 4))),
+    ("0-dim log_probs", _ctc_misuse(lp_shape=lambda m: m.tensor(1.0))),
+    ("3-D targets", _ctc_misuse(tg=(((1, 2), (3, 3)),))),
+    ("0-dim targets", _ctc_misuse(tg=1)),
+    ("too many input lengths", _ctc_misuse(il=(5, 4, 1))),
+    ("too few target lengths", _ctc_misuse(tl=(2,))),
+    ("input length above T", _ctc_misuse(il=(6, 4))),
+    ("negative input length", _ctc_misuse(il=(-1, 4))),
+    ("target length above the padded width", _ctc_misuse(tl=(3, 2))),
+    ("negative target length", _ctc_misuse(tl=(-1, 2))),
+    ("blank = C", _ctc_misuse(blank=4)),
+    ("negative blank", _ctc_misuse(blank=-1)),
+    ("float length tensor", _ctc_misuse(il=lambda m: T(m, [5.0, 4.0]),
+                                        tl=lambda m: T(m, [2, 2]))),
+    ("float target length tensor", _ctc_misuse(il=lambda m: T(m, [5, 4]),
+                                               tl=lambda m: T(m, [2.0, 2.0]))),
+    ("tensor and list lengths", _ctc_misuse(il=lambda m: T(m, [5, 4]))),
+    ("int lengths", _ctc_misuse(il=lambda m: 5, tl=lambda m: 2)),
+    ("float in a length list", _ctc_misuse(il=(5.0, 4))),
+    ("bool in a length list", _ctc_misuse(il=(True, 4))),
+    ("float blank", _ctc_misuse(blank=1.5)),
+    ("int zero_infinity", _ctc_misuse(zero_infinity=1)),
+    ("concatenated targets too short", _ctc_misuse(tg=(1, 2, 3))),
+    ("padded targets batch", _ctc_misuse(tg=((1, 2),))),
+    ("integer log_probs", _ctc_misuse(lp_shape=lambda m: m.ones(5, 2, 4, dtype=m.long))),
+    ("empty log_probs", _ctc_misuse(lp_shape=(0, 2, 4), il=(0, 0))),
+    ("list targets", _ctc_misuse(tg=lambda m: [[1, 2], [3, 3]])),
+), atol=1e-4)
+
 # ----- normalization --------------------------------------------------------------------------
 def _norm_samples(kind):
     def make(grad):
@@ -975,6 +1057,6 @@ PUBLIC_OPS = PUBLIC_OPS_ACTIVATION + tuple("nn.functional." + n for n in (
     "gaussian_nll_loss hinge_embedding_loss huber_loss kl_div l1_loss margin_ranking_loss "
     "mse_loss multi_margin_loss multilabel_margin_loss multilabel_soft_margin_loss nll_loss "
     "poisson_nll_loss smooth_l1_loss soft_margin_loss triplet_margin_loss "
-    "triplet_margin_with_distance_loss batch_norm cosine_similarity group_norm "
+    "triplet_margin_with_distance_loss ctc_loss batch_norm cosine_similarity group_norm "
     "instance_norm layer_norm pairwise_distance").split()) + (
     "cosine_similarity", "layer_norm", "pairwise_distance")

@@ -82,6 +82,19 @@ LOSSES = [
     ("triplet_distance_module", lambda nn: nn.TripletMarginWithDistanceLoss(
         distance_function=nn.PairwiseDistance(p=1.0), margin=2.0, reduction="sum"),
      lambda lib: ([lib.randn(4), lib.randn(4), lib.randn(4)], [])),
+    ("ctc", lambda nn: nn.CTCLoss(),
+     lambda lib: ([lib.randn(8, 3, 5).log_softmax(2)],
+                  [lib.tensor([[1, 2, 2, 4], [3, 3, 0, 0], [4, 1, 1, 1]]),
+                   lib.tensor([8, 6, 7]), lib.tensor([4, 2, 3])])),
+    ("ctc_concatenated_sum", lambda nn: nn.CTCLoss(blank=2, reduction="sum"),
+     lambda lib: ([lib.randn(6, 2, 4).log_softmax(2).double()],
+                  [lib.tensor([1, 3, 1, 0]), (6, 5), [3, 1]])),
+    ("ctc_zero_infinity", lambda nn: nn.CTCLoss(reduction="none", zero_infinity=True),
+     lambda lib: ([lib.randn(4, 3, 3).log_softmax(2)],
+                  [lib.tensor([[1, 1, 1], [2, 1, 2], [1, 2, 0]]), [4, 4, 2], [3, 3, 0]])),
+    ("ctc_unbatched", lambda nn: nn.CTCLoss(reduction="none"),
+     lambda lib: ([lib.randn(7, 4).log_softmax(1)],
+                  [lib.tensor([3, 1, 2]), lib.tensor(7), lib.tensor(3)])),
 ]
 
 
@@ -159,7 +172,11 @@ def test_loss_errors():
                        lambda: lib.nn.MultiLabelMarginLoss()(lib.randn(2, 3),
                                                              lib.tensor([[0, 3, -1], [0, 1, 2]])),
                        lambda: lib.nn.MultiLabelMarginLoss()(lib.randn(2, 3),
-                                                             lib.tensor([0, 1, 2]))):
+                                                             lib.tensor([0, 1, 2])),
+                       lambda: lib.nn.CTCLoss(blank=5)(lib.randn(4, 2, 5), lib.tensor([1, 2]),
+                                                       [4, 4], [1, 1]),
+                       lambda: lib.nn.CTCLoss()(lib.randn(4, 2, 5), lib.tensor([1, 2]),
+                                                [4, 5], [1, 1])):
             try:
                 action()
                 out.append("ok")

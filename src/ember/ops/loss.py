@@ -1106,6 +1106,249 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
         d_neg = E.minimum(d_neg, distance(positive, negative))
     return _reduce(E.clamp_min(E.sub(E.add(d_pos, margin), d_neg), 0), reduction)
 
+
+# ----- ctc_loss -------------------------------------------------------------------------------
+def _logsumexp3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """log(e^a + e^b + e^c) shifted by the largest (0 when all are -inf), as torch's kernel."""
+    m = np.maximum(np.maximum(a, b), c)
+    m = np.where(m == -np.inf, 0, m)
+    return np.log(np.exp(a - m) + np.exp(b - m) + np.exp(c - m)) + m
+
+
+def _shift(a: np.ndarray, k: int) -> np.ndarray:
+    """``a`` moved ``k`` places along its last axis (right for k > 0), -inf filling in."""
+    out = np.full_like(a, -np.inf)
+    if k > 0:
+        out[..., k:] = a[..., :-k]
+    else:
+        out[..., :k] = a[..., -k:]
+    return out
+
+
+class _CtcPaths:
+    """The extended label sequences l' (blank, l1, blank, l2, ..., blank) of a batch, padded to
+    the longest: everything is vectorised over (batch, position s); only time is a loop."""
+
+    def __init__(self, targets: np.ndarray, offsets: np.ndarray | None, target_lengths,
+                 blank: int, classes: int) -> None:
+        n, longest = len(target_lengths), int(max(target_lengths, default=0))
+        pos = np.arange(longest)
+        inside = pos < np.asarray(target_lengths, dtype=np.int64)[:, None]
+        if offsets is None:
+            labels = targets[:, :longest]
+        else:
+            flat = targets.reshape(-1)
+            index = np.clip(offsets[:, None] + pos, 0, max(flat.size - 1, 0))
+            labels = flat[index] if flat.size else np.zeros((n, longest), np.int64)
+        # torch does not check label values; out-of-range ones are kept in range here
+        labels = np.clip(np.where(inside, labels, blank), 0, classes - 1)
+        self.prime = np.full((n, 2 * longest + 1), blank, dtype=np.int64)
+        self.prime[:, 1::2] = labels
+        # a step may skip the blank between two different labels (s-2 -> s)
+        self.skip = np.zeros(self.prime.shape, dtype=bool)
+        self.skip[:, 2:] = self.prime[:, 2:] != self.prime[:, :-2]
+        self.lengths = np.asarray(target_lengths, dtype=np.int64)
+
+    def gather(self, log_probs: np.ndarray) -> np.ndarray:
+        """log_probs[t, b, l'[b, s]]: (T, N, S')."""
+        return log_probs[:, np.arange(self.prime.shape[0])[:, None], self.prime]
+
+
+def _ctc_alpha(lp: np.ndarray, paths: _CtcPaths, input_lengths: np.ndarray):
+    """The forward variables (log alpha, (T, N, S')) and each sequence's negative log
+    likelihood."""
+    steps, n = lp.shape[:2]
+    picked = paths.gather(lp)
+    alpha = np.full(picked.shape, -np.inf, dtype=lp.dtype)
+    alpha[0, :, 0] = picked[0, :, 0]
+    if alpha.shape[2] > 1:
+        alpha[0, :, 1] = np.where(paths.lengths > 0, picked[0, :, 1], -np.inf)
+    no_skip = ~paths.skip
+    for t in range(1, steps):
+        prev = alpha[t - 1]
+        jump = _shift(prev, 2)
+        jump[no_skip] = -np.inf
+        alpha[t] = _logsumexp3(prev, _shift(prev, 1), jump) + picked[t]
+    rows = np.arange(n)
+    last = alpha[np.maximum(input_lengths - 1, 0), rows]
+    end = 2 * paths.lengths
+    l1 = last[rows, end]
+    l2 = np.where(paths.lengths > 0, last[rows, np.maximum(end - 1, 0)], -np.inf)
+    m = np.maximum(l1, l2)
+    m = np.where(m == -np.inf, 0, m)
+    nll = -(np.log(np.exp(l1 - m) + np.exp(l2 - m)) + m)
+    empty = input_lengths == 0
+    if empty.any():
+        nll = np.where(empty, np.where(paths.lengths == 0, 0, np.inf), nll)
+    return alpha, nll.astype(lp.dtype, copy=False)
+
+
+def _ctc_grad(lp: np.ndarray, alpha: np.ndarray, nll: np.ndarray, paths: _CtcPaths,
+              input_lengths: np.ndarray, grad: np.ndarray, zero_infinity: bool) -> np.ndarray:
+    """d(loss)/d(log_probs) by the backward variables: beta runs back from each sequence's last
+    step; alpha * beta summed over the positions of each class gives its occupation."""
+    steps, n, classes = lp.shape
+    picked = paths.gather(lp)
+    rows, end = np.arange(n), 2 * paths.lengths
+    start = np.full(picked.shape[1:], -np.inf, dtype=lp.dtype)  # beta at t = length - 1
+    start[rows, end] = 0
+    has_label = paths.lengths > 0
+    start[rows[has_label], end[has_label] - 1] = 0
+    skip_back = np.zeros(paths.skip.shape, dtype=bool)  # s -> s+2 allowed
+    skip_back[:, :-2] = paths.skip[:, 2:]
+    last_step = input_lengths - 1
+    beta = np.full(picked.shape, -np.inf, dtype=lp.dtype)
+    following = np.full(picked.shape[1:], -np.inf, dtype=lp.dtype)
+    for t in range(steps - 1, -1, -1):
+        jump = _shift(following, -2)
+        jump[~skip_back] = -np.inf
+        step = _logsumexp3(following, _shift(following, -1), jump) + picked[t]
+        here = np.where((last_step == t)[:, None], start + picked[t],
+                        np.where((t < last_step)[:, None], step, -np.inf))
+        beta[t] = following = here
+    both = alpha + beta  # (T, N, S')
+    top = both.max(axis=2, keepdims=True)
+    top = np.where(top == -np.inf, 0, top)
+    one_hot = (paths.prime[:, :, None] == np.arange(classes)).astype(lp.dtype)  # (N, S', C)
+    occupied = np.einsum("tns,nsc->tnc", np.exp(both - top), one_hot)
+    log_occupied = np.log(occupied) + top
+    out = (np.exp(lp) - np.exp(log_occupied + nll[:, None] - lp)) * grad[:, None]
+    live = np.arange(steps)[:, None] < input_lengths  # (T, N)
+    if zero_infinity:
+        live = live & (nll != np.inf)
+    return np.where(live[:, :, None], out, 0).astype(lp.dtype, copy=False)
+
+
+class CtcLossBackward0(Node):
+    """ctc_loss per sequence (before the reduction): the alpha-beta gradient of torch's CPU
+    kernel, which has no derivative of its own."""
+
+    __slots__ = ("log_probs", "alpha", "nll", "paths", "input_lengths", "zero_infinity")
+    _saved_fields = ("log_probs", "alpha", "nll")
+
+    def backward(self, grad, xp):
+        lp = xp.saved(self.log_probs)
+        lp = lp if _is_array(lp) else lp._array
+        alpha, nll = xp.saved(self.alpha), xp.saved(self.nll)  # freed with the graph
+
+        def array_grad(g):
+            with np.errstate(all="ignore"):
+                return _ctc_grad(lp, alpha, nll, self.paths, self.input_lengths,
+                                 np.broadcast_to(g, nll.shape), self.zero_infinity)
+
+        return (_first_order_only(self, grad, array_grad, "_ctc_loss_backward"),)
+
+
+def _type_name(value) -> str:
+    return "Tensor" if isinstance(value, Tensor) else type(value).__name__
+
+
+def _int_list(value) -> bool:
+    """What torch's parser takes for ``int[]``: a tuple/list of ints (or integer 0-dim
+    tensors), bools excluded."""
+    return isinstance(value, (list, tuple)) and all(
+        (isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)))
+        or (isinstance(v, Tensor) and v.ndim == 0 and v._dtype.category != FLOATING
+            and v._dtype is not D.bool_) for v in value)
+
+
+def _lengths(value, name: str) -> list[int]:
+    if isinstance(value, Tensor):
+        if value._dtype.category == FLOATING or value._dtype is D.bool_:
+            raise RuntimeError(f"{name} must be integral")
+        return [int(v) for v in value._array.reshape(-1)]
+    return [int(v._array) if isinstance(v, Tensor) else int(v) for v in value]
+
+
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
+             blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """Connectionist temporal classification: -log of the total probability of all the
+    alignments of each target to its input (alpha recursion in log space over time)."""
+    _check_reduction(reduction)
+    lengths_ok = (isinstance(input_lengths, Tensor) and isinstance(target_lengths, Tensor)) or (
+        _int_list(input_lengths) and _int_list(target_lengths))
+    if not (isinstance(log_probs, Tensor) and isinstance(targets, Tensor) and lengths_ok
+            and isinstance(blank, (int, np.integer)) and not isinstance(blank, bool)
+            and isinstance(zero_infinity, bool)):
+        got = ", ".join(_type_name(v) for v in (log_probs, targets, input_lengths,
+                                                 target_lengths, blank))
+        raise TypeError(
+            f"ctc_loss() received an invalid combination of arguments - got ({got}, int, "
+            f"{_type_name(zero_infinity)}), but expected one of:\n"
+            " * (Tensor log_probs, Tensor targets, tuple of ints input_lengths, tuple of ints "
+            "target_lengths, int blank = 0, int reduction = at::Reduction::Mean, bool "
+            "zero_infinity = False)\n"
+            " * (Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, "
+            "int blank = 0, int reduction = at::Reduction::Mean, bool zero_infinity = False)")
+    input_lengths = _lengths(input_lengths, "input_lengths")
+    target_lengths = _lengths(target_lengths, "target_lengths")
+    batched = log_probs.ndim == 3
+    lp_t = log_probs if batched else S.unsqueeze(log_probs, 1)
+    lp = lp_t._array
+    if lp_t._dtype not in (D.float32, D.float64):
+        raise NotImplementedError(
+            f"\"ctc_loss_cpu\" not implemented for '{A._legacy(lp_t._dtype)}'")
+    if lp.size == 0:
+        raise RuntimeError("log_probs tensor must not be empty")
+    where = " (while checking arguments for ctc_loss_allocate_outputs)"
+    if lp.ndim != 3:
+        raise RuntimeError(f"Expected 3-dimensional tensor, but got {lp.ndim}-dimensional tensor "
+                           f"for argument #1 'log_probs'{where}")
+    tg = targets._array
+    if tg.ndim not in (1, 2):
+        raise RuntimeError(f"Expected 1 to 2 dimensions, but got {tg.ndim}-dimensional tensor "
+                           f"for argument #2 'targets'{where}")
+    steps, n, classes = lp.shape
+    if not 0 <= blank < classes:
+        raise RuntimeError("blank must be in label range")
+    if len(input_lengths) != n:
+        raise RuntimeError("input_lengths must be of size batch_size")
+    if len(target_lengths) != n:
+        raise RuntimeError("target_lengths must be of size batch_size")
+    for length in target_lengths:
+        if length < 0:
+            raise RuntimeError("Expected target_lengths to have value at least 0, but got value "
+                               f"{length}{where}")
+    expected = sum(target_lengths) if tg.ndim == 1 else n
+    if tg.shape[0] != expected:
+        raise RuntimeError(f"Expected tensor to have size {expected} at dimension 0, but got size "
+                           f"{tg.shape[0]} for argument #2 'targets'{where}")
+    longest = max(target_lengths, default=0)
+    if tg.ndim == 2 and tg.shape[1] < longest:
+        raise RuntimeError(f"Expected tensor to have size at least {longest} at dimension 1, but "
+                           f"got size {tg.shape[1]} for argument #2 'targets'{where}")
+    for length in input_lengths:
+        if length < 0:
+            raise RuntimeError("Expected input_lengths to have value at least 0, but got value "
+                               f"{length}{where}")
+        if length > steps:
+            raise RuntimeError(f"Expected input_lengths to have value at most {steps}, but got "
+                               f"value {length}{where}")
+    tg = tg.astype(np.int64)  # torch converts the targets to int64 (floats truncate)
+    offsets = None
+    if tg.ndim == 1:
+        offsets = np.concatenate(([0], np.cumsum(target_lengths)[:-1])).astype(np.int64)
+    paths = _CtcPaths(tg, offsets, target_lengths, blank, classes)
+    lengths = np.asarray(input_lengths, dtype=np.int64)
+    with np.errstate(all="ignore"):
+        alpha, nll = _ctc_alpha(lp, paths, lengths)
+    res = wrap(nll, lp_t._dtype)
+    if lp_t._requires_grad and grad_state.enabled:
+        node = new_node(CtcLossBackward0, (edge(lp_t),), nll)
+        node.log_probs = SavedTensor(lp_t)
+        node.alpha, node.nll, node.paths = alpha, nll, paths
+        node.input_lengths, node.zero_infinity = lengths, zero_infinity
+        set_history(res, node)
+    if zero_infinity:
+        res = E.where(wrap(nll == np.inf, D.bool_), wrap(np.zeros((), lp.dtype), lp_t._dtype),
+                      res)
+    if reduction == "mean":
+        divisor = np.maximum(np.asarray(target_lengths, dtype=np.int64), 1).astype(lp.dtype)
+        return R.mean(E.div(res, wrap(divisor.reshape(n), lp_t._dtype)))
+    if reduction == "sum":
+        return R.sum(res)
+    return res if batched else S.squeeze(res, 0)
+
 # ``__all__``: the names ``ember`` exports at top level (torch.softmax, torch.conv2d, ...);
 # ``FUNCTIONAL``: the names ``ember.nn.functional`` exports; ``TENSOR_METHODS``: Tensor methods.
 # (torch's top-level loss functions take the reduction as an enum: not exported.)
@@ -1116,6 +1359,6 @@ FUNCTIONAL: list[str] = [
     "l1_loss", "margin_ranking_loss", "mse_loss", "multi_margin_loss",
     "multilabel_margin_loss", "multilabel_soft_margin_loss", "nll_loss", "poisson_nll_loss",
     "smooth_l1_loss", "soft_margin_loss", "triplet_margin_loss",
-    "triplet_margin_with_distance_loss",
+    "triplet_margin_with_distance_loss", "ctc_loss",
 ]
 TENSOR_METHODS: dict = {}
