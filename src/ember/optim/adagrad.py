@@ -41,7 +41,11 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 if p._grad is None:
                     continue
-                state = self.state[p]
+                state = self.state.setdefault(p, {})
+                if not state:  # a group added later: made now, from the defaults as torch
+                    state["step"] = K.step_tensor()
+                    state["sum"] = K.state_tensor(
+                        np.full_like(p._array, self.defaults["initial_accumulator_value"]), p)
                 grad = K.gradient(p, group["maximize"])
                 param = p._array
                 state["step"]._array += 1
