@@ -214,3 +214,46 @@ def test_misuse_raises_as_torch(name):
     if name == "collate an object":  # the type's printed name names its library
         e = (e[0], e[1].replace("ember", "torch"))
     assert e == t
+
+
+class Records:
+    """A map-style dataset of dict samples (arrays, ints, floats, bools, strings, nests)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        return {"x": np.arange(3, dtype=np.float32) * i, "y": i, "z": i / 2, "b": i % 2 == 0,
+                "s": str(i), "t": (i, [i, i + 1])}
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_loader_of_dict_samples_with_workers(num_workers):
+    def program(lib):
+        data = lib.utils.data
+        loader = data.DataLoader(Records(11), batch_size=3, shuffle=True, num_workers=num_workers)
+        return list(loader), list(loader), lib.rand(2)
+
+    e, t = run_both(program)
+    same(e, t)
+
+
+def test_sampler_options_against_torch():
+    def program(lib):
+        data = lib.utils.data
+        return (list(data.DataLoader(range(10), batch_size=3, sampler=data.RandomSampler(
+                    range(10)))),
+                list(data.DataLoader(range(10), batch_size=3, sampler=[9, 1, 5, 2])),
+                list(data.DataLoader(range(10), batch_sampler=[[1, 2], [3], [9, 0, 4]])),
+                list(data.RandomSampler(range(5), num_samples=13)),
+                list(data.WeightedRandomSampler([0.1, 0.5, 2.0, 1.0, 3.0], 4,
+                                                replacement=False)),
+                [len(data.DataLoader(range(n), batch_size=b, drop_last=d))
+                 for n in (0, 1, 7, 8) for b in (1, 3, 8) for d in (False, True)],
+                lib.rand(2))
+
+    e, t = run_both(program)
+    same(e, t)
