@@ -79,6 +79,7 @@ from ember.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from ember.func import vmap  # left out: raises NotImplementedError naming itself
 
 # Each op family's module lists what it exports in its ``__all__``.
 from ember.ops.activation import *  # noqa: F403

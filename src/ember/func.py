@@ -7,7 +7,8 @@ gradients are taken with ``create_graph=True`` exactly when something outside is
 ``jvp`` and ``jacfwd`` use the double-backward trick (``u -> J^T u`` is linear in ``u``).
 Arguments may be tensors or (nested) tuples, lists and dicts of tensors.
 
-``vmap`` is not provided: ember has no batching rules for its ops.
+``vmap`` is left out: ember's ops have no batching rules, so ``vmap`` raises
+NotImplementedError naming itself rather than silently looping.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from typing import Any, Callable
 from ember.autograd.grad_mode import enable_grad
 
 __all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp",
-           "vjp"]
+           "vjp", "vmap"]
+
+_VJP = "vjp(f, *primals)"
+_JVP = "jvp(f, primals, tangents)"
 
 
 # ----- small pytrees --------------------------------------------------------------------------
@@ -56,18 +60,71 @@ def _track(t):
     return t.detach().requires_grad_()
 
 
-def _argnums_tuple(argnums, nargs: int, name: str) -> tuple:
-    nums = argnums if isinstance(argnums, tuple) else (argnums,)
-    if isinstance(argnums, tuple) and not argnums:
-        raise RuntimeError("argnums must be non-empty")
-    for n in nums:
+def _argnums_tuple(argnums, nargs: int) -> tuple:
+    """torch.func's argnums rules: an int or a non-empty tuple of distinct ints, each in
+    range (negative ones counting from the end)."""
+    if not isinstance(argnums, (int, tuple)):
+        raise RuntimeError(f"argnums must be int or Tuple[int, ...], got: {type(argnums)}")
+    wrapped = []
+    for n in argnums if isinstance(argnums, tuple) else (argnums,):
         if not isinstance(n, int):
-            raise RuntimeError(
-                f"{name}: argnums must be int or Tuple[int, ...], got: {type(n)}"
-            )
+            raise RuntimeError(f"argnum must be int, got: {type(n)}")
         if not -nargs <= n < nargs:
             raise RuntimeError(f"Got argnum={n}, but only {nargs} positional inputs")
-    return tuple(n % nargs for n in nums)
+        wrapped.append(n % nargs)
+    if isinstance(argnums, tuple):
+        if not argnums:
+            raise RuntimeError("argnums must be non-empty")
+        if len(set(wrapped)) != len(wrapped):
+            raise RuntimeError(f"argnums elements must be unique, got {tuple(wrapped)}")
+    return tuple(wrapped)
+
+
+def _check_differentiable_args(args, nums: tuple, forward: bool = False) -> None:
+    """Every leaf of a differentiated argument must be a tensor (torch's errors: reverse-mode
+    transforms refuse with ValueError, jacfwd fails where it asks the leaf for its size)."""
+    for n in nums:
+        for leaf in _flatten(args[n])[0]:
+            if not _is_tensor(leaf):
+                if forward:
+                    raise AttributeError(
+                        f"'{type(leaf).__name__}' object has no attribute 'numel'")
+                raise ValueError(f"Thing passed to transform API must be Tensor, got {type(leaf)}")
+
+
+def _check_outputs(leaves: list, api: str) -> None:
+    """torch.func's check that ``f`` returned (a tree of) tensors and nothing else."""
+    if not leaves or (len(leaves) == 1 and leaves[0] is None):
+        raise RuntimeError(
+            f"{api}: Expected f to be a function that has non-empty output (got output = "
+            f"{leaves!r})"
+        )
+    for o in leaves:
+        if not _is_tensor(o):
+            raise RuntimeError(
+                f"{api}: expected f(*primals) to return only tensors, got unsupported type "
+                f"{type(o)}"
+            )
+
+
+def _split_aux(output, api: str):
+    if not (isinstance(output, tuple) and len(output) == 2):
+        raise RuntimeError(
+            f"{api}: output of function f should be a tuple: (output, aux) if has_aux is True"
+        )
+    return output
+
+
+def _spec_text(tree) -> str:
+    """A tree's structure as torch.func prints it: ``*`` for a leaf, ``(*, *)``, ``[*]``..."""
+    if isinstance(tree, tuple):
+        inner = ", ".join(_spec_text(x) for x in tree)
+        return f"({inner}{',' if len(tree) == 1 else ''})"
+    if isinstance(tree, list):
+        return "[" + ", ".join(_spec_text(x) for x in tree) + "]"
+    if isinstance(tree, dict):
+        return "{" + ", ".join(f"{k!r}: {_spec_text(v)}" for k, v in tree.items()) + "}"
+    return "*"
 
 
 def _prepare_args(args: tuple, nums: tuple):
@@ -119,7 +176,8 @@ def grad_and_value(func: Callable, argnums=0, has_aux: bool = False) -> Callable
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        nums = _argnums_tuple(argnums, len(args), "grad_and_value(f)(*args)")
+        nums = _argnums_tuple(argnums, len(args))
+        _check_differentiable_args(args, nums)
         with enable_grad():
             new_args, tracked, tracking = _prepare_args(args, nums)
             output = func(*new_args, **kwargs)
@@ -174,26 +232,31 @@ def grad(func: Callable, argnums=0, has_aux: bool = False) -> Callable:
 # ----- vjp / jvp ------------------------------------------------------------------------------
 def vjp(func: Callable, *primals, has_aux: bool = False):
     """``(func(*primals), vjp_fn)``: ``vjp_fn(cotangents)`` gives one gradient per primal."""
+    _check_differentiable_args(primals, tuple(range(len(primals))))
     with enable_grad():
         new_args, tracked, tracking = _prepare_args(primals, tuple(range(len(primals))))
         output = func(*new_args)
         aux = None
         if has_aux:
-            if not (isinstance(output, tuple) and len(output) == 2):
-                raise RuntimeError(
-                    "vjp(f, *primals): output of function f should be a tuple: (output, aux) "
-                    "if has_aux is True"
-                )
-            output, aux = output
+            output, aux = _split_aux(output, _VJP)
     out_leaves, out_build = _flatten(output)
+    _check_outputs(out_leaves, _VJP)
+    for o in out_leaves:
+        if o._dtype.category != 2:
+            raise RuntimeError(
+                "vjp(f, ...): All outputs of f must be floating-point or complex Tensors, got "
+                f"Tensor with dtype {o.dtype}"
+            )
     flat_inputs = [t for new, _ in tracked for t in new]
+    out_spec = _spec_text(output)
 
     def vjp_fn(cotangents, retain_graph: bool = True, create_graph: bool | None = None):
         leaves, _ = _flatten(cotangents)
-        if len(leaves) != len(out_leaves):
+        if _spec_text(cotangents) != out_spec:
             raise RuntimeError(
                 "Expected pytree structure of cotangents to be the same as pytree structure "
-                "of outputs to the function."
+                f"of outputs to the function. cotangents: {_spec_text(cotangents)}, primal "
+                f"output: {out_spec}"
             )
         for c, o in zip(leaves, out_leaves):
             if tuple(c.shape) != tuple(o.shape):
@@ -224,29 +287,42 @@ def jvp(func: Callable, primals, tangents, *, strict: bool = False, has_aux: boo
             "jvp(f, primals, tangents): Expected primals to be a tuple. E.g. it should be "
             "valid to call f(*primals)."
         )
-    if not isinstance(tangents, tuple) or len(tangents) != len(primals):
+    if not isinstance(tangents, tuple) or _spec_text(tangents) != _spec_text(primals):
         raise RuntimeError(
             "jvp(f, primals, tangents): Expected primals and tangents to have the same python "
             f"structure. For example, if primals is a tuple of 3 tensors, tangents also must "
-            f"be. Got primals with structure {_structure(primals)} and tangents with "
-            f"structure {_structure(tangents)}"
+            f"be. Got primals with structure {_spec_text(primals)} and tangents with "
+            f"structure {_spec_text(tangents)}"
         )
+    primal_leaves = _flatten(primals)[0]
     tangent_leaves = _flatten(tangents)[0]
+    for name, leaves in (("primals", primal_leaves), ("tangents", tangent_leaves)):
+        if not leaves:
+            raise RuntimeError(f"{_JVP}: Expected {name} to contain at least one Tensor.")
+        for leaf in leaves:
+            if not _is_tensor(leaf):
+                raise RuntimeError(
+                    f"{_JVP}: Expected {name} to only contain Tensors, got {type(leaf)}")
+    for p, t in zip(primal_leaves, tangent_leaves):
+        for name, x in (("primal", p), ("tangent", t)):
+            if x._dtype.category != 2:
+                raise ValueError(
+                    f"Expected {name} to be floating point or complex, but got: {x.dtype}")
+        if tuple(p.shape) != tuple(t.shape):
+            raise RuntimeError(
+                "Trying to set a forward gradient that has a different size than that of "
+                f"the original Tensor, this is not supported. Tensor is of size "
+                f"{list(p.shape)} while the given forward gradient is of size "
+                f"{list(t.shape)}."
+            )
     with enable_grad():
         new_args, tracked, tracking = _prepare_args(primals, tuple(range(len(primals))))
         flat_inputs = [t for new, _ in tracked for t in new]
-        for p, t in zip(flat_inputs, tangent_leaves):
-            if tuple(p.shape) != tuple(t.shape):
-                raise RuntimeError(
-                    "Trying to set a forward gradient that has a different size than that of "
-                    f"the original Tensor, this is not supported. Tensor is of size "
-                    f"{list(p.shape)} while the given forward gradient is of size "
-                    f"{list(t.shape)}."
-                )
         output = func(*new_args)
         aux = None
         if has_aux:
-            output, aux = output
+            output, aux = _split_aux(output, _JVP)
+        _check_outputs(_flatten(output)[0], _JVP)
         out_leaves, out_build = _flatten(output)
         dummies = [zeros_like(o, requires_grad=True) for o in out_leaves]
         back = _grads(out_leaves, flat_inputs, dummies, True)
@@ -256,9 +332,14 @@ def jvp(func: Callable, primals, tangents, *, strict: bool = False, has_aux: boo
 
             result = autograd_grad([b for b, _ in pairs], dummies, [t for _, t in pairs],
                                    create_graph=tracking, allow_unused=True)
-            result = [zeros_like(o) if r is None else r for r, o in zip(result, out_leaves)]
         else:
-            result = [zeros_like(o) for o in out_leaves]
+            result = [None] * len(out_leaves)
+        if strict and any(r is None for r in result):
+            raise RuntimeError(
+                "jvp(f, primals, tangents, strict=True): The output of f is independent of the "
+                "inputs. This is not allowed with strict=True."
+            )
+        result = [zeros_like(o) if r is None else r for r, o in zip(result, out_leaves)]
     value = out_build([_finish(o, tracking) for o in out_leaves])
     tangent_out = out_build([_finish(r, tracking) for r in result])
     if has_aux:
@@ -266,31 +347,30 @@ def jvp(func: Callable, primals, tangents, *, strict: bool = False, has_aux: boo
     return value, tangent_out
 
 
-def _structure(tree) -> str:
-    if isinstance(tree, tuple):
-        return f"({', '.join(_structure(x) for x in tree)}{',' if len(tree) == 1 else ''})"
-    return "*"
-
-
 # ----- Jacobians ------------------------------------------------------------------------------
-def _jacobian(func, argnums, has_aux, forward: bool, name: str) -> Callable:
+def _jacobian(func, argnums, has_aux, forward: bool) -> Callable:
     from ember import stack, zeros
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        nums = _argnums_tuple(argnums, len(args), name)
+        nums = _argnums_tuple(argnums, len(args))
+        _check_differentiable_args(args, nums, forward)
+        api = _JVP if forward else _VJP  # torch builds jacfwd on jvp and jacrev on vjp
         with enable_grad():
             new_args, tracked, tracking = _prepare_args(args, nums)
             output = func(*new_args, **kwargs)
             aux = None
             if has_aux:
-                if not (isinstance(output, tuple) and len(output) == 2):
-                    raise RuntimeError(
-                        f"{name}(f, ...)(*args): output of function f should be a tuple: "
-                        "(output, aux) if has_aux is True"
-                    )
-                output, aux = output
+                output, aux = _split_aux(output, api)
             out_leaves, out_build = _flatten(output)
+            _check_outputs(out_leaves, api)
+            if not forward:
+                for o in out_leaves:
+                    if o._dtype.category != 2:
+                        raise RuntimeError(
+                            "vjp(f, ...): All outputs of f must be floating-point or complex "
+                            f"Tensors, got Tensor with dtype {o.dtype}"
+                        )
             flat_inputs = [t for new, _ in tracked for t in new]
             # blocks[o][i]: d out_leaves[o] / d flat_inputs[i]
             if forward:
@@ -361,18 +441,29 @@ def _forward_blocks(out_leaves, flat_inputs, tracking: bool) -> list:
 def jacrev(func: Callable, argnums=0, *, has_aux: bool = False, chunk_size=None,
            _preallocate_and_copy: bool = False) -> Callable:
     """The Jacobian by reverse mode: one vector-Jacobian product per output element."""
-    return _jacobian(func, argnums, has_aux, False, "jacrev")
+    return _jacobian(func, argnums, has_aux, False)
 
 
 def jacfwd(func: Callable, argnums=0, has_aux: bool = False, *, randomness: str = "error"
            ) -> Callable:
     """The Jacobian by forward mode: one Jacobian-vector product per input element."""
-    return _jacobian(func, argnums, has_aux, True, "jacfwd")
+    return _jacobian(func, argnums, has_aux, True)
 
 
 def hessian(func: Callable, argnums=0) -> Callable:
     """``jacfwd(jacrev(func))``, as torch.func defines it."""
     return jacfwd(jacrev(func, argnums), argnums)
+
+
+# ----- vmap (left out) ------------------------------------------------------------------------
+def vmap(func: Callable, in_dims=0, out_dims=0, randomness: str = "error", *,
+         chunk_size=None) -> Callable:
+    """Not provided: batching needs a rule per op, which ember's ops do not have. Refusing
+    loudly (like ember's other left-out features) beats a silent Python loop."""
+    raise NotImplementedError(
+        "vmap is not implemented in ember: its ops have no batching rules. Loop over the "
+        "batch in Python and stack the results (ember.stack) instead."
+    )
 
 
 # ----- functional_call ------------------------------------------------------------------------
