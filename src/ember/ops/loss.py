@@ -1066,21 +1066,28 @@ def _multilabel_margin(input: Tensor, target: Tensor, n: int, c: int, reduction:
     x2, t2 = x.reshape(n, c), t.reshape(n, c)
     # a row's targets end at its first -1; a class listed twice counts twice, as in torch
     listed = np.cumprod(t2 >= 0, axis=1).astype(bool)
-    count = ((t2[:, :, None] == np.arange(c)) & listed[:, :, None]).sum(axis=1)
-    # z[i, j, d] = 1 - x[i, j] + x[i, d]: target j against non-target d
-    z = 1 - x2[:, :, None] + x2[:, None, :]
-    active = (z > 0) & (count[:, :, None] > 0) & (count[:, None, :] == 0)
-    weight = np.where(active, count[:, :, None], 0)
-    # torch sums the violations in double
-    violations = (np.where(active, z, 0).astype(np.float64) * weight).sum(axis=(1, 2))
+    count = np.zeros((n, c), dtype=np.int64)
+    np.add.at(count, (np.nonzero(listed)[0], t2[listed]), 1)
+    violations = np.empty(n, dtype=np.float64)
+    coef = np.empty((n, c), dtype=x.dtype)
+    block = max(1, (1 << 22) // (c * c))  # rows at a time: (rows, C, C) temporaries stay small
+    for lo in range(0, n, block):
+        xb, cb = x2[lo:lo + block], count[lo:lo + block]
+        # z[i, j, d] = 1 - x[i, j] + x[i, d]: target j against non-target d
+        z = 1 - xb[:, :, None] + xb[:, None, :]
+        active = (z > 0) & (cb[:, :, None] > 0) & (cb[:, None, :] == 0)
+        weight = np.where(active, cb[:, :, None], 0)
+        # torch sums the violations in double
+        violations[lo:lo + block] = (np.where(active, z, 0).astype(np.float64)
+                                     * weight).sum(axis=(1, 2))
+        coef[lo:lo + block] = weight.sum(axis=1) - weight.sum(axis=2)
     if not scalar_out:
         array = violations.astype(x.dtype) / x.dtype.type(c)
     else:
         total = violations.sum() / c
         array = np.asarray(total / n if reduction == "mean" else total, dtype=x.dtype)
     step = x.dtype.type(1.0 / (n * c) if reduction == "mean" else 1.0 / c)
-    coef = (weight.sum(axis=1) - weight.sum(axis=2)).astype(x.dtype) * step
-    return array, coef
+    return array, coef * step
 
 
 def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
