@@ -399,6 +399,45 @@ def test_function_mark_dirty_and_returned_input():
     check(program)
 
 
+@pytest.mark.parametrize("case", ["vjp_only", "both", "save_non_tensor", "dirty_not_returned",
+                                  "dirty_not_returned_no_grad", "saved_input_modified"])
+def test_function_vjp_spelling_and_ctx_misuse(case):
+    def program(lib):
+        class F(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                if case == "save_non_tensor":
+                    ctx.save_for_backward(x, None, 3)
+                if case.startswith("dirty"):
+                    x.add_(1)
+                    ctx.mark_dirty(x)
+                    return x * 2
+                if case == "saved_input_modified":
+                    ctx.save_for_backward(x)
+                return x * 2
+
+            @staticmethod
+            def vjp(ctx, g):
+                if case == "saved_input_modified":
+                    (x,) = ctx.saved_tensors  # the version check runs here
+                return g * 7
+
+        if case != "vjp_only":
+            F.backward = staticmethod(lambda ctx, g: g * 3)
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        if case == "dirty_not_returned_no_grad":
+            return F.apply(lib.ones(2))
+        z = x * 1
+        y = F.apply(z)
+        if case == "saved_input_modified":
+            with lib.no_grad():
+                z.add_(1)
+        y.sum().backward()
+        return y, x.grad
+
+    check(program)
+
+
 def _cube(lib):
     class Cube(lib.autograd.Function):
         @staticmethod

@@ -104,7 +104,7 @@ class BackwardCFunction(Node, FunctionCtx):
                 g = _wrap(g, from_numpy_dtype(g.dtype))
             args.append(g)
         args += [None] * self._non_tensor_outputs
-        result = self._forward_cls.backward(self, *args)
+        result = _user_backward(self._forward_cls)(self, *args)
         if not isinstance(result, tuple):
             result = (result,)
         n_inputs = len(self._input_is_tensor)
@@ -148,6 +148,17 @@ class BackwardCFunction(Node, FunctionCtx):
     # torch's Function.apply on a ctx is for the legacy path; keep the name for introspection.
     def apply(self, *args):
         return self.backward(*args)
+
+
+def _user_backward(cls):
+    """The user's ``backward`` or, as torch allows, ``vjp`` under its other name (not both)."""
+    backward, vjp = cls.backward, cls.vjp
+    if backward is not Function.backward and vjp is not Function.vjp:
+        raise RuntimeError(
+            "Implementing both 'backward' and 'vjp' for a custom Function is not allowed. You "
+            "should only implement one of them."
+        )
+    return vjp if vjp is not Function.vjp else backward
 
 
 def _expandable(shape: tuple, grad_shape: tuple) -> bool:
@@ -265,6 +276,13 @@ def _apply(cls, args: tuple, kwargs: dict):
 
     single = not isinstance(output, tuple)
     outputs = (output,) if single else output
+    for d in getattr(node, "dirty_tensors", ()):
+        if not any(d is o for o in outputs):
+            raise RuntimeError(
+                "Some elements marked as dirty during the forward method were not returned as "
+                "output. The inputs that are modified inplace must all be outputs of the "
+                "Function."
+            )
     if not recording:
         _drop_ctx_tensors(node)
         return output
@@ -317,13 +335,13 @@ def _apply(cls, args: tuple, kwargs: dict):
     to_save = getattr(node, "to_save", None)
     if to_save is not None:
         saved = []
-        for t in to_save:
+        for position, t in enumerate(to_save):
             if t is None:
                 saved.append(None)
             elif not isinstance(t, Tensor):
                 raise TypeError(
-                    "save_for_backward can only save variables, but argument 0 is of type "
-                    f"{type(t).__name__}"
+                    f"save_for_backward can only save variables, but argument {position} is of "
+                    f"type {type(t).__name__}"
                 )
             elif t.grad_fn is node:
                 saved.append(SavedTensor(t, is_output=True))
