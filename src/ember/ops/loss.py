@@ -1214,6 +1214,12 @@ def _ctc_grad(lp: np.ndarray, alpha: np.ndarray, nll: np.ndarray, paths: _CtcPat
                         np.where((t < last_step)[:, None], step, -np.inf))
         beta[t] = following = here
     both = alpha + beta  # (T, N, S')
+    # at a sequence's last step torch stores the final label's share over the final blank's
+    # rather than adding them: they differ only when a target holds the blank itself
+    clash = has_label & (paths.prime[rows, np.maximum(end - 1, 0)] == paths.prime[rows, end])
+    if clash.any():
+        b = rows[clash & (input_lengths > 0)]
+        both[input_lengths[b] - 1, b, end[b]] = -np.inf
     top = both.max(axis=2, keepdims=True)
     top = np.where(top == -np.inf, 0, top)
     one_hot = (paths.prime[:, :, None] == np.arange(classes)).astype(lp.dtype)  # (N, S', C)
