@@ -262,7 +262,9 @@ def randint(low=None, high=None, size=None, *, generator=None, dtype=None, devic
     """``randint(high, size)`` or ``randint(low, high, size)``; ``high=`` by keyword too."""
     from ember import _random
 
-    if high is None:
+    if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     elif low is None:
         low = 0
