@@ -284,21 +284,51 @@ def _gelu_array(a: np.ndarray, approximate: str) -> np.ndarray:
     return a * 0.5 * (1 + _erf(a / a.dtype.type(_SQRT_2)))
 
 
-def _gelu_derivatives(a: np.ndarray, approximate: str):
-    """First and second derivative of gelu at ``a`` (arrays)."""
+def _gelu_first(a: np.ndarray, approximate: str) -> np.ndarray:
+    """gelu'(a) (arrays)."""
     if approximate == "tanh":
         k, c = _SQRT_2_PI, 0.044715
         inner = k * (a + c * a ** 3)
         t = np.tanh(inner)
         d_inner = k * (1 + 3 * c * a * a)
         sech2 = 1 - t * t
-        first = 0.5 * (1 + t) + 0.5 * a * sech2 * d_inner
-        second = sech2 * d_inner - a * sech2 * t * d_inner * d_inner + 0.5 * a * sech2 * (
-            k * 6 * c * a)
-        return first, second
+        return 0.5 * (1 + t) + 0.5 * a * sech2 * d_inner
     cdf = 0.5 * (1 + _erf(a / a.dtype.type(_SQRT_2)))
     pdf = np.exp(-0.5 * a * a) * _INV_SQRT_2PI
-    return cdf + a * pdf, pdf * (2 - a * a)
+    return cdf + a * pdf
+
+
+def _rounded(function, a: np.ndarray) -> np.ndarray:
+    """``function`` evaluated in float64 and rounded to ``a``'s dtype: torch's vectorized
+    float32 tanh/cosh/exp are (nearly always) the correctly rounded values, NumPy's are not."""
+    if a.dtype == np.float64:
+        return function(a)
+    return function(a.astype(np.float64)).astype(a.dtype)
+
+
+def _gelu_second(xp, a, approximate: str):
+    """gelu''(a) in either formula world, step by step in torch's order: on large float32
+    inputs the value is mostly rounding (a difference of nearly equal terms), so only the
+    same steps give torch's number. Python-float constants round to ``a``'s dtype."""
+    if not isinstance(a, Tensor):
+        tanh, cosh, exp = ((lambda v, fn=fn: _rounded(fn, v)) for fn in (np.tanh, np.cosh, np.exp))
+    else:
+        tanh, cosh, exp = xp.tanh, xp.cosh, xp.exp
+    if approximate == "tanh":
+        beta, kappa = _SQRT_2_PI, 0.044715
+        inner = beta * (a + kappa * (a * a * a))
+        t = tanh(inner)
+        sech = 1.0 / cosh(inner)
+        half_x = 0.5 * a
+        sech2 = 1.0 - t * t  # tanh' of the inner argument
+        d_inner = beta * (1.0 + 3 * kappa * a * a)
+        # gelu' = 0.5 (1 + t) + half_x * sech2 * d_inner: differentiate each factor
+        dsech2_term = half_x * d_inner * ((2.0 * sech) * (-sech * t) * d_inner)
+        dinner_term = half_x * sech2 * (6 * kappa * a * beta)
+        return 2.0 * (0.5 * sech2 * d_inner) + dsech2_term + dinner_term
+    square = a * a
+    pdf = _INV_SQRT_2PI * exp(-0.5 * square)
+    return 2.0 * pdf - square * pdf
 
 
 class GeluBackward0(Node):
@@ -309,7 +339,7 @@ class GeluBackward0(Node):
         x = xp.saved(self.self_)
         if isinstance(x, np.ndarray):
             with np.errstate(all="ignore"):
-                return (grad * _gelu_derivatives(x, self.approximate)[0],)
+                return (grad * _gelu_first(x, self.approximate),)
         return (_gelu_backward(grad, x, self.approximate),)
 
 
@@ -322,17 +352,18 @@ class GeluBackwardBackward0(Node):
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
         grad_output = xp.saved(self.grad_output)
-        if not isinstance(x, np.ndarray):  # a third derivative: gelu'' taken as constant
-            first, second = _gelu_derivatives(x._array, self.approximate)
-            return (grad * wrap(first, x._dtype), grad * grad_output * wrap(second, x._dtype))
-        first, second = _gelu_derivatives(x, self.approximate)
-        return (grad * first if self.needs_input_grad(0) else None,
-                grad * grad_output * second if self.needs_input_grad(1) else None)
+        d_self = (grad * grad_output * _gelu_second(xp, x, self.approximate)
+                  if self.needs_input_grad(1) else None)
+        if not self.needs_input_grad(0):
+            return (None, d_self)
+        if isinstance(x, np.ndarray):
+            return (grad * _gelu_first(x, self.approximate), d_self)
+        return (_gelu_backward(grad, x, self.approximate), d_self)
 
 
 def _gelu_backward(grad: Tensor, x: Tensor, approximate: str) -> Tensor:
     with np.errstate(all="ignore"):
-        first = _gelu_derivatives(x._array, approximate)[0]
+        first = _gelu_first(x._array, approximate)
     out = wrap((grad._array * first).astype(x._array.dtype, copy=False), x._dtype)
     if grad_state.enabled and (grad._requires_grad or x._requires_grad):
         node = new_node(GeluBackwardBackward0, (edge(grad), edge(x)), out._array)
@@ -397,16 +428,68 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
     return _maybe_inplace(input, inplace, _mish)
 
 
+def _softplus_slope(grad, x: np.ndarray, beta, threshold) -> np.ndarray:
+    """softplus_backward on arrays, as torch's kernel computes it: grad * e / (e + 1) with
+    e = exp(beta x), and grad itself above the threshold."""
+    z = x * beta
+    e = _rounded(np.exp, z)
+    return np.where(z > threshold, grad, grad * e / (e + 1))
+
+
+def _softplus_curvature(xp, grad, x, beta, threshold):
+    """softplus_double_backward: grad * s (1 - s) * beta with s = sigmoid(beta x), zero from
+    the threshold on (torch's order, so float32 rounds as torch's does near saturation)."""
+    z = x * beta
+    if not isinstance(z, Tensor):
+        s = 1 / (1 + _rounded(np.exp, -z))
+        below = (z < threshold).astype(z.dtype)
+    else:
+        s = sigmoid(z)
+        below = xp.cast(z < threshold, z)
+    return grad * (1 - s) * s * below * beta
+
+
 class SoftplusBackward0(Node):
     __slots__ = ("self_", "beta", "threshold")
     _saved_fields = ("self_",)
 
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
-        z = x * self.beta
-        # at z == threshold torch's second derivative is 0: clip z there to a constant
-        inner = _logistic(xp, xp.where(z < self.threshold, z, self.threshold))
-        return (xp.where(z > self.threshold, grad, grad * inner),)
+        if isinstance(x, np.ndarray):
+            return (_softplus_slope(grad, x, self.beta, self.threshold),)
+        return (_softplus_backward(grad, x, self.beta, self.threshold),)
+
+
+class SoftplusBackwardBackward0(Node):
+    """softplus_backward(grad, self): linear in grad; its self-derivative is softplus''."""
+
+    __slots__ = ("grad_output", "self_", "beta", "threshold")
+    _saved_fields = ("grad_output", "self_")
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        d_self = None
+        if self.needs_input_grad(1):
+            d_self = _softplus_curvature(xp, grad * xp.saved(self.grad_output), x, self.beta,
+                                         self.threshold)
+        if not self.needs_input_grad(0):
+            return (None, d_self)
+        if isinstance(x, np.ndarray):
+            return (_softplus_slope(grad, x, self.beta, self.threshold), d_self)
+        return (_softplus_backward(grad, x, self.beta, self.threshold), d_self)
+
+
+def _softplus_backward(grad: Tensor, x: Tensor, beta, threshold) -> Tensor:
+    """softplus's gradient as a recorded op (create_graph=True differentiates it again)."""
+    with np.errstate(all="ignore"):
+        array = _softplus_slope(grad._array, x._array, beta, threshold)
+    out = wrap(array.astype(x._array.dtype, copy=False), x._dtype)
+    if grad_state.enabled and (grad._requires_grad or x._requires_grad):
+        node = new_node(SoftplusBackwardBackward0, (edge(grad), edge(x)), out._array)
+        node.grad_output, node.self_ = SavedTensor(grad), SavedTensor(x)
+        node.beta, node.threshold = beta, threshold
+        set_history(out, node)
+    return out
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
