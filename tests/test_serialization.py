@@ -250,3 +250,47 @@ def test_save_refuses_what_it_cannot_store():
         saved({"x": object()})
     with pytest.raises(ValueError, match="format"):
         saved({}, format="pickle")
+
+
+def _cnn(lib):
+    nn = lib.nn
+    return nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(3 * 4 * 4, 5))
+
+
+@pytest.mark.parametrize("fmt", ["ember", "torch"])
+def test_model_state_dicts_move_between_ember_and_torch_models(tmp_path, fmt):
+    """A trained-ish model's state_dict (parameters and BatchNorm buffers) saved by either
+    library loads into the other library's model (load_state_dict, strict) and gives the
+    same outputs."""
+    x = np.linspace(-1, 1, 2 * 36, dtype=np.float32).reshape(2, 1, 6, 6)
+    torch.manual_seed(1)
+    t_model = _cnn(torch)
+    t_model(torch.tensor(x) * 3)  # moves the running statistics
+    t_model.eval()
+    torch.save(t_model.state_dict(), tmp_path / "from_torch.pt")
+    e_model = _cnn(ember)
+    result = e_model.load_state_dict(ember.load(tmp_path / "from_torch.pt"))
+    assert repr(result) == "<All keys matched successfully>"
+    e_model.eval()
+    np.testing.assert_allclose(e_model(ember.tensor(x)).detach().numpy(),
+                               t_model(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+    # ember changes the weights, saves them; torch's model loads them
+    e_model.train()
+    e_model(ember.tensor(x) - 1)
+    with ember.no_grad():
+        e_model[0].weight.mul_(-0.5)
+    e_model.eval()
+    ember.save(e_model.state_dict(), tmp_path / "from_ember", format=fmt)
+    state = (ember.load(tmp_path / "from_ember") if fmt == "ember"
+             else torch.load(tmp_path / "from_ember", weights_only=True))
+    if fmt == "ember":
+        state = OrderedDict((k, torch.tensor(v.numpy())) for k, v in state.items())
+    back = _cnn(torch)
+    back.load_state_dict(state)
+    back.eval()
+    assert [str(v.dtype) for v in back.state_dict().values()] == [
+        str(v.dtype) for v in e_model.state_dict().values()]
+    np.testing.assert_allclose(back(torch.tensor(x)).detach().numpy(),
+                               e_model(ember.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
