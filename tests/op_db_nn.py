@@ -837,9 +837,7 @@ add_entry("nn.functional.triplet_margin_with_distance_loss",
                   m.ones(2, 3), m.ones(3), m.ones(2, 3))),
               ("positional distance function", lambda m: F(m).triplet_margin_with_distance_loss(
                   m.ones(2, 3), m.ones(2, 3), m.ones(2, 3), F(m).pairwise_distance)),
-          ), atol=1e-4, xfail={"gradgrad": (
-              "pairwise_distance's second derivative at zero distance (x == y): ember gives "
-              "~0.004 (the eps inside the norm), torch 0 (as triplet_margin_loss's)")})
+          ), atol=1e-4)
 
 
 def _ctc_samples(grad):

@@ -342,32 +342,40 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
 
 
 class NormBackward1(Node):
-    """at::norm(self, p, dim, keepdim): the p-norm's derivative (0 where the norm is 0)."""
+    """at::norm(self, p, dim, keepdim): the p-norm's derivative (0 where the norm is 0), in
+    torch's steps: at equal inputs (a norm of just eps) the second derivative is a difference
+    of two huge nearly equal terms, so only the same order gives torch's rounding."""
 
     __slots__ = ("self_", "result", "p", "dim", "keepdim")
     _saved_fields = ("self_", "result")
 
     def backward(self, grad, xp):
+        p = self.p
+        if p == 0:  # torch leaves this gradient undefined
+            return (None,)
         x = xp.saved(self.self_)
+        if p == 1:
+            if not self.keepdim:  # the reduced dim comes back before broadcasting against x
+                grad = xp.unsqueeze(grad, self.dim)
+            return (xp.sign(x) * grad,)
         norm = xp.saved_output(self.result, self)
         if not self.keepdim:
             grad = xp.unsqueeze(grad, self.dim)
             norm = xp.unsqueeze(norm, self.dim)
-        p = self.p
-        if p == 0:
-            return (x * 0 * grad,)
-        if p == 1:
-            return (xp.sign(x) * grad,)
-        if math.isinf(p):
-            hit = xp.abs(x) == norm
-            count = xp.sum(xp.where(hit, 1.0, 0.0), (self.dim,), True)
-            return (xp.where(hit, xp.sign(x) * grad / count, 0),)
-        safe = xp.where(norm == 0, 1, norm)
         if p == 2:
-            scale = grad / safe
+            return (grad * xp.where(norm == 0, 0, x / norm),)
+        if math.isinf(p):
+            size = xp.abs(x)
+            hit = xp.cast((size == norm) | (size != size), grad)
+            return (xp.sign(x) * ((grad / xp.sum(hit, (self.dim,), True)) * hit),)
+        if p < 1:
+            scaled = xp.where(x == 0, 0, xp.sign(x) * xp.abs(x) ** (p - 1))
+            return (scaled * grad * norm ** (1 - p),)
+        if p < 2:
+            scaled = xp.sign(x) * xp.abs(x) ** (p - 1)
         else:
-            scale = xp.abs(x) ** (p - 2) * grad / safe ** (p - 1)
-        return (xp.where(norm == 0, 0, x * scale),)
+            scaled = x * xp.abs(x) ** (p - 2)
+        return (scaled * xp.where(norm == 0, 0, grad / norm ** (p - 1)),)
 
 
 def _norm_dim(input: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
