@@ -90,6 +90,49 @@ def test_checkpoint_saves_no_tensors_until_backward():
     assert calls == [1, 1]
 
 
+@pytest.mark.parametrize("case", [
+    "reentrant_autograd_grad", "reentrant_backward_inputs", "reentrant_kwargs",
+    "non_reentrant_grad_is_fine", "different_shape", "different_dtype", "fewer_saved",
+    "determinism_none", "bad_determinism_check",
+])
+def test_checkpoint_misuse_and_determinism_check(case):
+    def program(lib):
+        cp = _checkpoint(lib)
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        calls = []
+
+        def block(a, scale=1.0):
+            calls.append(1)
+            second = len(calls) > 1
+            if case == "different_shape" and second:
+                a = a[:2]
+            if case in ("different_dtype", "determinism_none") and second:
+                a = a.double()
+            if case == "fewer_saved" and second:
+                return a * 2.0
+            return a.sin() * scale
+
+        if case.startswith("reentrant"):
+            kwargs = {"scale": 2.0} if case == "reentrant_kwargs" else {}
+            y = cp(block, x, use_reentrant=True, **kwargs)
+            if case == "reentrant_autograd_grad":
+                return lib.autograd.grad(y.sum(), x)
+            y.sum().backward(inputs=[x])
+            return x.grad
+        if case == "bad_determinism_check":
+            return cp(block, x, use_reentrant=False, determinism_check="sometimes")
+        check_mode = "none" if case == "determinism_none" else "default"
+        y = cp(block, x, use_reentrant=False, determinism_check=check_mode)
+        try:
+            return lib.autograd.grad(y.sum(), x)
+        except RuntimeError as e:  # CheckpointError, a RuntimeError, in both libraries
+            return type(e).__name__, isinstance(e, RuntimeError), str(e).splitlines()[0]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's reentrant variant warns about its inputs
+        check(program)
+
+
 # ----- memory -----------------------------------------------------------------------------------
 def test_backward_releases_saved_values():
     x = ember.tensor([1.0, 2.0], requires_grad=True)

@@ -105,6 +105,43 @@ def test_saved_values_grads_and_released_nodes():
     assert "stroke-dasharray" in after.svg()
 
 
+def test_values_not_saved_are_none_not_freed():
+    def mm(lib):
+        w = lib.ones(4, 3, requires_grad=True)
+        return lib.ones(2, 4) @ w  # self needs no grad: torch saves only self, not mat2
+
+    t = mm(torch).grad_fn
+    graph = ember.viz.draw(mm(ember), show_saved=True)
+    node = next(n for n in graph.nodes.values() if n.title == "MmBackward0")
+    assert node.kind == "op"
+    assert [line.split(": ")[1] == "None" for line in node.lines] == [
+        t._saved_self is None, t._saved_mat2 is None]
+
+
+def test_custom_function_saved_values_and_release():
+    class Sq(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = x * x
+            ctx.save_for_backward(x, None, y)
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            x, _, _ = ctx.saved_tensors
+            return 2 * g * x
+
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    y = Sq.apply(x)
+    node = next(n for n in ember.viz.draw(y, show_saved=True).nodes.values()
+                if n.title == "SqBackward")
+    assert node.lines == ["saved[0]: [1., 2.]", "saved[1]: None", "saved[2]: [1., 4.]"]
+    y.sum().backward()
+    node = next(n for n in ember.viz.draw(y, show_saved=True).nodes.values()
+                if n.title == "SqBackward")
+    assert node.kind == "released" and node.lines == ["saved values freed (backward ran)"]
+
+
 def test_edges_carry_the_gradient_shapes_and_dtypes():
     x = ember.ones(2, 3, dtype=ember.float64, requires_grad=True)
     y = x.sum(0)

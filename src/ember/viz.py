@@ -329,13 +329,18 @@ def _describe_node(fn, names: dict[int, str], show_saved: bool, show_grad: bool)
         if released:
             lines.append("saved values freed (backward ran)")
         for field_name in getattr(fn, "_saved_fields", ()):
-            lines.append(f"{field_name.rstrip('_')}: {_saved_text(getattr(fn, field_name, None))}")
+            value = getattr(fn, field_name, None)
+            if field_name == "_saved":  # a custom Function's save_for_backward
+                lines.extend(f"saved[{i}]: {_saved_text(v, released)}"
+                             for i, v in enumerate(value or ()))
+                continue
+            lines.append(f"{field_name.rstrip('_')}: {_saved_text(value, released)}")
     return GraphNode(id(fn), title, lines, kind="released" if released else "op")
 
 
-def _saved_text(value: Any) -> str:
-    if value is None:
-        return "freed"
+def _saved_text(value: Any, released: bool = False) -> str:
+    if value is None:  # dropped by backward, or never saved (torch saves only what it needs)
+        return "freed" if released else "None"
     tensor = getattr(value, "tensor", None)
     array = getattr(value, "array", None)
     if isinstance(tensor, Tensor):

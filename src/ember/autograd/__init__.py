@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 import numpy as np
 
@@ -112,6 +113,30 @@ def _root_edges(outputs: tuple):
     return edges
 
 
+class _Passes(threading.local):
+    """Per thread, for each backward pass running (nested ones last): whether it captures
+    gradients (``grad`` / ``backward(inputs=...)``), which reentrant checkpoint cannot serve."""
+
+    def __init__(self) -> None:
+        self.capturing: list = []
+
+
+_passes = _Passes()
+
+
+def _is_checkpoint_valid() -> bool:
+    """False inside a pass run by ``grad`` or ``backward(inputs=...)`` (torch's name)."""
+    return not (_passes.capturing and _passes.capturing[-1])
+
+
+def _run(roots, grads, retain_graph, create_graph, capture=None, accumulate=True):
+    _passes.capturing.append(capture is not None)
+    try:
+        return run_backward(roots, grads, retain_graph, create_graph, capture, accumulate)
+    finally:
+        _passes.capturing.pop()
+
+
 def backward(
     tensors,
     grad_tensors=None,
@@ -135,7 +160,7 @@ def backward(
         if not input_list:
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
         capture = [_input_edge(t, i) for i, t in enumerate(input_list)]
-        captured = run_backward(roots, grads, retain_graph, create_graph, capture, True)
+        captured = _run(roots, grads, retain_graph, create_graph, capture, True)
         # Non-leaf inputs accumulate into their own .grad, as torch does.
         from ember.autograd.engine import _store_grad
 
@@ -143,7 +168,7 @@ def backward(
             if t.grad_fn is not None and g is not None:
                 _store_grad(t, g, create_graph)
         return
-    run_backward(roots, grads, retain_graph, create_graph)
+    _run(roots, grads, retain_graph, create_graph)
 
 
 def _input_edge(t, i: int):
@@ -188,7 +213,7 @@ def grad(
     roots = _root_edges(outputs_t)
     grads = _root_grads(outputs_t, grad_outputs_t, create_graph, "grad")
     capture = [_input_edge(t, i) for i, t in enumerate(inputs_t)]
-    captured = run_backward(roots, grads, retain_graph, create_graph, capture, False)
+    captured = _run(roots, grads, retain_graph, create_graph, capture, False)
     result = []
     for i, (t, g) in enumerate(zip(inputs_t, captured)):
         if g is None:

@@ -49,6 +49,9 @@ class BackwardCFunction(Node, FunctionCtx):
     """Base of every ``<Name>Backward`` node: the ``ctx`` and the graph node in one object."""
 
     _forward_cls: type = None  # set on each generated subclass
+    # What ``save_for_backward`` kept lives in ``_saved``: naming it tells the engine (and
+    # graph_stats / viz) that this node holds saved values to drop after backward.
+    _saved_fields = ("_saved",)
 
     def name(self) -> str:
         return type(self).__name__

@@ -342,7 +342,7 @@ def _reverse_jacobian_arrays(inputs, outputs, strict: bool) -> tuple:
     """The same rows without a graph: the engine is driven directly with one-hot arrays, and
     the rows are stacked as arrays (no tensor per row)."""
     from ember._tensor import _wrap
-    from ember.autograd.engine import run_backward
+    from ember.autograd import _run as run_backward  # a capturing pass, as autograd.grad's
     from ember.ops._core import edge
 
     capture = [edge(t) for t in inputs]

@@ -14,7 +14,19 @@ from __future__ import annotations
 import warnings
 from typing import Any, Callable
 
-__all__ = ["checkpoint", "checkpoint_sequential"]
+__all__ = ["CheckpointError", "checkpoint", "checkpoint_sequential"]
+
+
+class CheckpointError(RuntimeError):
+    """The recomputation in backward did not save what the original forward saved."""
+
+
+_DEBUG_TIP = (
+    "\nTip: a checkpointed function must save the same tensors (same shapes and dtypes) when "
+    "backward runs it again: avoid global state or data-dependent branches inside it, or pass "
+    "determinism_check='none' to skip this check."
+)
+_DETERMINISM_CHECKS = ("default", "none")
 
 _REENTRANT_WARNING = (
     "torch.utils.checkpoint: the use_reentrant parameter should be passed explicitly. Starting "
@@ -40,12 +52,20 @@ def checkpoint(function: Callable, *args: Any, use_reentrant: bool | None = None
         warnings.warn(_REENTRANT_WARNING, UserWarning, stacklevel=2)
         use_reentrant = True
     if use_reentrant:
+        if kwargs:
+            raise ValueError("Unexpected keyword arguments: " + ",".join(kwargs))
         if context_fn is not noop_context_fn or debug:
             raise ValueError(
                 "Passing `context_fn` or `debug` is only supported when use_reentrant=False."
             )
         return _CheckpointFunction.apply(function, preserve_rng_state, *args, **kwargs)
-    return _non_reentrant(function, preserve_rng_state, context_fn, args, kwargs)
+    if determinism_check not in _DETERMINISM_CHECKS:
+        raise ValueError(
+            f"determinism_check should be one of {list(_DETERMINISM_CHECKS)}, but got "
+            f"{determinism_check}"
+        )
+    return _non_reentrant(function, preserve_rng_state, context_fn, args, kwargs,
+                          determinism_check == "default")
 
 
 def _rng_state(preserve: bool):
@@ -59,7 +79,7 @@ def _rng_state(preserve: bool):
 class _Recompute:
     """The tickets of one checkpointed call and, once backward needs them, its saved tensors."""
 
-    def __init__(self, function, args, kwargs, rng_state, context_fn) -> None:
+    def __init__(self, function, args, kwargs, rng_state, context_fn, check: bool) -> None:
         self.function = function
         self.args = args
         self.kwargs = kwargs
@@ -67,10 +87,13 @@ class _Recompute:
         self.context_fn = context_fn
         self.count = 0
         self.saved: list | None = None
+        self.metadata: list | None = [] if check else None
 
     def pack(self, tensor) -> int:
         ticket = self.count
         self.count += 1
+        if self.metadata is not None:
+            self.metadata.append(_metadata(tensor))
         return ticket
 
     def unpack(self, ticket: int):
@@ -100,12 +123,26 @@ class _Recompute:
             if state is not None:
                 random.set_rng_state(state)
         if len(saved) < self.count:
-            raise RuntimeError(
+            raise CheckpointError(
                 "torch.utils.checkpoint: A different number of tensors was saved during the "
                 f"original forward and recomputation.\nNumber of tensors saved during forward: "
                 f"{self.count}\nNumber of tensors saved during recomputation: {len(saved)}."
+                + _DEBUG_TIP
             )
+        if self.metadata is not None:
+            different = [
+                f"tensor at position {i}:\nsaved metadata: {meta}\nrecomputed metadata: "
+                f"{_metadata(saved[i])}\n"
+                for i, meta in enumerate(self.metadata) if meta != _metadata(saved[i])
+            ]
+            if different:
+                raise CheckpointError(
+                    "torch.utils.checkpoint: Recomputed values for the following tensors have "
+                    "different metadata than during the forward pass.\n" + "".join(different)
+                    + "." + _DEBUG_TIP
+                )
         self.saved = saved
+        self.metadata = None
         self.function = self.args = self.kwargs = None
 
 
@@ -113,10 +150,16 @@ def _identity(t):
     return t
 
 
-def _non_reentrant(function, preserve_rng_state, context_fn, args, kwargs):
+def _metadata(t) -> dict:
+    """What torch's default determinism check compares between forward and recomputation."""
+    return {"shape": t.shape, "dtype": t.dtype, "device": t.device}
+
+
+def _non_reentrant(function, preserve_rng_state, context_fn, args, kwargs, check: bool):
     from ember.autograd.graph import saved_tensors_hooks
 
-    recompute = _Recompute(function, args, kwargs, _rng_state(preserve_rng_state), context_fn)
+    recompute = _Recompute(function, args, kwargs, _rng_state(preserve_rng_state), context_fn,
+                           check)
     forward_context, _ = context_fn()
     with saved_tensors_hooks(recompute.pack, recompute.unpack), forward_context:
         return function(*args, **kwargs)
@@ -143,6 +186,13 @@ def _make_checkpoint_function():
             from ember._tensor import Tensor
             from ember.autograd.grad_mode import enable_grad
 
+            if not autograd._is_checkpoint_valid():
+                raise RuntimeError(
+                    "When use_reentrant=True, torch.utils.checkpoint is incompatible with "
+                    ".grad() or passing an `inputs` parameter to .backward(). To resolve this "
+                    "error, you can either set use_reentrant=False, or call .backward() without "
+                    "passing the `inputs` argument."
+                )
             tensors = iter(ctx.saved_tensors)
             inputs = []
             for is_tensor, other in zip(ctx.is_tensor, ctx.others):
