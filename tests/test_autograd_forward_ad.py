@@ -227,3 +227,121 @@ def test_jacobian_forward_mode_agrees_with_reverse_mode():
     forward = F.jacobian(f, x, vectorize=True, strategy="forward-mode")
     reverse = F.jacobian(f, x)
     np.testing.assert_allclose(forward.numpy(), reverse.numpy(), rtol=1e-12, atol=1e-14)
+
+
+# ----- what dual tensors look like (requires_grad, grad_fn, printing) ---------------------------
+def test_dual_of_a_tensor_without_grad_looks_like_torch():
+    def program(lib):
+        fw = lib.autograd.forward_ad
+        x = lib.tensor([1.0, 2.0])
+        t = lib.tensor([1.0, 0.5])
+        out = []
+        with fw.dual_level():
+            d = fw.make_dual(x, t)
+            y = d.sin() * 2
+            s = (d * 2).sum()  # exact: a 0-dim tangent prints as a full-precision float
+            v = d[0]
+            p = fw.unpack_dual(y)
+            out += [d, y, s, v, p.primal, p.tangent, repr(d), str(d), repr(y), repr(s), repr(v),
+                    repr(p.primal), repr(p.tangent), d.is_leaf, y.is_leaf, d.grad_fn, y.grad_fn,
+                    fw.unpack_dual(p.primal).tangent, fw.unpack_dual(d).tangent is t,
+                    fw.unpack_dual(x).tangent, repr(fw.unpack_dual(x).primal)]
+            out.append(repr(lib.zeros(3, 4, 5) * d[1]))  # a long tangent: wrapped as torch
+            d.mul_(2)
+            d[0].add_(1)
+            out += [repr(d), fw.unpack_dual(d).tangent]
+            try:
+                d.sum().backward()
+            except RuntimeError as e:
+                out.append(str(e).split("\n")[0])
+        out += [repr(d), repr(y), d.requires_grad, y.requires_grad, fw.unpack_dual(d).tangent]
+        return out
+
+    check(program)
+
+
+def test_dual_of_a_tensor_that_requires_grad_shows_its_reverse_history():
+    def program(lib):
+        fw = lib.autograd.forward_ad
+        w = lib.tensor([1.0, 2.0], requires_grad=True)
+        x = lib.tensor([0.5, -1.0])
+        t = lib.tensor([1.0, 0.5])
+        out = []
+        with fw.dual_level():
+            dw = fw.make_dual(w, t)
+            d = fw.make_dual(x, t)
+            y = dw.exp()
+            m = d * w
+            p = fw.unpack_dual(y)
+            out += [dw, y, m, p.primal, p.tangent.detach(), repr(dw), repr(p.primal),
+                    fw.unpack_dual(m).tangent.detach(), fw.unpack_dual(w),
+                    fw.unpack_dual(p.primal).tangent, dw.is_leaf]
+            try:
+                lib.autograd.grad(m.sum(), d)
+            except RuntimeError as e:
+                out.append(str(e))
+            (g,) = lib.autograd.grad(m.sum(), w)
+            out.append(g)
+        return out
+
+    check(program)
+
+
+def test_tangents_flow_under_no_grad():
+    def program(lib):
+        fw = lib.autograd.forward_ad
+        w = lib.tensor([1.0, 2.0], requires_grad=True)
+        x = lib.tensor([0.5, -1.0])
+        t = lib.tensor([1.0, 0.5])
+        out = []
+        with fw.dual_level():
+            # (torch updates a dual's tangent tensor in place under d.mul_(2): give each dual
+            # its own tangent, so that aliasing stays out of this test)
+            d = fw.make_dual(x, t.clone())
+            dw = fw.make_dual(w, t.clone())
+            with lib.no_grad():
+                a = d * 3
+                b = dw.sin()
+                c = d * w
+                out += [lib.is_grad_enabled(), a, b, c, repr(a), repr(b)]
+                out += [fw.unpack_dual(v).tangent for v in (a, b, c)]
+                d.mul_(2)  # an in-place change of a dual carries its tangent
+                w.sub_(0.5)  # an optimizer-like step on a leaf stays allowed, keeps the leaf
+                out += [repr(d), w, w.is_leaf, w.grad_fn]
+            with lib.set_grad_enabled(False):
+                e = d.exp()
+                out += [e, fw.unpack_dual(e).tangent, lib.is_grad_enabled()]
+            out.append(lib.is_grad_enabled())
+            with lib.no_grad(), lib.enable_grad():
+                f = dw * 2
+                out += [f, fw.unpack_dual(f).tangent.detach()]
+        with lib.no_grad():
+            with fw.dual_level():
+                g = fw.make_dual(x, t).cos()
+                out += [g, fw.unpack_dual(g).tangent, lib.is_grad_enabled()]
+            out.append(lib.is_grad_enabled())
+            out.append(x * w)
+        out.append(lib.is_grad_enabled())
+        return out
+
+    check(program)
+
+
+def test_forward_over_reverse_hvp_with_a_dual_that_needs_no_grad():
+    def program(lib):
+        fw = lib.autograd.forward_ad
+        A = lib.tensor([[2.0, 0.5, 0.0], [0.5, 1.0, -0.3], [0.0, -0.3, 3.0]],
+                       dtype=lib.float64)
+        x = lib.tensor([0.2, -0.4, 0.7], dtype=lib.float64)
+        v = lib.tensor([1.0, -1.0, 0.5], dtype=lib.float64)
+        with fw.dual_level():
+            dx = fw.make_dual(x, v)
+            xr = dx.requires_grad_() if False else dx
+            w = x.clone().requires_grad_()
+            # Hessian of f(w) = sum(tanh(A w)) * <w, x_dual> along v, forward over reverse.
+            f = lib.tanh(A @ w).sum() * (w * xr).sum()
+            (g,) = lib.autograd.grad(f, w, create_graph=True)
+            dg = fw.unpack_dual(g).tangent
+            return g.detach(), dg.detach() if dg is not None else None, g.requires_grad
+
+    check(program, rtol=1e-10, atol=1e-12)

@@ -27,6 +27,7 @@ import weakref
 import numpy as np
 
 from ember import _dtype as D
+from ember.autograd import forward_ad as _fw
 from ember.autograd.graph import AccumulateGrad, LeafHooks, RemovableHandle, _add_hook
 
 _ndarray = np.ndarray
@@ -203,6 +204,8 @@ class Tensor:
     # ----- autograd state -------------------------------------------------------------------
     @property
     def requires_grad(self) -> bool:
+        if self._requires_grad and self.grad_fn is None and _fw._state.duals:
+            return not _fw.is_forward_only(self)  # a dual tensor that only carries a tangent
         return self._requires_grad
 
     @requires_grad.setter

@@ -25,6 +25,13 @@ from typing import Any
 import numpy as np
 
 from . import _dtype
+from .autograd import forward_ad as _fw
+
+
+def _fw_tensor() -> type:
+    from ember._tensor import Tensor
+
+    return Tensor
 
 _PREFIX = "tensor("
 
@@ -277,8 +284,13 @@ def tensor_repr(t: Any, tensor_contents: str | None = None) -> str:
         body = _tensor_str(a, dtype, indent)
 
     if t.grad_fn is not None:
-        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
+        # torch prints the node's class name: "Identity" for "torch::autograd::Identity"
+        suffixes.append(f"grad_fn=<{t.grad_fn.name().rsplit('::', 1)[-1]}>")
     elif t.requires_grad:
         suffixes.append("requires_grad=True")
+    if _fw._state.level is not None and isinstance(t, _fw_tensor()):  # a dual shows its tangent
+        tangent = _fw.tangent_of(t)
+        if tangent is not None:
+            suffixes.append(f"tangent={tangent}")
 
     return _add_suffixes(_PREFIX + body, suffixes, indent)

@@ -105,7 +105,7 @@ def _root_edges(outputs: tuple):
 
     edges = []
     for i, out in enumerate(outputs):
-        if not out._requires_grad:
+        if not out.requires_grad:
             raise with_hint(RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn"
             ))
@@ -174,7 +174,7 @@ def backward(
 def _input_edge(t, i: int):
     from ember.ops._core import edge
 
-    if not t._requires_grad:
+    if not t.requires_grad:
         raise RuntimeError("One of the differentiated Tensors does not require grad")
     return edge(t)
 
@@ -208,7 +208,7 @@ def grad(
     if retain_graph is None:
         retain_graph = create_graph
     for t in inputs_t:
-        if not t._requires_grad:
+        if not t.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     roots = _root_edges(outputs_t)
     grads = _root_grads(outputs_t, grad_outputs_t, create_graph, "grad")

@@ -1,25 +1,32 @@
 """Forward-mode AD: dual tensors carry a tangent, and ``unpack_dual`` gives ``J @ tangent``.
 
-No op has a forward-mode rule of its own. ``make_dual`` gives a tensor whose graph starts at a
-``_DualLeaf`` node holding the tangent, so ops on it record their backward nodes as usual
-(creating them costs the forward nothing new). ``unpack_dual`` then walks the recorded graph
-from the dual leaves and derives each node's Jacobian-vector product from its backward
-formula by the double-vjp trick: the formula ``u -> J^T u`` is linear in ``u``, so running it
-in the tensor world on a dummy ``u`` that requires grad, and differentiating
-``<J^T u, tangent_in>`` with respect to ``u``, gives ``J tangent_in``. Every op with a
-differentiable backward formula therefore has a JVP rule, and ``Function.jvp`` is used when a
-custom Function defines one.
+No op has a forward-mode rule of its own. While a dual level is active, ops on dual tensors
+record their backward nodes as usual (creating them costs the forward nothing new), and
+``unpack_dual`` walks the recorded graph from the dual leaves, deriving each node's
+Jacobian-vector product from its backward formula by the double-vjp trick: the formula
+``u -> J^T u`` is linear in ``u``, so running it in the tensor world on a dummy ``u`` that
+requires grad, and differentiating ``<J^T u, tangent_in>`` with respect to ``u``, gives
+``J tangent_in``. Every op with a differentiable backward formula therefore has a JVP rule,
+and ``Function.jvp`` is used when a custom Function defines one.
 
-Differences from torch that follow from this design: a dual tensor and the results computed
-from it report ``requires_grad=True`` and a ``grad_fn`` (the graph is how tangents flow), and
-ops run under ``no_grad`` do not propagate tangents.
+Forward-only history. A dual tensor that does not require grad must look as in torch
+(``requires_grad=False``, no ``grad_fn``) while still leading to its tangent. Such a tensor
+keeps ``grad_fn=None`` and is marked as requiring grad internally (``_requires_grad``, which
+the ops read), so ops record on it; its gradient edge (the ``_grad_accumulator`` slot, where a
+leaf's AccumulateGrad would be) is a ``_FwLink`` node that points at the recorded node for the
+tangent walk but passes no gradient on in backward. ``ops._core.set_history`` hands every
+recorded output here while a level is active (one flag check per op otherwise): a node whose
+inputs are all forward-only (or recorded under ``no_grad``, which forward AD ignores, as in
+torch) gives forward-only outputs. On exit from the level those tensors become plain ones.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections import namedtuple
 
-from ember.autograd.graph import AccumulateGrad, Node, new_node
+from ember.autograd.grad_mode import grad_state
+from ember.autograd.graph import AccumulateGrad, Node, _next_sequence_nr, new_node
 
 __all__ = ["UnpackedDualTensor", "dual_level", "enter_dual_level", "exit_dual_level",
            "make_dual", "unpack_dual"]
@@ -28,8 +35,14 @@ UnpackedDualTensor = namedtuple("UnpackedDualTensor", ["primal", "tangent"])
 
 
 class _State:
-    level: int | None = None
-    cache: dict = {}
+    __slots__ = ("level", "active", "cache", "duals", "fw_nodes")
+
+    def __init__(self) -> None:
+        self.level: int | None = None
+        self.active = False  # a level exists and no tangent walk runs: set_history asks
+        self.cache: dict = {}  # node -> per-output tangents (memo of the walks)
+        self.duals: dict = {}  # id(tensor) -> (weakref to it, its _FwLink): forward-only
+        self.fw_nodes = weakref.WeakSet()  # nodes whose outputs are forward-only
 
 
 _state = _State()
@@ -47,11 +60,46 @@ class _DualLeaf(Node):
         return (grad,)
 
 
+class _FwLink(Node):
+    """A forward-only tensor's gradient edge: leads the tangent walk to ``target``
+    (``(node, output_nr)``), and in backward ends the path (the tensor needs no gradient)."""
+
+    __slots__ = ("target",)
+
+    @property
+    def _out_meta(self) -> tuple:  # read late: a custom Function sets its meta after outputs
+        node, nr = self.target
+        return (node._out_meta[nr],)
+
+    def backward(self, grad, xp):
+        return ()
+
+
+class _PrimalAlias(Node):
+    """``unpack_dual(t).primal`` of a tensor in the reverse graph: torch's ``Identity`` view,
+    which has no tangent of its own."""
+
+    __slots__ = ()
+
+    def name(self) -> str:
+        return "torch::autograd::Identity"
+
+    def backward(self, grad, xp):
+        return (grad,)
+
+
 def enter_dual_level() -> int:
     if _state.level is not None:
         raise RuntimeError("Nested forward mode AD is not supported at the moment")
     _state.level = 0
     _state.cache = {}
+    _state.duals = {}
+    _state.fw_nodes = weakref.WeakSet()
+    grad_state.dual = True
+    if not grad_state.enabled:  # entered under no_grad: ops still record, forward-only
+        grad_state.enabled = True
+        grad_state.fw_only = True
+    _state.active = True
     return 0
 
 
@@ -63,8 +111,21 @@ def exit_dual_level(*, level: int | None = None) -> None:
             "Trying to exit a forward AD level that was not the last one that was created. "
             "This is not supported."
         )
+    _state.active = False
     _state.level = None
+    grad_state.dual = False
+    if grad_state.fw_only:
+        grad_state.enabled = False
+        grad_state.fw_only = False
+    # Forward-only tensors lose their tangents: plain tensors from now on.
+    for ref, _ in list(_state.duals.values()):
+        t = ref()
+        if t is not None:
+            t._requires_grad = False
+            t._grad_accumulator = None
+    _state.duals = {}
     _state.cache = {}
+    _state.fw_nodes = weakref.WeakSet()
 
 
 class dual_level:
@@ -75,6 +136,65 @@ class dual_level:
 
     def __exit__(self, *exc_info) -> None:
         exit_dual_level()
+
+
+def _link_of(t) -> _FwLink | None:
+    """The forward-only link of ``t``, or None when ``t`` is an ordinary tensor."""
+    entry = _state.duals.get(id(t))
+    if entry is None or entry[0]() is not t:
+        return None
+    return entry[1]
+
+
+def is_forward_only(t) -> bool:
+    """Whether ``t`` only looks like it requires grad because it carries a tangent."""
+    return _link_of(t) is not None
+
+
+def history(t) -> tuple:
+    """``(node, output_nr)`` that made ``t``: its ``grad_fn``, or a forward-only tensor's
+    hidden node; ``(None, 0)`` for a leaf."""
+    if t.grad_fn is not None:
+        return t.grad_fn, t._output_nr
+    link = _link_of(t)
+    return link.target if link is not None else (None, 0)
+
+
+def record(out, node: Node, output_nr: int):
+    """``set_history`` while a level is active: forward-only outputs keep no ``grad_fn``."""
+    fw_nodes = _state.fw_nodes
+    if node not in fw_nodes:
+        if not grad_state.fw_only:
+            for child, _ in node.next_functions:
+                if (child is not None and child.__class__ is not _FwLink
+                        and child not in fw_nodes):
+                    out.grad_fn = node
+                    out._requires_grad = True
+                    out._output_nr = output_nr
+                    return out
+        fw_nodes.add(node)
+    if (out.grad_fn is not None or out._requires_grad) and _link_of(out) is None:
+        return out  # a tensor of the reverse graph changed in place under no_grad: as it was
+    link = object.__new__(_FwLink)
+    link.target = (node, output_nr)
+    link.next_functions = ()
+    link._sequence_nr = _next_sequence_nr()
+    link._released = False
+    link._hooks = None
+    out.grad_fn = None
+    out._requires_grad = True
+    out._output_nr = 0
+    out._grad_accumulator = weakref.ref(link)
+    key = id(out)
+    duals = _state.duals
+
+    def forget(ref, key=key, duals=duals):
+        entry = duals.get(key)
+        if entry is not None and entry[0] is ref:
+            del duals[key]
+
+    duals[key] = (weakref.ref(out, forget), link)
+    return out
 
 
 def make_dual(tensor, tangent, *, level: int | None = None):
@@ -106,66 +226,99 @@ def make_dual(tensor, tangent, *, level: int | None = None):
         )
     dual = _wrap(tensor._array, tensor._dtype)
     dual._version_counter = tensor._version_counter
-    node = new_node(_DualLeaf, (edge(tensor),), tensor._array)
-    node.tangent = tangent.detach()
+    real = tensor._requires_grad and grad_state.enabled and not grad_state.fw_only
+    node = new_node(_DualLeaf, (edge(tensor) if real else (None, 0),), tensor._array)
+    node.tangent = tangent
     node.level = level
     return set_history(dual, node)
 
 
+def _source(tensor):
+    """``(node, output_nr)`` whose tangent is ``tensor``'s, or None."""
+    link = _link_of(tensor)
+    if link is not None:
+        return link.target
+    if tensor.grad_fn is not None:
+        return tensor.grad_fn, tensor._output_nr
+    return None
+
+
+def tangent_of(tensor):
+    """``tensor``'s tangent at the current level, or None."""
+    if _state.level is None:
+        return None
+    source = _source(tensor)
+    if source is None:
+        return None
+    tangents = _tangents(source[0])
+    return tangents[source[1]] if tangents is not None else None
+
+
 def unpack_dual(tensor, *, level: int | None = None) -> UnpackedDualTensor:
     """``(primal, tangent)``; the tangent is None when ``tensor`` does not depend on a dual."""
+    from ember._tensor import _wrap
+    from ember.ops._core import edge, set_history
+
     if level is None:
         level = _state.level
-    node = tensor.grad_fn
-    if level is None or node is None or level != _state.level:
+    if level is None or level != _state.level:
         return UnpackedDualTensor(tensor, None)
-    tangents = _tangents(node)
-    tangent = tangents[tensor._output_nr] if tangents is not None else None
-    if tangent is None:
-        return UnpackedDualTensor(tensor, None)
-    primal = tensor if _reaches_real_leaf(node) else tensor.detach()
+    tangent = tangent_of(tensor)
+    # torch's primal is a fresh view without the tangent: an ``Identity`` node when the
+    # tensor is in the reverse graph, else a plain alias.
+    primal = _wrap(tensor._array, tensor._dtype)
+    primal._version_counter = tensor._version_counter
+    if tensor.requires_grad:
+        node = new_node(_PrimalAlias, (edge(tensor),), tensor._array)
+        active, _state.active = _state.active, False
+        try:
+            set_history(primal, node)
+        finally:
+            _state.active = active
     return UnpackedDualTensor(primal, tangent)
 
 
-def _reaches_real_leaf(root) -> bool:
-    """Whether backward from ``root`` reaches a leaf that requires grad (not only duals)."""
-    seen = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node is None or node in seen:
-            continue
-        seen.add(node)
-        if node.__class__ is AccumulateGrad:
-            return True
-        stack.extend(child for child, _ in node.next_functions)
-    return False
+def _children(node):
+    if node.__class__ is _FwLink:
+        return (node.target,)
+    return node.next_functions
 
 
 def _tangents(root):
     """Per output of ``root``, its tangent (or None), computed children first, memoized."""
     cache = _state.cache
     stack = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if node in cache:
-            continue
-        if node.__class__ is _DualLeaf:
-            cache[node] = [node.tangent if node.level == _state.level else None]
-            continue
-        if node.__class__ is AccumulateGrad:
-            cache[node] = None
-            continue
-        if not expanded:
-            stack.append((node, True))
-            stack.extend((child, False) for child, _ in node.next_functions
-                         if child is not None and child not in cache)
-            continue
-        inputs = []
-        for child, nr in node.next_functions:
-            child_tangents = cache.get(child) if child is not None else None
-            inputs.append(child_tangents[nr] if child_tangents is not None else None)
-        cache[node] = None if all(t is None for t in inputs) else _jvp(node, inputs)
+    active, _state.active = _state.active, False  # the formulas' own ops record normally
+    try:
+        while stack:
+            node, expanded = stack.pop()
+            if node in cache:
+                continue
+            cls = node.__class__
+            if cls is _DualLeaf:
+                cache[node] = [node.tangent if node.level == _state.level else None]
+                continue
+            if cls is AccumulateGrad or cls is _PrimalAlias:
+                cache[node] = None
+                continue
+            children = _children(node)
+            if not expanded:
+                stack.append((node, True))
+                stack.extend((child, False) for child, _ in children
+                             if child is not None and child not in cache)
+                continue
+            inputs = []
+            for child, nr in children:
+                child_tangents = cache.get(child) if child is not None else None
+                inputs.append(child_tangents[nr] if child_tangents is not None else None)
+            if all(t is None for t in inputs):
+                cache[node] = None
+            elif cls is _FwLink:
+                cache[node] = inputs
+            else:
+                cache[node] = _jvp(node, inputs)
+    finally:
+        _state.active = active
     return cache[root]
 
 

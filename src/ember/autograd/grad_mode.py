@@ -16,13 +16,26 @@ class _GradState(threading.local):
     def __init__(self) -> None:
         self.enabled = True
         self.inference = False
+        # Inside a forward-AD dual level, turning grad mode off keeps ops recording (torch's
+        # forward AD ignores no_grad) but marks what they record as forward-only.
+        self.dual = False
+        self.fw_only = False
+
+
+def _set_enabled(mode: bool) -> None:
+    if not mode and grad_state.dual:
+        grad_state.enabled = True
+        grad_state.fw_only = True
+    else:
+        grad_state.enabled = bool(mode)
+        grad_state.fw_only = False
 
 
 grad_state = _GradState()
 
 
 def is_grad_enabled() -> bool:
-    return grad_state.enabled
+    return grad_state.enabled and not grad_state.fw_only
 
 
 def is_inference_mode_enabled() -> bool:
@@ -61,11 +74,11 @@ class _GradModeContext:
         return self.__class__()
 
     def __enter__(self) -> None:
-        self._saved = (grad_state.enabled, grad_state.inference)
+        self._saved = (grad_state.enabled, grad_state.inference, grad_state.fw_only)
         self._enter()
 
     def __exit__(self, *exc_info) -> None:
-        grad_state.enabled, grad_state.inference = self._saved
+        grad_state.enabled, grad_state.inference, grad_state.fw_only = self._saved
 
 
 class _NoArgDecorator(_GradModeContext):
@@ -81,29 +94,29 @@ class no_grad(_NoArgDecorator):
     """Ops inside do not record the graph (results have ``requires_grad=False``)."""
 
     def _enter(self) -> None:
-        grad_state.enabled = False
+        _set_enabled(False)
 
 
 class enable_grad(_NoArgDecorator):
     """Re-enables recording inside a ``no_grad`` block."""
 
     def _enter(self) -> None:
-        grad_state.enabled = True
+        _set_enabled(True)
 
 
 class set_grad_enabled(_GradModeContext):
     """Sets grad mode at once when called, and restores it when used as a context manager."""
 
     def __init__(self, mode: bool) -> None:
-        self._prev = grad_state.enabled
+        self._prev = (grad_state.enabled, grad_state.fw_only)
         self.mode = bool(mode)
-        grad_state.enabled = self.mode
+        _set_enabled(self.mode)
 
     def __enter__(self) -> None:
-        self._saved = (self._prev, grad_state.inference)
+        self._saved = (self._prev[0], grad_state.inference, self._prev[1])
 
     def __call__(self, func: Callable) -> Callable:
-        grad_state.enabled = self._prev
+        grad_state.enabled, grad_state.fw_only = self._prev
         return super().__call__(func)
 
     def clone(self) -> set_grad_enabled:
@@ -123,7 +136,7 @@ class inference_mode(_GradModeContext):
 
     def _enter(self) -> None:
         if self.mode:
-            grad_state.enabled = False
+            _set_enabled(False)
             grad_state.inference = True
 
     def clone(self) -> inference_mode:

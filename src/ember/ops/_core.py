@@ -13,6 +13,8 @@ import numpy as np
 from ember import _dtype as D
 from ember._hints import with_hint
 from ember._tensor import Tensor, _wrap
+from ember.autograd import forward_ad as _fw
+from ember.autograd.forward_ad import _state as _fw_state
 from ember.autograd.grad_mode import grad_state
 from ember.autograd.graph import Node, SavedTensor, new_node
 
@@ -46,6 +48,8 @@ def edge(t: Tensor) -> tuple:
 
 
 def set_history(out: Tensor, node: Node, output_nr: int = 0) -> Tensor:
+    if _fw_state.active:  # a forward-AD level: outputs of dual-only inputs hide their node
+        return _fw.record(out, node, output_nr)
     out.grad_fn = node
     out._requires_grad = True
     out._output_nr = output_nr
@@ -116,14 +120,20 @@ def requires_grad(*values) -> bool:
 def check_inplace(t: Tensor) -> None:
     """torch refuses in-place changes to a leaf that requires grad (or a view of one)."""
     if grad_state.enabled:
-        if t.grad_fn is None and t._requires_grad:
+        if t.grad_fn is None and t._requires_grad and not _fw_exempt(t):
             if t._view_of is not None:
                 raise with_hint(RuntimeError(_VIEW_OF_LEAF))
             raise with_hint(RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation."))
         base = t._base
-        if base is not None and base.grad_fn is None and base._requires_grad:
+        if (base is not None and base.grad_fn is None and base._requires_grad
+                and not _fw_exempt(base)):
             raise with_hint(RuntimeError(_VIEW_OF_LEAF))
+
+
+def _fw_exempt(t: Tensor) -> bool:
+    """In forward AD, a dual that needs no grad, or anything under no_grad, may change."""
+    return grad_state.fw_only or _fw.is_forward_only(t)
 
 
 _VIEW_OF_LEAF = ("a view of a leaf Variable that requires grad is being used in an in-place "
@@ -159,7 +169,10 @@ def apply_inplace(t: Tensor, op, *args, **kwargs) -> Tensor:
             f"result type {_type_name(result._dtype)} can't be cast to the desired output "
             f"type {_type_name(t._dtype)}"
         )
-    write_into(t, result, result.grad_fn if recording else None)
+    node = result.grad_fn if recording else None
+    if node is None and recording and _fw._state.active:
+        node = _fw.history(result)[0]  # a forward-only result keeps its node hidden
+    write_into(t, result, node)
     return t
 
 
@@ -188,4 +201,5 @@ def write_into(t: Tensor, result: Tensor, node: Node | None) -> None:
 def _cast_node(node: Node, result: Tensor, t: Tensor) -> Node:
     from ember.ops.elementwise import to_dtype
 
-    return to_dtype(set_history(result, node, result._output_nr), t._dtype).grad_fn
+    cast = to_dtype(set_history(result, node, result._output_nr), t._dtype)
+    return cast.grad_fn if cast.grad_fn is not None else _fw.history(cast)[0]

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ember import _dtype as D
+from ember.autograd import forward_ad as _fw
 from ember.ops._core import (
     FLOATING,
     NO_EDGE,
@@ -1231,8 +1232,9 @@ def _cast_to(op, dtype: D.dtype):
         if result._dtype is dtype or result._dtype.category > dtype.category:
             return result
         cast = wrap(result._array.astype(dtype.numpy), dtype)
-        cast.grad_fn, cast._requires_grad = result.grad_fn, result._requires_grad
-        cast._output_nr = result._output_nr
+        node, nr = _fw.history(result)
+        if node is not None:
+            set_history(cast, node, nr)
         return cast
 
     return run

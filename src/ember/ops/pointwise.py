@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ember import _dtype as D
+from ember.autograd import forward_ad as _fw
 from ember.ops._core import (
     FLOATING,
     Node,
@@ -467,8 +468,9 @@ def sgn(input: Tensor) -> Tensor:
     if input._dtype is D.bool_:
         return wrap(input._array.copy(), D.bool_)
     out = _unary(input, np.sign, SgnBackward0, "self_", floating=False)
-    if out.grad_fn.__class__ is SgnBackward0:
-        out.grad_fn.result = SavedTensor(out, is_output=True)
+    node = out.grad_fn if out.grad_fn is not None else _fw.history(out)[0]
+    if node.__class__ is SgnBackward0:
+        node.result = SavedTensor(out, is_output=True)
     return out
 
 
