@@ -19,6 +19,7 @@ accumulated.
 from __future__ import annotations
 
 from heapq import heappop, heappush
+from sys import getrefcount
 
 import numpy as np
 
@@ -135,7 +136,7 @@ def run_backward(
             if node.__class__ is AccumulateGrad:
                 if accumulate and grad is not None and (needed is None or node in targets):
                     variable = node.variable
-                    _store_grad(variable, grad, create_graph)
+                    _store_grad(variable, grad, create_graph, steal=True)
                     if variable._hooks is not None:
                         for hook in list(variable._hooks.post_accumulate.values()):
                             hook(variable)
@@ -160,7 +161,7 @@ def run_backward(
                         continue_with = node.backward(grad, xp)
                 except RuntimeError as error:  # torch's message, then ember's hint lines
                     raise with_hint(error, node) from None
-                if not retain_graph:
+                if not retain_graph and node._saved_fields:
                     node.release_saved()
 
             for (child, nr), g in zip(node.next_functions, continue_with):
@@ -180,6 +181,8 @@ def run_backward(
                 dependencies[child] = count
                 if count == 0:
                     heappush(heap, (-child._sequence_nr, child))
+            # Hold no stray reference to a gradient: a leaf may then take it without a copy.
+            continue_with = g = None
     finally:
         errstate.__exit__(None, None, None)
         grad_state.enabled = previous_mode
@@ -309,8 +312,14 @@ def _checked_tuple(hook, old: tuple, new) -> tuple:
     )
 
 
-def _store_grad(tensor, grad, create_graph: bool) -> None:
-    """``tensor.grad += grad``: in place in an ordinary backward, as a new tensor otherwise."""
+def _store_grad(tensor, grad, create_graph: bool, steal: bool = False) -> None:
+    """``tensor.grad += grad``: in place in an ordinary backward, as a new tensor otherwise.
+
+    A first gradient is copied, since it may alias an array the user passed or another
+    ``.grad``, unless ``steal`` (the engine's call, holding exactly one reference to it) and
+    nothing else can see the array: as torch's AccumulateGrad, which takes the gradient when
+    its use count says it is the only holder.
+    """
     from ember._tensor import _wrap
 
     existing = tensor._grad
@@ -324,10 +333,34 @@ def _store_grad(tensor, grad, create_graph: bool) -> None:
             tensor._grad = existing + grad
         return
     if existing is None:
-        # A fresh array: the gradient may alias an array the user passed or another .grad.
-        tensor._grad = _wrap(np.array(grad, dtype=tensor._array.dtype, copy=True), tensor._dtype)
+        if steal and getrefcount(grad) <= _ENGINE_REFS and _stealable(grad, tensor._array):
+            tensor._grad = _wrap(grad, tensor._dtype)
+        else:
+            tensor._grad = _wrap(np.array(grad, dtype=tensor._array.dtype, copy=True),
+                                 tensor._dtype)
     elif existing._requires_grad:
         tensor._grad = _wrap(existing._array + grad, existing._dtype)
     else:
         np.add(existing._array, grad, out=existing._array, casting="unsafe")
         existing._version_counter[0] += 1
+
+
+# References to a gradient array while ``_store_grad`` looks at it, when no one else holds it:
+# the engine's local variable, ``_store_grad``'s argument and ``getrefcount``'s own.
+_ENGINE_REFS = 3
+
+
+def _stealable(grad, like: np.ndarray) -> bool:
+    """Whether ``grad`` may become ``.grad`` as it is: a writable, C-ordered array of the
+    leaf's dtype whose memory no other live array shares (if it is a view, its base has
+    no other holder)."""
+    if grad.__class__ is not np.ndarray or grad.dtype != like.dtype:
+        return False
+    flags = grad.flags
+    if not (flags.c_contiguous and flags.writeable):
+        return False
+    if flags.owndata:
+        return True
+    base = grad.base
+    # the base's holders: ``grad`` itself, the local ``base`` and getrefcount's argument
+    return base.__class__ is np.ndarray and base.flags.owndata and getrefcount(base) == 3
