@@ -472,12 +472,24 @@ _MID_MASK = np.uint64(0x1FFFFFFF)
 _MID = np.uint64(0x10000000)
 
 
+# Exhaustively checked facts about the 24-bit inputs (see tests): the octant index of
+# theta = 2*pi*u computed as torch does, (int(theta * 4/pi) + 1) >> 1, equals (b + 2**21) >> 22.
+_OCT_BIAS = 1 << 21
+# log prep: with g = bits(float(n)) + _LOG_G, g >> 23 is the exponent e and
+# (g & 0x7FFFFF) + _LOG_XB the bits of x + 1 (see log_radius)
+_LOG_C = 0x800000 - _SQRTHF_FRAC
+_LOG_G = _LOG_C - (151 << 23)
+_LOG_XB = 0x3F800000 - _LOG_C
+_SIGN32 = -(1 << 31)
+
+
 class _BoxMuller32:
     """Working buffers for one chunk of the float Box-Muller kernel.
 
     Every fma is evaluated as an exact double product plus addend and rounded to float
     once (a cast, or the ``_magic`` add/subtract); plain float operations stay in float32.
-    Buffers are reused across chunks so that they stay in cache.
+    Buffers are reused across chunks so that they stay in cache, and every ufunc writes
+    into one of them (positional ``out``: the per-call overhead matters at this size).
     """
 
     def __init__(self, pairs: int, checked: bool = False) -> None:
@@ -489,7 +501,7 @@ class _BoxMuller32:
             return np.empty(pairs, dtype=dt)
 
         self.a, self.b = e(np.uint32), e(np.uint32)
-        self.i1, self.i2, self.i3, self.i4 = e(i32), e(i32), e(i32), e(i32)
+        self.i1, self.i2, self.i3 = e(i32), e(i32), e(i32)
         self.f1, self.x, self.ex, self.y, self.y2, self.z, self.tmp = (e(f32) for _ in range(7))
         self.th, self.xr, self.yc, self.cp, self.ys, self.sp, self.rad = (
             e(f32) for _ in range(7))
@@ -509,8 +521,8 @@ class _BoxMuller32:
         if not self.checked:
             return
         u, flag = self.u[: t.size], self.flag[: t.size]
-        np.bitwise_and(t.view(np.uint64), _MID_MASK, out=u)
-        np.equal(u, _MID, out=flag)
+        np.bitwise_and(t.view(np.uint64), _MID_MASK, u)
+        np.equal(u, _MID, flag)
         if flag.any():
             for i in np.flatnonzero(flag):
                 a, b, c = operands(i)
@@ -518,132 +530,132 @@ class _BoxMuller32:
                 out[i] = np.float32(_round_fraction(q, np.float32))
 
     def log_radius(self, a: np.ndarray) -> np.ndarray:
-        """sqrt(-2 * log256_ps(1 - u)) for the words ``a`` (u = low 24 bits * 2**-24)."""
+        """sqrt(-2 * log256_ps(1 - u)) for 24-bit values ``a`` (u = a * 2**-24), which it
+        overwrites."""
         m = a.size
-        i1, i2, i3, i4 = self.i1[:m], self.i2[:m], self.i3[:m], self.i4[:m]
+        ai = a.view(np.int32)
+        i1 = self.i1[:m]
         f1, x, ex, y, y2, z, tmp = (b[:m] for b in (
             self.f1, self.x, self.ex, self.y, self.y2, self.z, self.tmp))
         x64, t, t2 = self.x64[:m], self.t[:m], self.t2[:m]
-        # 1 - u = n * 2**-24 with n = 2**24 - (w & 0xFFFFFF) in [1, 2**24]
-        np.bitwise_and(a, 0xFFFFFF, out=a)
-        np.subtract(0x1000000, a.view(np.int32), out=i1)
-        np.copyto(f1, i1, casting="unsafe")
-        fb = f1.view(np.int32)
-        # mantissa x_m in [0.5, 1); if x_m < sqrt(1/2): e -= 1, x = 2*x_m - 1, else x = x_m - 1.
-        # q = bit 23 of frac + (2**23 - frac(sqrt(1/2))) is set exactly when x_m >= sqrt(1/2).
-        np.bitwise_and(fb, 0x7FFFFF, out=i2)
-        np.add(i2, 0x800000 - _SQRTHF_FRAC, out=i3)
-        np.bitwise_and(i3, 0x800000, out=i3)
-        np.add(i2, 0x3F800000, out=i2)  # bits of 2*x_m ...
-        np.subtract(i2, i3, out=i2)  # ... or of x_m
-        np.subtract(i2.view(np.float32), _f32(1), out=x)
-        np.add(fb, i3, out=i4)
-        np.right_shift(i4, 23, out=i4)
-        np.subtract(i4, 151, out=i4)  # e: exponent of n*2**-24 plus one, less the mask
-        np.copyto(ex, i4, casting="unsafe")
+        # 1 - u = n * 2**-24 with n = 2**24 - a in [1, 2**24], exact as a float
+        np.subtract(0x1000000, ai, ai)
+        np.copyto(f1, ai, casting="unsafe")
+        # Cephes splits 1 - u into a mantissa x_m in [0.5, 1) and exponent e; if
+        # x_m < sqrt(1/2): e -= 1 and x = 2*x_m - 1, else x = x_m - 1.  Adding
+        # 2**23 - frac(sqrt(1/2)) to the bits carries into the exponent field exactly when
+        # x_m >= sqrt(1/2), so one integer add gives e (high bits, less the bias folded into
+        # _LOG_G) and the bits of x + 1 (low 23 bits, re-based by _LOG_XB).
+        g = f1.view(np.int32)
+        np.add(g, _LOG_G, g)
+        np.right_shift(g, 23, i1)
+        np.copyto(ex, i1, casting="unsafe")
+        np.bitwise_and(g, 0x7FFFFF, g)
+        np.add(g, _LOG_XB, g)
+        np.subtract(f1, _f32(1), x)
         # Horner with fma: y = fma(y, x, p_k), exact in a double, rounded to float per step
         np.copyto(x64, x)
-        np.multiply(x64, float(_LOG_P[0]), out=t)
-        np.add(t, float(_LOG_P[1]), out=t)
+        np.multiply(x64, float(_LOG_P[0]), t)
+        np.add(t, float(_LOG_P[1]), t)
         for p in _LOG_P[2:8]:
             np.copyto(y, t, casting="same_kind")
             np.copyto(t, y)
-            np.multiply(t, x64, out=t)
-            np.add(t, float(p), out=t)
+            np.multiply(t, x64, t)
+            np.add(t, float(p), t)
         np.copyto(y, t, casting="same_kind")
         np.copyto(t, y)
-        np.multiply(t, x64, out=t)
-        np.add(t, _LOG_K8, out=t)
-        np.subtract(t, _LOG_M8, out=t)
-        np.multiply(t, x64, out=t)  # y*x, rounded to float
+        np.multiply(t, x64, t)
+        np.add(t, _LOG_K8, t)
+        np.subtract(t, _LOG_M8, t)
+        np.multiply(t, x64, t)  # y*x, rounded to float
         np.copyto(y, t, casting="same_kind")
         # y = fma(y, z, e*q1) with z = x*x
-        np.multiply(x, x, out=z)
-        np.multiply(ex, _LOG_Q1, out=tmp)
+        np.multiply(x, x, z)
+        np.multiply(ex, _LOG_Q1, tmp)
         np.copyto(t, y)
         np.copyto(t2, z)
-        np.multiply(t, t2, out=t)
+        np.multiply(t, t2, t)
         np.copyto(t2, tmp)
-        np.add(t, t2, out=t)
+        np.add(t, t2, t)
         self._round_checked(t, y2, lambda i: (y[i], z[i], tmp[i]))
         # y -= z/2; x += y; x += e*q2; radius = sqrt(-2 * x)
-        np.multiply(z, _f32(0.5), out=tmp)
-        np.subtract(y2, tmp, out=y2)
-        np.add(x, y2, out=x)
-        np.multiply(ex, _LOG_Q2, out=ex)
-        np.add(x, ex, out=x)
-        np.multiply(x, _f32(-2), out=x)
+        np.multiply(z, _f32(0.5), tmp)
+        np.subtract(y2, tmp, y2)
+        np.add(x, y2, x)
+        np.multiply(ex, _LOG_Q2, ex)
+        np.add(x, ex, x)
+        np.multiply(x, _f32(-2), x)
         rad = self.rad[:m]
-        np.sqrt(x, out=rad)
+        np.sqrt(x, rad)
         return rad
 
     def sincos(self, b: np.ndarray) -> tuple:
-        """sincos256_ps(2*pi*u) for the words ``b``; returns (sin, cos) float32 arrays."""
+        """sincos256_ps(2*pi*u) for 24-bit values ``b`` (u = b * 2**-24), which it
+        overwrites; returns (sin, cos) float32 arrays."""
         m = b.size
+        bi = b.view(np.int32)
         i1, i2, i3 = self.i1[:m], self.i2[:m], self.i3[:m]
         th, xr, yc, cp, ys, sp, z = (q[:m] for q in (
             self.th, self.xr, self.yc, self.cp, self.ys, self.sp, self.z))
-        x64, t, t2, z64 = self.x64[:m], self.t[:m], self.t2[:m], self.z64[:m]
-        np.bitwise_and(b, 0xFFFFFF, out=b)
-        np.copyto(th, b.view(np.int32), casting="unsafe")
-        np.multiply(th, _f32(math.ldexp(float(_TWO_PI_F), -24)), out=th)  # 2pi * u, rounded
-        # octant: j = (int(theta * 4/pi) + 1) & ~1, kept as jj = j / 2
-        np.multiply(th, _FOPI, out=xr)
-        np.copyto(i1, xr, casting="unsafe")
-        np.add(i1, 1, out=i1)
-        np.right_shift(i1, 1, out=i1)
+        x64, t, z64 = self.x64[:m], self.t[:m], self.z64[:m]
+        np.copyto(th, bi, casting="unsafe")
+        np.multiply(th, _f32(math.ldexp(float(_TWO_PI_F), -24)), th)  # 2pi * u, rounded
+        # octant: j = (int(theta * 4/pi) + 1) & ~1, kept as jj = j / 2; over the 2**24
+        # possible words this is (b + 2**21) >> 22, and bits 22, 23 of b + 2**21 are jj's
+        # low bits, which pick the swap and the signs below
+        np.add(bi, _OCT_BIAS, bi)
+        np.right_shift(bi, 22, i1)
         # x = theta - j*pi/4 (extended precision), z = x*x
         np.copyto(x64, th)
         np.copyto(t, i1)
-        np.multiply(t, _DP_SUM2, out=t)
-        np.add(x64, t, out=x64)
+        np.multiply(t, _DP_SUM2, t)
+        np.add(x64, t, x64)
         np.copyto(xr, x64, casting="same_kind")
         np.copyto(x64, xr)
-        np.multiply(xr, xr, out=z)
+        np.multiply(xr, xr, z)
         np.copyto(z64, z)
-        # cosine polynomial: ((c0*z + c1)*z + c2)*z*z - z/2 (fused) + 1
-        np.multiply(z64, float(_COS_P[0]), out=t)
-        np.add(t, _COS_K1, out=t)
-        np.subtract(t, _COS_M1, out=t)
-        np.multiply(t, z64, out=t)
-        np.add(t, _COS_K2, out=t)
-        np.subtract(t, _COS_M2, out=t)
-        np.multiply(t, z64, out=t)
+        # cosine polynomial: ((c0*z + c1)*z + c2)*z*z - z/2 (fused) + 1; the fused step is
+        # fma(y, z, -z/2) = (y - 1/2) * z, one exact double product
+        np.multiply(z64, float(_COS_P[0]), t)
+        np.add(t, _COS_K1, t)
+        np.subtract(t, _COS_M1, t)
+        np.multiply(t, z64, t)
+        np.add(t, _COS_K2, t)
+        np.subtract(t, _COS_M2, t)
+        np.multiply(t, z64, t)
         np.copyto(yc, t, casting="same_kind")
         np.copyto(t, yc)
-        np.multiply(t, z64, out=t)
-        np.multiply(z64, 0.5, out=t2)
-        np.subtract(t, t2, out=t)
+        np.subtract(t, 0.5, t)
+        np.multiply(t, z64, t)
         self._round_checked(t, cp, lambda i: (yc[i], z[i], -np.float32(z[i]) * _f32(0.5)))
-        np.add(cp, _f32(1), out=cp)
+        np.add(cp, _f32(1), cp)
         # sine polynomial: ((s0*z + s1)*z + s2)*z*x + x (fused)
-        np.multiply(z64, float(_SIN_P[0]), out=t)
-        np.add(t, _SIN_K1, out=t)
-        np.subtract(t, _SIN_M1, out=t)
-        np.multiply(t, z64, out=t)
-        np.add(t, _SIN_K2, out=t)
-        np.subtract(t, _SIN_M2, out=t)
-        np.multiply(t, z64, out=t)
+        np.multiply(z64, float(_SIN_P[0]), t)
+        np.add(t, _SIN_K1, t)
+        np.subtract(t, _SIN_M1, t)
+        np.multiply(t, z64, t)
+        np.add(t, _SIN_K2, t)
+        np.subtract(t, _SIN_M2, t)
+        np.multiply(t, z64, t)
         np.copyto(ys, t, casting="same_kind")
         np.copyto(t, ys)
-        np.multiply(t, x64, out=t)
-        np.add(t, x64, out=t)
+        np.multiply(t, x64, t)
+        np.add(t, x64, t)
         self._round_checked(t, sp, lambda i: (ys[i], xr[i], xr[i]))
-        # odd octant pairs swap the polynomials; then the sign flips of sin and cos
+        # odd octants swap the polynomials (jj bit 0 = bit 22); sin flips sign when jj bit 1
+        # (bit 23) is set, cos when exactly one of the two is
         spi, cpi = sp.view(np.int32), cp.view(np.int32)
-        np.bitwise_and(i1, 1, out=i2)
-        np.negative(i2, out=i2)
-        np.bitwise_xor(spi, cpi, out=i3)
-        np.bitwise_and(i3, i2, out=i3)
-        np.bitwise_xor(spi, i3, out=spi)
-        np.bitwise_xor(cpi, i3, out=cpi)
-        np.bitwise_and(i1, 2, out=i2)
-        np.left_shift(i2, 30, out=i2)
-        np.bitwise_xor(spi, i2, out=spi)
-        np.add(i1, 1, out=i2)
-        np.bitwise_and(i2, 2, out=i2)
-        np.left_shift(i2, 30, out=i2)
-        np.bitwise_xor(cpi, i2, out=cpi)
+        np.left_shift(bi, 9, i2)  # sign bit: jj bit 0
+        np.right_shift(i2, 31, i3)  # -1 where odd
+        np.bitwise_xor(spi, cpi, i1)
+        np.bitwise_and(i1, i3, i1)
+        np.left_shift(bi, 8, i3)
+        np.bitwise_and(i3, _SIGN32, i3)  # sin's sign flip
+        np.bitwise_xor(i1, i3, i1)
+        np.bitwise_xor(spi, i1, spi)
+        np.bitwise_xor(cpi, i1, cpi)
+        np.bitwise_and(i2, _SIGN32, i2)
+        np.bitwise_xor(cpi, i2, cpi)
         return sp, cp
 
 
@@ -661,6 +673,7 @@ def _normal_fill_f32(gen: Generator, nb: int, mean: float, std: float,
         return out
     dst = out.view("V32").reshape(nb, 2)
     mean32, std32 = _f32(mean), _f32(std)
+    plain = std32 == 1 and mean32 == 0
     bm = _BoxMuller32(min(_BM_PAIRS, nb * 8))
     cb = bm.pairs // 8
     w32 = np.empty(cb * 16, dtype=np.uint32)
@@ -669,17 +682,21 @@ def _normal_fill_f32(gen: Generator, nb: int, mean: float, std: float,
         m = (e - s) * 8
         w = w32[: 2 * m]
         np.copyto(w, gen._random(2 * m), casting="unsafe")
+        np.bitwise_and(w, 0xFFFFFF, w)
         halves = w.view("V32").reshape(e - s, 2)
         a, b = bm.a[:m], bm.b[:m]
         a.view("V32")[:] = halves[:, 0]
         b.view("V32")[:] = halves[:, 1]
         rad = bm.log_radius(a)
         sn, cs = bm.sincos(b)
-        np.multiply(rad, cs, out=cs)
-        np.multiply(rad, sn, out=sn)
-        if std32 == 1 and mean32 == 0:
-            np.add(cs, mean32, out=cs)  # fma(n, 1, 0) turns -0 into +0
-            np.add(sn, mean32, out=sn)
+        np.multiply(rad, cs, cs)
+        np.multiply(rad, sn, sn)
+        if plain:
+            # fma(n, 1, 0) turns -0 into +0; a product is -0 only where the radius is 0
+            if not rad.all():
+                hit = rad == 0
+                cs[hit] = 0
+                sn[hit] = 0
         else:
             cs[:] = _fma32(cs, std32, mean32)
             sn[:] = _fma32(sn, std32, mean32)
