@@ -74,6 +74,72 @@ def test_steps_follow_torchs_engine_order(program):
     assert ours == torch_order(build(torch))
 
 
+def torch_flow(y):
+    """Per node, in the order torch's engine runs them: (name, summed incoming gradients,
+    outgoing gradients), from node pre-hooks and hooks."""
+    flow, seen, stack = {}, set(), [y.grad_fn]
+    order = []
+    while stack:
+        fn = stack.pop()
+        if fn in seen:
+            continue
+        seen.add(fn)
+        if not fn.name().endswith("AccumulateGrad"):
+            def pre(grad_outputs, fn=fn):
+                order.append(fn)
+                flow[fn] = [fn.name(), [g.numpy().copy() for g in grad_outputs if g is not None]]
+
+            def post(grad_inputs, grad_outputs, fn=fn):
+                flow[fn].append([g.numpy().copy() for g in grad_inputs if g is not None])
+
+            fn.register_prehook(pre)
+            fn.register_hook(post)
+        stack.extend(n for n, _ in fn.next_functions if n is not None)
+    y.backward()
+    return [flow[fn] for fn in order]
+
+
+@pytest.mark.parametrize("program", ["seed", "shared", "two_outputs"])
+def test_summed_and_outgoing_gradients_are_torchs(program):
+    def build(lib):
+        if program == "seed":
+            return seed(lib)[0]
+        x = lib.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        h = x.exp()
+        if program == "shared":  # h waits for three gradients, x for one
+            return (h * h + h.sin()).sum()
+        a, b = (h * x).split(2)  # one node, two outputs
+        return (a * 3).sum() + b.tanh().sum()
+
+    steps = [s for s in explain(build(ember), file=io.StringIO()) if s.kind == "node"]
+    expected = torch_flow(build(torch))
+    assert [s.name.split(" #")[0] for s in steps] == [name for name, _, _ in expected]
+    for step, (name, grad_in, grad_out) in zip(steps, expected):
+        got_in = [g for g in step.grad_in if g is not None]
+        assert len(got_in) == len(grad_in), name
+        for g, t in zip(got_in, grad_in):
+            np.testing.assert_allclose(g, t, rtol=1e-6, err_msg=name)
+        got_out = [g for _, g in step.grads_out]
+        assert len(got_out) == len(grad_out), name
+        for g, t in zip(got_out, grad_out):
+            np.testing.assert_allclose(g, t, rtol=1e-6, err_msg=name)
+
+
+def test_readme_shows_the_svg_make_demo_draws(tmp_path, capsys):
+    from pathlib import Path
+
+    from ember.demo_graph import main
+
+    root = Path(__file__).resolve().parent.parent
+    main(str(tmp_path))
+    capsys.readouterr()
+    assert (root / "docs" / "seed_graph.svg").read_text() == (
+        tmp_path / "seed_graph.svg").read_text(), "docs/seed_graph.svg is stale: run make demo"
+    readme = (root / "README.md").read_text()
+    assert "](docs/seed_graph.svg)" in readme
+    assert "ember.viz.draw" in readme and "explain" in readme
+
+
 def test_leaf_grads_and_contributions_add_up():
     x = ember.tensor([0.5, -1.0, 2.0], requires_grad=True)
     y = (x * x).sum() + (x.exp() * 3).sum()
