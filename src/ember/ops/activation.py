@@ -830,7 +830,8 @@ def _softmax_core(input: Tensor, dim: int, log: bool, dtype=None, kernel="softma
             exp = np.exp(shifted)
             total = exp.sum(axis=axis, keepdims=True)
             array = shifted - np.log(total) if log else exp / total
-    out = wrap(array.astype(a.dtype, copy=False), input._dtype)
+    # torch's softmax kernels write a fresh row-major output whatever the input's layout
+    out = wrap(np.asarray(array, dtype=a.dtype, order="C"), input._dtype)
     if _records(input):
         node = new_node(LogSoftmaxBackward0 if log else SoftmaxBackward0, (edge(input),),
                         out._array)

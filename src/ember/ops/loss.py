@@ -476,7 +476,30 @@ class NllLossBackward0(Node):
 
 
 class NllLoss2DBackward0(NllLossBackward0):
-    __slots__ = ()
+    """nll_loss on a 4-D input. torch's kernel builds grad_input like self (zeros_like keeps
+    a gap-free permuted layout, e.g. channels_last) and then insists it be contiguous: such an
+    input has no gradient there. (cross_entropy's log_softmax output is always row-major.)"""
+
+    __slots__ = ("permuted",)
+
+    def backward(self, grad, xp):
+        if self.permuted:
+            xp.saved(self.self_)  # a freed graph reports that first, as torch's does
+            raise RuntimeError("grad_input must be contiguous")
+        return super().backward(grad, xp)
+
+
+def _dense_permuted(a: np.ndarray) -> bool:
+    """A gap-free, non-overlapping array not in row-major order: the layout torch's
+    zeros_like(self) keeps (size-1 dims and empty arrays count as contiguous, as in torch)."""
+    if a.flags.c_contiguous:
+        return False
+    expect = a.itemsize
+    for stride, size in sorted((st, n) for st, n in zip(a.strides, a.shape) if n > 1):
+        if stride != expect:
+            return False
+        expect *= size
+    return True
 
 
 def _check_target(target: Tensor) -> None:
@@ -486,7 +509,7 @@ def _check_target(target: Tensor) -> None:
 
 
 def _nll(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str,
-         ignore_index: int, node_cls) -> Tensor:
+         ignore_index: int, node_cls, check_layout: bool = False) -> Tensor:
     """nll_loss on (C), (N, C) or (N, C, H, W): the class dimension is 1 (0 for 1-D)."""
     class_dim = 0 if input.ndim == 1 else 1
     classes = input._array.shape[class_dim]
@@ -532,6 +555,8 @@ def _nll(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str,
         node.index, node.class_dim = index, class_dim
         node.reduction, node.total_weight = reduction, total_weight
         node.self_shape = x.shape
+        if node_cls is NllLoss2DBackward0:
+            node.permuted = check_layout and _dense_permuted(x)
         set_history(out, node)
     return out
 
@@ -565,7 +590,7 @@ def _nll_nd(input: Tensor, target: Tensor, weight, reduction: str, ignore_index:
                 f"size: : {list(target._array.shape)}" if target.ndim != 3 else
                 f"size mismatch (got input: {list(input._array.shape)} , target: "
                 f"{list(target._array.shape)}")
-        return _nll(input, target, weight, reduction, ignore_index, NllLoss2DBackward0)
+        return _nll(input, target, weight, reduction, ignore_index, NllLoss2DBackward0, True)
     if target._array.shape != expected:
         raise RuntimeError(
             f"Expected target size {list(expected)}, got {list(target._array.shape)}")
