@@ -67,6 +67,34 @@ def test_nodes_and_edges_are_torchs(program):
     assert ember_graph(ember.viz.draw(program(ember))) == torch_graph(program(torch))
 
 
+def _plain_name(fn) -> str:
+    return fn.name().removeprefix("torch::autograd::")
+
+
+def _torch_edge_names(t) -> Counter:
+    pairs, seen, stack = Counter(), set(), [t.grad_fn]
+    while stack:
+        fn = stack.pop()
+        if fn in seen:
+            continue
+        seen.add(fn)
+        for next_fn, _ in fn.next_functions:
+            if next_fn is not None:
+                pairs[(_plain_name(fn), _plain_name(next_fn))] += 1
+                stack.append(next_fn)
+    return pairs
+
+
+@pytest.mark.parametrize("program", [seed_program, mlp_program])
+def test_edges_point_the_way_gradients_flow(program):
+    graph = ember.viz.draw(program(ember))
+    ours = Counter((graph.nodes[e.source].title, graph.nodes[e.target].title)
+                   for e in graph.edges if graph.nodes[e.source].kind != "output")
+    assert ours == _torch_edge_names(program(torch))
+    (out,) = [e for e in graph.edges if graph.nodes[e.source].kind == "output"]
+    assert graph.nodes[out.target].title == program(torch).grad_fn.name()
+
+
 def test_leaves_named_from_the_callers_variables_and_from_params():
     a = ember.tensor([1.0, 2.0], requires_grad=True)
     weight = ember.ones(2, requires_grad=True)
