@@ -99,12 +99,16 @@ def test_hooks_under_create_graph_are_differentiable():
 
 
 @pytest.mark.parametrize("case", ["size", "dtype", "type", "no_grad", "post_acc_no_grad",
-                                  "post_acc_non_leaf"])
+                                  "post_acc_non_leaf", "leaf_size", "leaf_dtype"])
 def test_hook_errors(case):
     def program(lib):
         x = lib.ones(3, requires_grad=True)
         y = x * 2
-        if case == "size":
+        if case == "leaf_size":
+            x.register_hook(lambda g: lib.ones(2))
+        elif case == "leaf_dtype":
+            x.register_hook(lambda g: g.double())
+        elif case == "size":
             y.register_hook(lambda g: lib.ones(2))
         elif case == "dtype":
             y.register_hook(lambda g: g.double())
@@ -133,6 +137,31 @@ def test_node_hooks_replace_gradients():
         y.grad_fn.register_prehook(lambda go: (go[0] * 3,))
         y.sum().backward()
         return first, x.grad
+
+    check(program)
+
+
+def test_node_hooks_run_in_registration_order_and_remove():
+    def program(lib):
+        log = []
+        x = lib.ones(2, requires_grad=True)
+        y = x * 2
+        fn = y.grad_fn
+        handles = [
+            fn.register_prehook(lambda go: log.append("pre1")),
+            fn.register_prehook(lambda go: log.append("pre2") or (go[0] * 3,)),
+            fn.register_hook(lambda gi, go: log.append(("post1", gi, go))),
+            fn.register_hook(lambda gi, go: log.append("post2") or (gi[0] + 1, None)),
+            y.register_hook(lambda g: log.append(("tensor", g)) or g * 5),
+        ]
+        y.sum().backward(retain_graph=True)
+        first = x.grad.clone()
+        handles[1].remove()
+        handles[3].remove()
+        handles[3].remove()
+        log.append("second")
+        y.sum().backward()
+        return log, first, x.grad
 
     check(program)
 
