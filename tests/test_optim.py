@@ -241,3 +241,52 @@ def test_lbfgs_rejects_groups_and_unknown_line_searches():
 
     for make in (two_groups, bad_search):
         assert outcome(ember, make) == outcome(torch, make) is not None
+
+
+def test_param_group_checks_and_named_parameters_as_torch():
+    """add_param_group's checks and messages, named parameters (param_names in the state),
+    and load_state_dict's group-size check and dtype cast, compared with torch's."""
+    import warnings
+
+    from differential import check
+
+    def program(lib):
+        out = []
+        w = lib.ones(2, requires_grad=True)
+        for action in (lambda: lib.optim.Adam([w]).add_param_group([w]),
+                       lambda: lib.optim.Adam({w}),
+                       lambda: lib.optim.Adam([w, w]),
+                       lambda: lib.optim.Adam(w),
+                       lambda: lib.optim.Adam(lib.ones(2, dtype=lib.float64)),
+                       lambda: lib.optim.Adam([("a", w), lib.ones(1, requires_grad=True)]),
+                       lambda: lib.optim.Adam([("a", w)]).add_param_group(
+                           {"params": [lib.ones(1, requires_grad=True)]}),
+                       lambda: lib.optim.Adam([w]).load_state_dict(
+                           {"state": {}, "param_groups": [{"params": [0, 1]}]})):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    action()
+                    out.append("ok")
+                except Exception as e:  # noqa: BLE001 - the error is the result
+                    out.append((type(e).__name__, str(e)))
+            out.append([str(c.message) for c in caught])
+        lib.manual_seed(0)
+        model = lib.nn.Sequential(lib.nn.Linear(3, 2), lib.nn.Tanh(), lib.nn.Linear(2, 1))
+        opt = lib.optim.Adam(model.named_parameters(), lr=0.1)
+        for _ in range(3):
+            opt.zero_grad()
+            model(lib.ones(4, 3)).pow(2).sum().backward()
+            opt.step()
+        state = opt.state_dict()
+        out += [state["param_groups"], list(model.parameters()), repr(opt)]
+        # a float32 optimizer's state loads into a float64 model's optimizer, cast
+        double = lib.nn.Sequential(lib.nn.Linear(3, 2), lib.nn.Tanh(),
+                                   lib.nn.Linear(2, 1)).double()
+        opt64 = lib.optim.Adam(double.named_parameters(), lr=0.1)
+        opt64.load_state_dict(state)
+        first = next(iter(double.parameters()))
+        out.append({k: str(v.dtype) for k, v in opt64.state[first].items()})
+        return out
+
+    check(program)

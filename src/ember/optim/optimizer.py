@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import sys
+import warnings
 from typing import Any, Iterable
 
 from ember._graph_health import _CHECK_AT_STEPS, check_for_kept_graphs
@@ -28,7 +30,7 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors or "
-                f"dicts, but got {type(params).__module__.replace('ember', 'torch')}.Tensor"
+                f"dicts, but got {params.type()}"
             )
         param_groups = list(params)
         if len(param_groups) == 0:
@@ -39,8 +41,24 @@ class Optimizer:
             self.add_param_group(group)
 
     def add_param_group(self, param_group: dict) -> None:
+        """Append a group; its params may be (name, tensor) pairs, as named_parameters()
+        yields them (the names are kept as the group's ``param_names``)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
         params = param_group["params"]
-        param_group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        if isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the "
+                "ordering of tensors in sets will change between runs. Please use a list "
+                "instead.")
+        params = [params] if isinstance(params, Tensor) else list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        param_group["params"] = [p[1] if isinstance(p, tuple) else p for p in params]
+        if names:
+            if len(names) != len(params):
+                raise ValueError("all optimizer params should be with/without names. Some param "
+                                 "names are missing")
+            param_group["param_names"] = names
         for p in param_group["params"]:
             if not isinstance(p, Tensor):
                 raise TypeError(
@@ -56,6 +74,17 @@ class Optimizer:
                     f"{name}"
                 )
             param_group.setdefault(name, default)
+        ids = [id(p) for p in param_group["params"]]
+        if len(ids) != len(set(ids)):
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; in "
+                          "future, this will cause an error; see "
+                          "github.com/pytorch/pytorch/issues/40967 for more information",
+                          stacklevel=3)
+        for group in self.param_groups:
+            if ("param_names" in param_group) != ("param_names" in group):
+                which = "with names" if "param_names" in param_group else "without names"
+                raise ValueError("all optimizer param groups should be with/without names. "
+                                 f"cannot add param group {which} to the optimizer")
         existing = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in existing for p in param_group["params"]):
             raise ValueError("some parameters appear in more than one parameter group")
@@ -100,16 +129,35 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        groups = state_dict["param_groups"]
+        """Take a state_dict's hyper-parameters and per-parameter state, matched to this
+        optimizer's parameters by position; floating state (but ``step``) takes each
+        parameter's dtype, as torch casts it."""
+        groups = copy.deepcopy(state_dict["param_groups"])
         if len(groups) != len(self.param_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
-        params = [p for g in self.param_groups for p in g["params"]]
-        by_index = dict(enumerate(params))
-        self.state = {by_index[i]: v for i, v in state_dict["state"].items()}
+        if any(len(g["params"]) != len(s["params"]) for g, s in zip(self.param_groups, groups)):
+            raise ValueError("loaded state dict contains a parameter group that doesn't match "
+                             "the size of optimizer's group")
+        id_map = dict(zip((i for s in groups for i in s["params"]),
+                          (p for g in self.param_groups for p in g["params"])))
+        self.state = {id_map[i]: self._cast_state(id_map[i], None, fields)
+                      for i, fields in state_dict["state"].items() if i in id_map}
         for group, saved in zip(self.param_groups, groups):
             for k, v in saved.items():
                 if k != "params":
                     group[k] = v
+
+    @staticmethod
+    def _cast_state(param: Tensor, key, value):
+        if isinstance(value, Tensor):
+            if key == "step" or not param.is_floating_point():
+                return value
+            return value.to(dtype=param.dtype)
+        if isinstance(value, dict):
+            return {k: Optimizer._cast_state(param, k, v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(Optimizer._cast_state(param, None, v) for v in value)
+        return value
 
     def __repr__(self) -> str:
         text = self.__class__.__name__ + " ("
