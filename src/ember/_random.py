@@ -483,6 +483,28 @@ _LOG_XB = 0x3F800000 - _LOG_C
 _SIGN32 = -(1 << 31)
 
 
+# The kernel's scalar operands as 0-d arrays of the operand dtype: a ufunc call with one
+# costs less than with a Python scalar, and there are ~110 calls per chunk.
+def _k(v, dt) -> np.ndarray:
+    return np.array(v, dtype=dt)
+
+
+_K_TWO24, _K_23, _K_22, _K_9, _K_8, _K_31 = (
+    _k(v, np.int32) for v in (1 << 24, 23, 22, 9, 8, 31))
+_K_LOG_G, _K_LOG_XB, _K_FRAC, _K_OCT_BIAS, _K_SIGN32 = (
+    _k(v, np.int32) for v in (_LOG_G, _LOG_XB, 0x7FFFFF, _OCT_BIAS, _SIGN32))
+_K_MASK24 = _k(0xFFFFFF, np.uint32)
+_K_ONE32, _K_HALF32, _K_MINUS_TWO32, _K_LOG_Q1, _K_LOG_Q2 = (
+    _k(v, np.float32) for v in (1, 0.5, -2, _LOG_Q1, _LOG_Q2))
+_K_TWO_PI_ULP = _k(math.ldexp(float(_TWO_PI_F), -24), np.float32)
+_K_LOG_P = [_k(float(p), np.float64) for p in _LOG_P]
+(_K_LOG_K8, _K_LOG_M8, _K_DP_SUM2, _K_HALF64, _K_COS_P0, _K_COS_K1, _K_COS_M1, _K_COS_K2,
+ _K_COS_M2, _K_SIN_P0, _K_SIN_K1, _K_SIN_M1, _K_SIN_K2, _K_SIN_M2) = (
+    _k(float(v), np.float64) for v in (
+        _LOG_K8, _LOG_M8, _DP_SUM2, 0.5, _COS_P[0], _COS_K1, _COS_M1, _COS_K2, _COS_M2,
+        _SIN_P[0], _SIN_K1, _SIN_M1, _SIN_K2, _SIN_M2))
+
+
 class _BoxMuller32:
     """Working buffers for one chunk of the float Box-Muller kernel.
 
@@ -517,7 +539,7 @@ class _BoxMuller32:
         of the 2**24 possible inputs (the tests run the whole input space with
         ``checked=True`` and compare), so the check is skipped unless asked for.
         """
-        np.copyto(out, t, casting="same_kind")
+        out[...] = t
         if not self.checked:
             return
         u, flag = self.u[: t.size], self.flag[: t.size]
@@ -539,52 +561,52 @@ class _BoxMuller32:
             self.f1, self.x, self.ex, self.y, self.y2, self.z, self.tmp))
         x64, t, t2 = self.x64[:m], self.t[:m], self.t2[:m]
         # 1 - u = n * 2**-24 with n = 2**24 - a in [1, 2**24], exact as a float
-        np.subtract(0x1000000, ai, ai)
-        np.copyto(f1, ai, casting="unsafe")
+        np.subtract(_K_TWO24, ai, ai)
+        f1[...] = ai
         # Cephes splits 1 - u into a mantissa x_m in [0.5, 1) and exponent e; if
         # x_m < sqrt(1/2): e -= 1 and x = 2*x_m - 1, else x = x_m - 1.  Adding
         # 2**23 - frac(sqrt(1/2)) to the bits carries into the exponent field exactly when
         # x_m >= sqrt(1/2), so one integer add gives e (high bits, less the bias folded into
         # _LOG_G) and the bits of x + 1 (low 23 bits, re-based by _LOG_XB).
         g = f1.view(np.int32)
-        np.add(g, _LOG_G, g)
-        np.right_shift(g, 23, i1)
-        np.copyto(ex, i1, casting="unsafe")
-        np.bitwise_and(g, 0x7FFFFF, g)
-        np.add(g, _LOG_XB, g)
-        np.subtract(f1, _f32(1), x)
+        np.add(g, _K_LOG_G, g)
+        np.right_shift(g, _K_23, i1)
+        ex[...] = i1
+        np.bitwise_and(g, _K_FRAC, g)
+        np.add(g, _K_LOG_XB, g)
+        np.subtract(f1, _K_ONE32, x)
         # Horner with fma: y = fma(y, x, p_k), exact in a double, rounded to float per step
-        np.copyto(x64, x)
-        np.multiply(x64, float(_LOG_P[0]), t)
-        np.add(t, float(_LOG_P[1]), t)
-        for p in _LOG_P[2:8]:
-            np.copyto(y, t, casting="same_kind")
-            np.copyto(t, y)
+        x64[...] = x
+        np.multiply(x64, _K_LOG_P[0], t)
+        np.add(t, _K_LOG_P[1], t)
+        for p in _K_LOG_P[2:8]:
+            y[...] = t
+            t[...] = y
             np.multiply(t, x64, t)
-            np.add(t, float(p), t)
-        np.copyto(y, t, casting="same_kind")
-        np.copyto(t, y)
+            np.add(t, p, t)
+        y[...] = t
+        t[...] = y
         np.multiply(t, x64, t)
-        np.add(t, _LOG_K8, t)
-        np.subtract(t, _LOG_M8, t)
+        np.add(t, _K_LOG_K8, t)
+        np.subtract(t, _K_LOG_M8, t)
         np.multiply(t, x64, t)  # y*x, rounded to float
-        np.copyto(y, t, casting="same_kind")
+        y[...] = t
         # y = fma(y, z, e*q1) with z = x*x
         np.multiply(x, x, z)
-        np.multiply(ex, _LOG_Q1, tmp)
-        np.copyto(t, y)
-        np.copyto(t2, z)
+        np.multiply(ex, _K_LOG_Q1, tmp)
+        t[...] = y
+        t2[...] = z
         np.multiply(t, t2, t)
-        np.copyto(t2, tmp)
+        t2[...] = tmp
         np.add(t, t2, t)
         self._round_checked(t, y2, lambda i: (y[i], z[i], tmp[i]))
         # y -= z/2; x += y; x += e*q2; radius = sqrt(-2 * x)
-        np.multiply(z, _f32(0.5), tmp)
+        np.multiply(z, _K_HALF32, tmp)
         np.subtract(y2, tmp, y2)
         np.add(x, y2, x)
-        np.multiply(ex, _LOG_Q2, ex)
+        np.multiply(ex, _K_LOG_Q2, ex)
         np.add(x, ex, x)
-        np.multiply(x, _f32(-2), x)
+        np.multiply(x, _K_MINUS_TWO32, x)
         rad = self.rad[:m]
         np.sqrt(x, rad)
         return rad
@@ -598,63 +620,63 @@ class _BoxMuller32:
         th, xr, yc, cp, ys, sp, z = (q[:m] for q in (
             self.th, self.xr, self.yc, self.cp, self.ys, self.sp, self.z))
         x64, t, z64 = self.x64[:m], self.t[:m], self.z64[:m]
-        np.copyto(th, bi, casting="unsafe")
-        np.multiply(th, _f32(math.ldexp(float(_TWO_PI_F), -24)), th)  # 2pi * u, rounded
+        th[...] = bi
+        np.multiply(th, _K_TWO_PI_ULP, th)  # 2pi * u, rounded
         # octant: j = (int(theta * 4/pi) + 1) & ~1, kept as jj = j / 2; over the 2**24
         # possible words this is (b + 2**21) >> 22, and bits 22, 23 of b + 2**21 are jj's
         # low bits, which pick the swap and the signs below
-        np.add(bi, _OCT_BIAS, bi)
-        np.right_shift(bi, 22, i1)
+        np.add(bi, _K_OCT_BIAS, bi)
+        np.right_shift(bi, _K_22, i1)
         # x = theta - j*pi/4 (extended precision), z = x*x
-        np.copyto(x64, th)
-        np.copyto(t, i1)
-        np.multiply(t, _DP_SUM2, t)
+        x64[...] = th
+        t[...] = i1
+        np.multiply(t, _K_DP_SUM2, t)
         np.add(x64, t, x64)
-        np.copyto(xr, x64, casting="same_kind")
-        np.copyto(x64, xr)
+        xr[...] = x64
+        x64[...] = xr
         np.multiply(xr, xr, z)
-        np.copyto(z64, z)
+        z64[...] = z
         # cosine polynomial: ((c0*z + c1)*z + c2)*z*z - z/2 (fused) + 1; the fused step is
         # fma(y, z, -z/2) = (y - 1/2) * z, one exact double product
-        np.multiply(z64, float(_COS_P[0]), t)
-        np.add(t, _COS_K1, t)
-        np.subtract(t, _COS_M1, t)
+        np.multiply(z64, _K_COS_P0, t)
+        np.add(t, _K_COS_K1, t)
+        np.subtract(t, _K_COS_M1, t)
         np.multiply(t, z64, t)
-        np.add(t, _COS_K2, t)
-        np.subtract(t, _COS_M2, t)
+        np.add(t, _K_COS_K2, t)
+        np.subtract(t, _K_COS_M2, t)
         np.multiply(t, z64, t)
-        np.copyto(yc, t, casting="same_kind")
-        np.copyto(t, yc)
-        np.subtract(t, 0.5, t)
+        yc[...] = t
+        t[...] = yc
+        np.subtract(t, _K_HALF64, t)
         np.multiply(t, z64, t)
         self._round_checked(t, cp, lambda i: (yc[i], z[i], -np.float32(z[i]) * _f32(0.5)))
-        np.add(cp, _f32(1), cp)
+        np.add(cp, _K_ONE32, cp)
         # sine polynomial: ((s0*z + s1)*z + s2)*z*x + x (fused)
-        np.multiply(z64, float(_SIN_P[0]), t)
-        np.add(t, _SIN_K1, t)
-        np.subtract(t, _SIN_M1, t)
+        np.multiply(z64, _K_SIN_P0, t)
+        np.add(t, _K_SIN_K1, t)
+        np.subtract(t, _K_SIN_M1, t)
         np.multiply(t, z64, t)
-        np.add(t, _SIN_K2, t)
-        np.subtract(t, _SIN_M2, t)
+        np.add(t, _K_SIN_K2, t)
+        np.subtract(t, _K_SIN_M2, t)
         np.multiply(t, z64, t)
-        np.copyto(ys, t, casting="same_kind")
-        np.copyto(t, ys)
+        ys[...] = t
+        t[...] = ys
         np.multiply(t, x64, t)
         np.add(t, x64, t)
         self._round_checked(t, sp, lambda i: (ys[i], xr[i], xr[i]))
         # odd octants swap the polynomials (jj bit 0 = bit 22); sin flips sign when jj bit 1
         # (bit 23) is set, cos when exactly one of the two is
         spi, cpi = sp.view(np.int32), cp.view(np.int32)
-        np.left_shift(bi, 9, i2)  # sign bit: jj bit 0
-        np.right_shift(i2, 31, i3)  # -1 where odd
+        np.left_shift(bi, _K_9, i2)  # sign bit: jj bit 0
+        np.right_shift(i2, _K_31, i3)  # -1 where odd
         np.bitwise_xor(spi, cpi, i1)
         np.bitwise_and(i1, i3, i1)
-        np.left_shift(bi, 8, i3)
-        np.bitwise_and(i3, _SIGN32, i3)  # sin's sign flip
+        np.left_shift(bi, _K_8, i3)
+        np.bitwise_and(i3, _K_SIGN32, i3)  # sin's sign flip
         np.bitwise_xor(i1, i3, i1)
         np.bitwise_xor(spi, i1, spi)
         np.bitwise_xor(cpi, i1, cpi)
-        np.bitwise_and(i2, _SIGN32, i2)
+        np.bitwise_and(i2, _K_SIGN32, i2)
         np.bitwise_xor(cpi, i2, cpi)
         return sp, cp
 
@@ -681,8 +703,8 @@ def _normal_fill_f32(gen: Generator, nb: int, mean: float, std: float,
         e = min(s + cb, nb)
         m = (e - s) * 8
         w = w32[: 2 * m]
-        np.copyto(w, gen._random(2 * m), casting="unsafe")
-        np.bitwise_and(w, 0xFFFFFF, w)
+        w[...] = gen._random(2 * m)
+        np.bitwise_and(w, _K_MASK24, w)
         halves = w.view("V32").reshape(e - s, 2)
         a, b = bm.a[:m], bm.b[:m]
         a.view("V32")[:] = halves[:, 0]
