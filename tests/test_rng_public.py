@@ -404,3 +404,23 @@ def test_random_split(seed, n, parts, explicit):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         same(program, seed, explicit)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+def test_rand_and_randn_refuse_integer_dtypes_as_torch(dtype):
+    """torch's uniform/normal kernels exist for floating dtypes only; nothing is drawn."""
+
+    def program(lib, g):
+        out = []
+        for make in (lambda: lib.rand(3, dtype=dt(lib, dtype)),
+                     lambda: lib.randn(3, dtype=dt(lib, dtype), generator=g),
+                     lambda: lib.rand_like(lib.zeros(2, dtype=dt(lib, dtype))),
+                     lambda: lib.randn_like(lib.zeros(2, dtype=dt(lib, dtype)))):
+            try:
+                make()
+                out.append("ok")
+            except Exception as e:  # noqa: BLE001 - the error is the result
+                out.append((type(e).__name__, str(e)))
+        return out
+
+    same(program, 7, explicit=True)

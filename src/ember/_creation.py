@@ -239,11 +239,19 @@ def _generator(generator):
     return generator if generator is not None else _random.default_generator
 
 
+def _need_floating(dtype: D.dtype, kernel: str) -> None:
+    """rand/randn of an integer or bool dtype: torch's kernel refuses it with this error."""
+    if dtype.category != D.FLOATING:
+        legacy = dtype._legacy_name[:-len("Tensor")]
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{legacy}\'')
+
+
 def rand(*size_args, size=None, generator=None, dtype=None, device=None,
          requires_grad: bool = False) -> Tensor:
     from ember import _random
 
     dtype = _dtype_or_default(dtype)
+    _need_floating(dtype, "check_uniform_bounds")
     array = _random.uniform(_generator(generator), _size(size_args, size), dtype.numpy)
     return _finish(array, dtype, requires_grad)
 
@@ -253,6 +261,7 @@ def randn(*size_args, size=None, generator=None, dtype=None, device=None,
     from ember import _random
 
     dtype = _dtype_or_default(dtype)
+    _need_floating(dtype, "normal_kernel_cpu")
     array = _random.normal(_generator(generator), _size(size_args, size), dtype.numpy)
     return _finish(array, dtype, requires_grad)
 
