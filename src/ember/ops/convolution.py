@@ -18,6 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ember import _dtype as D
+from ember.autograd.xp import ARRAY_MATH
 from ember.ops import shape as S
 from ember.ops._core import (
     NO_EDGE,
@@ -491,10 +492,12 @@ class AddmmBackward0(Node):
     so ``.grad`` and the optimizer's update run over contiguous memory.
     """
 
-    __slots__ = ("mat1", "mat2", "mat1_colmajor", "mat2_colmajor")
+    __slots__ = ("mat1", "mat2", "mat1_colmajor", "mat2_colmajor", "bias_shape")
     _saved_fields = ("mat1", "mat2")
 
     def backward(self, grad, xp):
+        if xp is ARRAY_MATH:
+            return self._array_backward(grad)
         grad_mat1 = grad_mat2 = None
         if self.needs_input_grad(1):
             mat2 = xp.saved(self.mat2)
@@ -505,6 +508,22 @@ class AddmmBackward0(Node):
             grad_mat2 = (xp.mT(xp.matmul(xp.mT(grad), mat1)) if self.mat2_colmajor
                          else xp.matmul(xp.mT(mat1), grad))
         return (grad if self.needs_input_grad(0) else None, grad_mat1, grad_mat2)
+
+    def _array_backward(self, grad):
+        """The same formulas on arrays, with ``.T`` and ``@`` (no wrapper calls): linear runs
+        this on every training step. A (p,) bias gets its column sums here, as the engine's
+        sum back to its shape would give."""
+        (bias_fn, _), (mat1_fn, _), (mat2_fn, _) = self.next_functions
+        grad_bias = grad_mat1 = grad_mat2 = None
+        if mat1_fn is not None:
+            mat2 = ARRAY_MATH.saved(self.mat2)
+            grad_mat1 = (mat2 @ grad.T).T if self.mat1_colmajor else grad @ mat2.T
+        if mat2_fn is not None:
+            mat1 = ARRAY_MATH.saved(self.mat1)
+            grad_mat2 = (grad.T @ mat1).T if self.mat2_colmajor else mat1.T @ grad
+        if bias_fn is not None:
+            grad_bias = grad.sum(axis=0) if self.bias_shape == grad.shape[1:] else grad
+        return grad_bias, grad_mat1, grad_mat2
 
 
 def _colmajor(a: np.ndarray) -> bool:
@@ -546,6 +565,7 @@ def _addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
         node.mat2 = SavedTensor(mat2) if mat1._requires_grad else None
         node.mat1_colmajor = _colmajor(mat1._array)
         node.mat2_colmajor = _colmajor(mat2._array)
+        node.bias_shape = b.shape
         set_history(out, node)
     return out
 

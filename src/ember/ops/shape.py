@@ -327,6 +327,9 @@ class TransposeBackward0(PermuteBackward0):
 class TBackward0(PermuteBackward0):
     __slots__ = ()
 
+    def backward(self, grad, xp):  # t() reverses the dimensions: its own inverse
+        return (xp.permute(grad, self.dims),)
+
 
 def _permuted(input: Tensor, dims: tuple, node_cls) -> Tensor:
     array = np.transpose(input._array, dims)
