@@ -280,6 +280,27 @@ def test_rrelu_eval():
     check(program)
 
 
+def test_rrelu_training():
+    """RReLU in training mode (its default): torch's slopes from the default stream, the
+    gradient through them, a transposed input, in place, and eval afterwards."""
+
+    def program(lib):
+        lib.manual_seed(0)
+        m = lib.nn.RReLU(0.1, 0.3)
+        x = lib.randn(4, 5, requires_grad=True)
+        y = m(x)
+        (y * y).sum().backward()
+        t = m(lib.randn(5, 4).t())
+        z = lib.randn(3, 4)
+        lib.nn.RReLU(inplace=True)(z)
+        x2 = lib.randn(6, dtype=lib.float64, requires_grad=True)
+        y2 = lib.nn.RReLU()(x2.clone())
+        y2.sum().backward()
+        return repr(m), y, x.grad, t, z, y2, x2.grad, m.eval()(x).detach(), lib.rand(2)
+
+    check(program, **EXACT)
+
+
 @pytest.mark.parametrize("seed", [0, 3])
 def test_parameters_init_distribution_edge_shapes(seed):
     """Zero-size layers initialise without drawing, and warn as torch does."""

@@ -424,3 +424,21 @@ def test_rand_and_randn_refuse_integer_dtypes_as_torch(dtype):
         return out
 
     same(program, 7, explicit=True)
+
+
+@few
+@given(seed=seeds, shape=shapes, dtype=st.sampled_from(["float32", "float64"]),
+       bounds=st.sampled_from([(1 / 8, 1 / 3), (0.1, 0.1), (0.0, 1.0), (0.3, 0.7)]),
+       inplace=st.booleans())
+def test_rrelu_training_slopes(seed, shape, dtype, bounds, inplace):
+    """F.rrelu(training=True): one double uniform per element <= 0, in row-major order; the
+    gradient is scaled by the same slopes."""
+
+    def program(lib, g):
+        x = lib.randn(shape, dtype=dt(lib, dtype), requires_grad=True)
+        y = lib.nn.functional.rrelu(x * 1 if inplace else x, *bounds, training=True,
+                                    inplace=inplace)
+        (y * y.detach()).sum().backward()
+        return y.detach(), x.grad, y.grad_fn.name() if y.grad_fn else None
+
+    same(program, seed)

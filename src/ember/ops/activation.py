@@ -753,25 +753,71 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 
 
 class RreluWithNoiseBackward0(LeakyReluBackward0):
+    """In evaluation a leaky relu of slope (lower + upper) / 2; in training (``negative_slope``
+    None) the gradient is scaled by the slopes drawn in the forward (1 where input > 0)."""
+
+    __slots__ = ("noise",)
+    _saved_fields = ("self_", "noise")
+
+    def backward(self, grad, xp):
+        if self.negative_slope is None:
+            return (grad * xp.saved(self.noise),)
+        return super().backward(grad, xp)
+
+
+class RreluWithNoiseBackward1(RreluWithNoiseBackward0):
     __slots__ = ()
 
 
-class RreluWithNoiseBackward1(LeakyReluBackward0):
-    __slots__ = ()
+def _rrelu_train(input: Tensor, lower: float, upper: float,
+                 node_cls=RreluWithNoiseBackward0) -> Tensor:
+    """torch's CPU kernel: walk the elements in row-major order; each one <= 0 takes a slope
+    from uniform_real_distribution<double>(lower, upper) (one random64 word, the bounds first
+    rounded to the dtype's opmath type), the others keep slope 1."""
+    from ember import _random
+
+    _need_float(input, "rrelu_with_noise_out_cpu")
+    a = input._array
+    opmath = np.float64 if a.dtype == np.float64 else np.float32
+    lo, hi = float(opmath(lower)), float(opmath(upper))
+    flat = np.ascontiguousarray(a).reshape(-1)
+    negative = flat <= 0
+    u = _random._uniform_double(_random._gen(None), int(np.count_nonzero(negative)))
+    noise = np.ones(flat.shape, dtype=opmath)
+    noise[negative] = (u * (hi - lo) + lo).astype(opmath)
+    with np.errstate(all="ignore"):
+        array = (flat.astype(opmath, copy=False) * noise).astype(a.dtype).reshape(a.shape)
+    out = wrap(array, input._dtype)
+    if _records(input):
+        node = new_node(node_cls, (edge(input),), out._array)
+        node.self_ = SavedTensor(input)
+        node.noise = SavedTensor(wrap(noise.astype(a.dtype).reshape(a.shape), input._dtype))
+        node.negative_slope = None
+        set_history(out, node)
+    return out
 
 
 def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
           training: bool = False, inplace: bool = False) -> Tensor:
-    """Randomized leaky relu; in evaluation the slope is the mean (lower + upper) / 2."""
+    """Randomized leaky relu: in training each element <= 0 is scaled by its own slope drawn
+    uniformly from [lower, upper) (torch's stream); in evaluation by (lower + upper) / 2."""
     _check_tensor(input, "rrelu")
     if lower > upper:
         raise RuntimeError("Lower bound should be less than or equal to the upper bound")
     if training:
-        raise NotImplementedError("rrelu with training=True is not implemented in ember")
+        if inplace:
+            return apply_inplace(input, _rrelu_train, lower, upper, RreluWithNoiseBackward1)
+        return _rrelu_train(input, lower, upper)
     slope = (lower + upper) / 2
     if inplace:
-        return apply_inplace(input, _leaky_relu, slope, RreluWithNoiseBackward1)
-    return _leaky_relu(input, slope, RreluWithNoiseBackward0)
+        return apply_inplace(input, _rrelu_eval, slope, RreluWithNoiseBackward1)
+    return _rrelu_eval(input, slope, RreluWithNoiseBackward0)
+
+
+def _rrelu_eval(input: Tensor, slope: float, node_cls) -> Tensor:
+    _need_float(input, "leaky_relu_cpu")
+    return _pointwise(input, lambda a: np.where(a > 0, a, a * slope), node_cls,
+                      negative_slope=slope, noise=None)
 
 
 def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
