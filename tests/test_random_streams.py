@@ -272,6 +272,18 @@ def test_randn_large(n, dtype):
     assert_continues(gen)
 
 
+@avx2_only
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_randn_large_threaded_fill(threads, monkeypatch):
+    """Large float fills may be split between threads: same values and state as torch."""
+    monkeypatch.setattr(R, "FILL_THREADS", threads)
+    n = R._BM_PAIRS * 2 * 5 + 37  # five chunks and a ragged tail
+    gen = seeded(threads)
+    assert_bits(torch.randn(n), R.normal(gen, (n,), np.float32))
+    assert_bits(torch.empty(n).normal_(-2.5, 0.75), R.normal(gen, (n,), np.float32, -2.5, 0.75))
+    assert_continues(gen)
+
+
 def test_float_kernel_needs_no_midpoint_fixups():
     """The float Box-Muller kernel rounds three fmas through a double without checking for
     double rounding; over all 2**24 possible words it must equal the checked version."""

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from fractions import Fraction
 from typing import Union
 
@@ -682,48 +683,105 @@ class _BoxMuller32:
 
 
 _BM_PAIRS = 32768
+# Fills of at least this many chunks are shared between two threads (see _normal_fill_f32).
+_THREAD_MIN_CHUNKS = 4
+FILL_THREADS = 1
+
+
+class _Chunks:
+    """Hands out the chunks of one fill in order and draws each chunk's words as it does, so
+    the stream is consumed in the same order whichever thread computes which chunk."""
+
+    def __init__(self, gen: Generator, nb: int, cb: int) -> None:
+        self.gen, self.nb, self.cb = gen, nb, cb
+        self.next = 0
+        self.lock = threading.Lock()
+        self.failed = False
+
+    def take(self):
+        with self.lock:
+            s = self.next
+            if s >= self.nb or self.failed:
+                return None
+            e = self.next = min(s + self.cb, self.nb)
+            return s, e, self.gen._random(16 * (e - s))
+
+
+def _fill_worker(chunks: _Chunks, dst: np.ndarray, mean32, std32) -> None:
+    """Box-Muller on chunks taken from ``chunks`` until none is left, each written to its
+    own blocks of ``dst``: what a chunk produces depends only on its words."""
+    bm = _BoxMuller32(chunks.cb * 8)
+    w32 = np.empty(chunks.cb * 16, dtype=np.uint32)
+    plain = std32 == 1 and mean32 == 0
+    try:
+        while (job := chunks.take()) is not None:
+            s, e, words = job
+            m = (e - s) * 8
+            w = w32[: 2 * m]
+            w[...] = words
+            np.bitwise_and(w, _K_MASK24, w)
+            halves = w.view("V32").reshape(e - s, 2)
+            a, b = bm.a[:m], bm.b[:m]
+            a.view("V32")[:] = halves[:, 0]
+            b.view("V32")[:] = halves[:, 1]
+            radius_zero = plain and a.min() == 0
+            rad = bm.log_radius(a)
+            sn, cs = bm.sincos(b)
+            np.multiply(rad, cs, cs)
+            np.multiply(rad, sn, sn)
+            if radius_zero:
+                # fma(n, 1, 0) turns -0 into +0; a product is -0 only where the radius is 0
+                hit = rad == 0
+                cs[hit] = 0
+                sn[hit] = 0
+            elif not plain:
+                cs[:] = _fma32(cs, std32, mean32)
+                sn[:] = _fma32(sn, std32, mean32)
+            dst[s:e, 0] = cs.view("V32")
+            dst[s:e, 1] = sn.view("V32")
+    except BaseException:
+        chunks.failed = True
+        raise
 
 
 def _normal_fill_f32(gen: Generator, nb: int, mean: float, std: float,
                      out: np.ndarray | None = None) -> np.ndarray:
     """NormalFill16<float> (AVX2) on ``nb`` blocks of 16 fresh words: per block the cosine
     half then the sine half.  Words are drawn chunk by chunk to stay in cache.  Writes into
-    ``out`` (contiguous float32, ``16 * nb`` long) when given, saving a copy."""
+    ``out`` (contiguous float32, ``16 * nb`` long) when given, saving a copy.
+
+    Large fills run on ``FILL_THREADS`` threads (NumPy releases the GIL inside ufuncs and
+    while drawing words); chunks are drawn in order under a lock and each lands in its own
+    slice, so the values and the generator's state do not depend on the scheduling."""
     if out is None:
         out = np.empty(nb * 16, dtype=np.float32)
     if nb == 0:
         return out
     dst = out.view("V32").reshape(nb, 2)
-    mean32, std32 = _f32(mean), _f32(std)
-    plain = std32 == 1 and mean32 == 0
-    bm = _BoxMuller32(min(_BM_PAIRS, nb * 8))
-    cb = bm.pairs // 8
-    w32 = np.empty(cb * 16, dtype=np.uint32)
-    for s in range(0, nb, cb):
-        e = min(s + cb, nb)
-        m = (e - s) * 8
-        w = w32[: 2 * m]
-        w[...] = gen._random(2 * m)
-        np.bitwise_and(w, _K_MASK24, w)
-        halves = w.view("V32").reshape(e - s, 2)
-        a, b = bm.a[:m], bm.b[:m]
-        a.view("V32")[:] = halves[:, 0]
-        b.view("V32")[:] = halves[:, 1]
-        rad = bm.log_radius(a)
-        sn, cs = bm.sincos(b)
-        np.multiply(rad, cs, cs)
-        np.multiply(rad, sn, sn)
-        if plain:
-            # fma(n, 1, 0) turns -0 into +0; a product is -0 only where the radius is 0
-            if not rad.all():
-                hit = rad == 0
-                cs[hit] = 0
-                sn[hit] = 0
-        else:
-            cs[:] = _fma32(cs, std32, mean32)
-            sn[:] = _fma32(sn, std32, mean32)
-        dst[s:e, 0] = cs.view("V32")
-        dst[s:e, 1] = sn.view("V32")
+    cb = min(_BM_PAIRS, nb * 8) // 8
+    chunks = _Chunks(gen, nb, cb)
+    args = (chunks, dst, _f32(mean), _f32(std))
+    if FILL_THREADS > 1 and nb >= _THREAD_MIN_CHUNKS * cb:
+        errors = []
+
+        def run():
+            try:
+                _fill_worker(*args)
+            except BaseException as exc:  # re-raised in the calling thread
+                errors.append(exc)
+
+        helpers = [threading.Thread(target=run, daemon=True) for _ in range(FILL_THREADS - 1)]
+        for h in helpers:
+            h.start()
+        try:
+            _fill_worker(*args)
+        finally:
+            for h in helpers:
+                h.join()
+        if errors:
+            raise errors[0]
+        return out
+    _fill_worker(*args)
     return out
 
 
