@@ -174,8 +174,40 @@ add_entry("scatter_reduce", _scatter_reduce,
               ("float index", lambda m: m.scatter_reduce(m.ones(3, 4), 0, L(m, [[0.0]]),
                                                          m.ones(1, 1), "sum")),
           ))
-add_entry("scatter_reduce_prod", _scatter_reduce, _with_reduce(("prod",)), covers=(),
-          differentiable=False)
+def _sprinkle_zeros(make):
+    """Samples with zeros in self and src (every third element from an offset, or none): the
+    cases torch's product gradient treats apart, one or several zeros meeting at a position."""
+    def with_zeros(grad):
+        def zero(sample, offset):
+            if offset is None:
+                return sample
+            x, index, src = (a.copy() for a in sample.arrays)
+            x.reshape(-1)[offset::3] = 0
+            src.reshape(-1)[(offset + 1) % 3::2] = 0
+            return Sample((x, index, src), sample.kwargs, sample.noncontig)
+
+        return make(grad).flatmap(lambda s: st.sampled_from((None, 0, 1, 2)).map(
+            lambda k: zero(s, k)))
+
+    return with_zeros
+
+
+def _prod_twice_with_zeros(m, include_self=True):
+    """The second derivative through two zeros of src scattered to the same position."""
+    x = m.tensor([2.0, 3.0], requires_grad=True)
+    src = m.tensor([0.0, 0.0, 4.0], requires_grad=True)
+    y = m.scatter_reduce(x, 0, L(m, [0, 0, 1]), src, "prod", include_self=include_self)
+    grad_src = m.autograd.grad(y.sum(), src, create_graph=True)[0]
+    return m.autograd.grad(grad_src.sum(), src)
+
+
+add_entry("scatter_reduce_prod", _scatter_reduce, _sprinkle_zeros(_with_reduce(("prod",))),
+          covers=(), errors=(
+              ("double backward through two zeros at one position", _prod_twice_with_zeros),
+              ("same without self", lambda m: _prod_twice_with_zeros(m, False)),
+              ("float index", lambda m: m.scatter_reduce(m.ones(3, 4), 0, L(m, [[0.0]]),
+                                                         m.ones(1, 1), "prod")),
+          ))
 add_entry("scatter_reduce_", lambda m, x, i, s, dim, reduce, include_self: x.clone(
 ).scatter_reduce_(dim, i, s, reduce, include_self=include_self),
           lambda grad: _with_reduce(("sum", "mean", "amax"))(True), covers=())

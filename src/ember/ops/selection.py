@@ -317,11 +317,12 @@ class ScatterReduceBackward0(Node):
         if reduce in ("max", "min"):  # accepted by the forward only
             raise RuntimeError("Expected 'reduce' to be one of 'sum', 'prod', 'mean', 'amax', "
                                f"'amin' but got {reduce}.")
-        if reduce == "prod":
-            raise NotImplementedError(
-                "ember: the derivative of scatter_reduce with reduce='prod' is not implemented")
         grad_self = grad_src = None
-        if reduce == "sum":
+        if reduce == "prod":
+            grad_self, grad_src = self._prod_grads(g, xp, shape)
+            if not self.include_self:
+                grad_self = xp.where(self.hit, 0.0, grad_self)
+        elif reduce == "sum":
             grad_self = g
             if not self.include_self:
                 grad_self = xp.where(self.hit, 0, g)
@@ -359,6 +360,73 @@ class ScatterReduceBackward0(Node):
         if src_shape is not None and tuple(grad_src.shape) != src_shape:
             grad_src = xp.reshape(grad_src, src_shape)
         return grad_self, grad_src
+
+
+    def _prod_grads(self, g, xp, shape):
+        """torch's rule for products: d/dself = grad * (the product with self taken as 1 where
+        self is 0) / self (so a zero self still gets the other factors' product); d/dsrc =
+        grad * result / src, except a src that is its position's only zero gets the product
+        of the rest, and a position with two or more zeros gives 0 (and refuses a further
+        derivative, as torch's Error node does)."""
+        self_ = xp.saved(self.self_)
+        src = xp.saved(self.src)
+        result = xp.saved_output(self.result, self)
+        if not self.self_sizes:
+            self_, result = xp.reshape(self_, shape), xp.reshape(result, shape)
+        src = src[tuple(slice(0, n) for n in self.index_shape)] if src.ndim else (
+            xp.reshape(src, (1,)))
+        key = self.key
+        masked_self = xp.where(self_ == 0, 1.0, self_)
+        grad_self = g * self._scatter_prod(xp, masked_self, src, shape) / masked_self
+        src_zero = src == 0
+        zeros_at = xp.put_at(shape, key, xp.where(src_zero, 1.0, 0.0), src, accumulate=True)
+        zeros_at = zeros_at[key]
+        single_zero = src_zero & (zeros_at == 1)
+        rest = self._scatter_prod(xp, self_, xp.where(single_zero, 1.0, src), shape)
+        grad_src = xp.where(single_zero, (g * rest)[key],
+                            (g * result)[key] / xp.where(src_zero, 1.0, src))
+        if isinstance(grad_src, Tensor) and grad_src._requires_grad and bool(
+                (zeros_at > 1).any()):
+            grad_src = _refuse_double_backward(grad_src)
+        return grad_self, grad_src
+
+    def _scatter_prod(self, xp, base, values, shape):
+        """base (self's shape) with ``values`` multiplied in at ``key``, honouring include_self;
+        in the tensor world through scatter_reduce itself (so it differentiates again)."""
+        if not isinstance(base, Tensor):
+            out = np.array(base, copy=True)
+            if not self.include_self:
+                out[self.hit] = 1
+            if values.size:
+                np.multiply.at(out, self.key, values)
+            return out
+        if not values.numel():
+            return base if self.include_self else xp.where(
+                wrap(self.hit, D.bool_), 1.0, base)
+        flat = np.ravel_multi_index(np.broadcast_arrays(*self.key), shape).reshape(-1)
+        out = scatter_reduce(xp.reshape(base, (-1,)), 0, wrap(flat, D.int64),
+                             xp.reshape(values, (-1,)), "prod", include_self=self.include_self)
+        return xp.reshape(out, shape)
+
+
+class _ScatterProdError(Node):
+    """torch's Error node: differentiating it raises."""
+
+    __slots__ = ()
+
+    def name(self) -> str:
+        return "Error"
+
+    def backward(self, grad, xp):
+        raise RuntimeError(
+            "scatter_reduce(): Double backward is unsupported for src when >1 zeros in src are "
+            "scattered to the same position in self")
+
+
+def _refuse_double_backward(t: Tensor) -> Tensor:
+    out = wrap(t._array, t._dtype)
+    node = new_node(_ScatterProdError, (edge(t),), out._array)
+    return set_history(out, node)
 
 
 _REDUCE_UFUNCS = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum,
