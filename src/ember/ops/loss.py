@@ -14,6 +14,7 @@ import numpy as np
 
 from ember import _dtype as D
 from ember.autograd.grad_mode import no_grad
+from ember.autograd.xp import ARRAY_MATH
 from ember.ops import activation as A
 from ember.ops import elementwise as E
 from ember.ops import reduction as R
@@ -466,6 +467,11 @@ class NllLossBackward0(Node):
         coef = self.coef  # -weight[target], 0 where ignored; the target's shape
         if self.reduction == "mean" and self.total_weight != 0:
             coef = coef / self.total_weight
+        if xp is ARRAY_MATH and len(self.self_shape) == 2 and self.reduction != "none":
+            # the (N, C) batch: one fancy assignment instead of put_along_axis's set-up
+            out = np.zeros(self.self_shape, dtype=np.result_type(coef, grad))
+            out[np.arange(self.self_shape[0]), self.index[:, 0]] = coef * grad
+            return (out,)
         values = _const(np.expand_dims(coef, self.class_dim), grad)
         if self.reduction == "none":
             values = values * xp.unsqueeze(grad, self.class_dim)
@@ -518,6 +524,11 @@ def _nll(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str,
             f"weight tensor should be defined either for all {classes} classes or no classes "
             f"but got weight tensor of shape: {list(weight._array.shape)}")
     t = target._array.astype(np.int64, copy=False)
+    x = input._array
+    if weight is None and x.ndim == 2 and x.size and t.ndim == 1:
+        low, high = t.min(), t.max()
+        if 0 <= low and high < classes and not low <= ignore_index <= high:
+            return _nll_all_valid(input, t, reduction, node_cls)
     valid = t != ignore_index
     outside = (t < 0) | (t >= classes)
     if outside.any():  # ignored targets are usually outside too: only then look closer
@@ -557,6 +568,33 @@ def _nll(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str,
         node.self_shape = x.shape
         if node_cls is NllLoss2DBackward0:
             node.permuted = check_layout and _dense_permuted(x)
+        set_history(out, node)
+    return out
+
+
+def _nll_all_valid(input: Tensor, t: np.ndarray, reduction: str, node_cls) -> Tensor:
+    """``_nll`` of an (N, C) batch without weights whose targets all count (the training
+    step's case): the same values, without the masks for ignored or out-of-range targets."""
+    x = input._array
+    n = t.shape[0]
+    picked = x[np.arange(n), t]
+    losses = -picked  # -1 * picked: the weights are all one
+    total_weight = x.dtype.type(n)
+    with np.errstate(all="ignore"):
+        if reduction == "none":
+            array = losses
+        elif reduction == "sum":
+            array = np.asarray(losses.sum(), dtype=x.dtype)
+        else:
+            array = np.asarray(losses.sum() / total_weight, dtype=x.dtype)
+    out = wrap(array, input._dtype)
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(node_cls, (edge(input),), array)
+        node.self_ = SavedTensor(input)
+        node.coef = np.full(n, -1, dtype=x.dtype)
+        node.index, node.class_dim = t.reshape(n, 1), 1
+        node.reduction, node.total_weight = reduction, total_weight
+        node.self_shape = x.shape
         set_history(out, node)
     return out
 
