@@ -279,7 +279,8 @@ def test_param_group_checks_and_named_parameters_as_torch():
             model(lib.ones(4, 3)).pow(2).sum().backward()
             opt.step()
         state = opt.state_dict()
-        out += [state["param_groups"], list(model.parameters()), repr(opt)]
+        out += [state["param_groups"], list(model.parameters()), repr(opt),
+                type(opt.state).__name__, opt.state[lib.ones(1)]]
         # a float32 optimizer's state loads into a float64 model's optimizer, cast
         double = lib.nn.Sequential(lib.nn.Linear(3, 2), lib.nn.Tanh(),
                                    lib.nn.Linear(2, 1)).double()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import sys
 import warnings
+from collections import defaultdict
 from typing import Any, Iterable
 
 from ember._graph_health import _CHECK_AT_STEPS, check_for_kept_graphs
@@ -25,7 +26,7 @@ class Optimizer:
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
-        self.state: dict = {}
+        self.state: defaultdict = defaultdict(dict)  # state[p] of an unseen p is {}
         self.param_groups: list[dict] = []
         if isinstance(params, Tensor):
             raise TypeError(
@@ -140,8 +141,9 @@ class Optimizer:
                              "the size of optimizer's group")
         id_map = dict(zip((i for s in groups for i in s["params"]),
                           (p for g in self.param_groups for p in g["params"])))
-        self.state = {id_map[i]: self._cast_state(id_map[i], None, fields)
-                      for i, fields in state_dict["state"].items() if i in id_map}
+        self.state = defaultdict(dict, {
+            id_map[i]: self._cast_state(id_map[i], None, fields)
+            for i, fields in state_dict["state"].items() if i in id_map})
         for group, saved in zip(self.param_groups, groups):
             for k, v in saved.items():
                 if k != "params":
