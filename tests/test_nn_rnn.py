@@ -401,3 +401,37 @@ def test_pack_sequence_and_errors():
         return out
 
     check(program)
+
+
+@pytest.mark.parametrize("cfg", [{}, {"batch_first": True},
+                                 {"norm_first": True, "batch_first": True},
+                                 {"activation": "gelu"}], ids=str)
+@pytest.mark.parametrize("evaluate", [False, True])
+def test_transformer_encoder_key_padding_and_eval(cfg, evaluate):
+    """src_key_padding_mask, a causal mask through the stack, and eval mode (where torch
+    takes its fused fast path) against torch."""
+
+    def program(lib):
+        lib.manual_seed(0)
+        layer = lib.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, **cfg)
+        stack = lib.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        if evaluate:
+            layer.eval()
+            stack.eval()
+        bf = cfg.get("batch_first", False)
+        x = lib.randn(*((2, 5, 8) if bf else (5, 2, 8)), requires_grad=not evaluate)
+        pad = lib.zeros(2, 5, dtype=lib.bool)
+        pad[0, -2:] = True
+        causal = lib.nn.Transformer.generate_square_subsequent_mask(5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            y1 = layer(x, src_key_padding_mask=pad)
+            y2 = stack(x, mask=causal, is_causal=True)
+            y3 = stack(x, src_key_padding_mask=pad)
+        out = [y1.detach(), y2.detach(), y3.detach()]
+        if not evaluate:
+            (y1.sum() + y2.sum() + y3.sum()).backward()
+            out.append(x.grad)
+        return out
+
+    check(program, **CLOSE)
