@@ -1115,6 +1115,11 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     return _split_by_size(tensor, int(split_size_or_sections), dim)
 
 
+def _split_method(self: Tensor, split_size, dim: int = 0) -> tuple:
+    """Tensor.split: torch names the method's size argument ``split_size``."""
+    return split(self, split_size, dim)
+
+
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     """At most ``chunks`` views of equal size (the last may be smaller) along ``dim``."""
     if input._array.ndim == 0:
@@ -1754,7 +1759,7 @@ TENSOR_METHODS: dict = {
 }
 TENSOR_METHODS.update({
     "repeat": repeat, "split_with_sizes": split_with_sizes, "contiguous": _contiguous,
-    "flip": _flip_method, "tile": _tile_method,
+    "flip": _flip_method, "tile": _tile_method, "split": _split_method,
     "scatter_": scatter_, "scatter_add_": scatter_add_, "scatter_reduce_": scatter_reduce_,
     "index_add_": index_add_,
     "index_copy_": index_copy_, "index_fill_": index_fill_, "masked_fill_": masked_fill_,
