@@ -294,3 +294,53 @@ def test_model_state_dicts_move_between_ember_and_torch_models(tmp_path, fmt):
         str(v.dtype) for v in e_model.state_dict().values()]
     np.testing.assert_allclose(back(torch.tensor(x)).detach().numpy(),
                                e_model(ember.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_training_checkpoints_move_between_torch_and_ember():
+    """A checkpoint dict (model, optimizer and scheduler state, epoch) saved by torch resumes
+    training in ember on torch's path, and ember's checkpoint (torch format) loads in torch."""
+    torch.manual_seed(0)
+    t_model = torch.nn.Linear(3, 2)
+    t_opt = torch.optim.Adam(t_model.parameters(), lr=0.01, amsgrad=True)
+    t_sched = torch.optim.lr_scheduler.StepLR(t_opt, 2)
+    x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)
+
+    def t_step():
+        t_opt.zero_grad()
+        t_model(torch.tensor(x)).pow(2).sum().backward()
+        t_opt.step()
+        t_sched.step()
+
+    for _ in range(3):
+        t_step()
+    buffer = io.BytesIO()
+    torch.save({"model": t_model.state_dict(), "optim": t_opt.state_dict(),
+                "sched": t_sched.state_dict(), "epoch": 3}, buffer)
+    checkpoint = loaded(buffer.getvalue())
+    assert checkpoint["epoch"] == 3
+    e_model = ember.nn.Linear(3, 2)
+    e_model.load_state_dict(checkpoint["model"])
+    e_opt = ember.optim.Adam(e_model.parameters(), lr=0.01, amsgrad=True)
+    e_opt.load_state_dict(checkpoint["optim"])
+    e_sched = ember.optim.lr_scheduler.StepLR(e_opt, 2)
+    e_sched.load_state_dict(checkpoint["sched"])
+    for _ in range(4):
+        t_step()
+        e_opt.zero_grad()
+        e_model(ember.tensor(x)).pow(2).sum().backward()
+        e_opt.step()
+        e_sched.step()
+        assert e_sched.get_last_lr() == t_sched.get_last_lr()
+        np.testing.assert_allclose(e_model.weight.detach().numpy(),
+                                   t_model.weight.detach().numpy(), rtol=1e-6, atol=1e-7)
+    back = torch.load(io.BytesIO(saved({"model": e_model.state_dict(),
+                                        "optim": e_opt.state_dict(),
+                                        "sched": e_sched.state_dict()}, format="torch")),
+                      weights_only=True)
+    assert back["optim"]["param_groups"] == t_opt.state_dict()["param_groups"]
+    fresh = torch.optim.Adam(t_model.parameters(), lr=0.01, amsgrad=True)
+    fresh.load_state_dict(back["optim"])
+    t_model.load_state_dict(back["model"])
+    for key, value in t_opt.state_dict()["state"][0].items():
+        np.testing.assert_allclose(fresh.state_dict()["state"][0][key].numpy(), value.numpy(),
+                                   rtol=1e-6, atol=1e-7)
