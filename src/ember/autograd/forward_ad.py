@@ -25,6 +25,8 @@ from __future__ import annotations
 import weakref
 from collections import namedtuple
 
+import numpy as np
+
 from ember.autograd.grad_mode import grad_state
 from ember.autograd.graph import AccumulateGrad, Node, _next_sequence_nr, new_node
 
@@ -323,12 +325,146 @@ def _tangents(root):
 
 
 def _jvp(node, input_tangents: list) -> list:
-    """The tangents of ``node``'s outputs from its inputs' tangents."""
+    """The tangents of ``node``'s outputs from its inputs' tangents.
+
+    A floating output of a node some of whose inputs carry tangents gets a tangent (zeros
+    where the op is locally constant), as in torch.
+    """
     from ember.autograd.function import BackwardCFunction
 
     if isinstance(node, BackwardCFunction) and _has_own_jvp(node):
         return _function_jvp(node, input_tangents)
-    return _jvp_by_double_vjp(node, input_tangents)
+    rule = _RULES.get(node.name())
+    result = rule(node, input_tangents) if rule is not None else NotImplemented
+    if result is NotImplemented:
+        result = _jvp_by_double_vjp(node, input_tangents)
+    like = next(t for t in input_tangents if t is not None)
+    return [r if r is not None else _zeros(shape, dtype, like)
+            for r, (shape, dtype) in zip(result, node._out_meta)]
+
+
+def _zeros(shape, dtype, like):
+    from ember._dtype import from_numpy_dtype
+    from ember._tensor import _wrap
+
+    dtype = np.dtype(dtype) if dtype is not None else like._array.dtype
+    if dtype.kind != "f":  # e.g. x.eq_(y): a bool result written into a float tensor
+        dtype = like._array.dtype
+    return _wrap(np.zeros(shape, dtype), from_numpy_dtype(dtype))
+
+
+# ----- explicit JVP rules: ops whose backward formula cannot give the JVP -----------------------
+# (torch's reverse mode rejects an index smaller than src in scatter's backward, pixel_shuffle's
+# backward of an empty gradient, and differentiating hardsigmoid's backward; its forward mode
+# has rules for all of them.) They run on arrays: tangents carry no graph of their own here.
+def _array(t, shape, dtype):
+    return t._array if t is not None else np.zeros(shape, dtype)
+
+
+def _wrap_like(array, dtype):
+    from ember._dtype import from_numpy_dtype
+    from ember._tensor import _wrap
+
+    array = np.asarray(array, dtype=dtype)
+    return _wrap(array, from_numpy_dtype(array.dtype))
+
+
+def _scatter_jvp(node, tangents, add: bool) -> list:
+    (shape, dtype), = node._out_meta
+    out = _array(tangents[0], shape, dtype).reshape(shape or (1,)).copy()
+    if len(node.next_functions) > 1:  # a src tensor (not a scalar value)
+        src_shape = node.src_shape or (1,)
+        src = _array(tangents[1], src_shape, dtype).reshape(src_shape)
+        region = src[tuple(slice(0, n) for n in node.index_shape)]
+        if region.size:
+            if add:
+                np.add.at(out, node.key, region)
+            else:
+                out[node.key] = region
+    elif not add:
+        out[node.key] = 0  # overwritten by a number
+    return [_wrap_like(out.reshape(shape), dtype)]
+
+
+def _scatter_reduce_jvp(node, tangents) -> list:
+    if node.reduce in ("max", "min"):  # torch's forward mode gives these a zero tangent
+        return [None]
+    return NotImplemented
+
+
+def _pixel_jvp(down: bool):
+    def rule(node, tangents) -> list:
+        from ember.nn import functional as F
+
+        t = tangents[0].detach()
+        if down:
+            return [F.pixel_unshuffle(t, node.downscale_factor)]
+        return [F.pixel_shuffle(t, node.upscale_factor)]
+
+    return rule
+
+
+def _hardsigmoid_jvp(node, tangents) -> list:
+    x = node.self_.tensor._array
+    t = tangents[0]._array
+    return [_wrap_like(np.where((x > -3) & (x < 3), t / 6, 0), x.dtype)]
+
+
+def _det_jvp(node, tangents) -> list:
+    # det(A) * trace(A^-1 dA); a singular A gets 0, as torch's forward mode gives
+    a = node.A.tensor._array
+    det = np.linalg.det(a)
+    da = tangents[0]._array
+    singular = det == 0
+    safe = np.where(singular[..., None, None], np.eye(a.shape[-1], dtype=a.dtype), a)
+    trace = np.trace(np.linalg.solve(safe, da), axis1=-2, axis2=-1) if a.size else 0 * det
+    return [_wrap_like(np.where(singular, 0, det * trace), a.dtype)]
+
+
+def _xlogy_np(x, y):
+    with np.errstate(all="ignore"):
+        return np.where(np.isnan(y), np.nan, np.where(x == 0, 0.0, x * np.log(y)))
+
+
+def _xlogy_jvp(node, tangents) -> list:
+    # torch's rule: xlogy(self_t, other) (0 where self == 0 and other <= 0) + other_t * self /
+    # other. The backward formula's xlogy(grad, other) has a kink at grad == 0, exactly where
+    # the double-vjp evaluates it.
+    (shape, dtype), = node._out_meta
+    x = node.self_.tensor._array
+    scalar_other = len(node.next_functions) == 1
+    y = np.asarray(node.other if scalar_other else node.other.tensor._array)
+    out = np.zeros(shape, dtype)
+    with np.errstate(all="ignore"):
+        if tangents[0] is not None:
+            out = out + np.where((x == 0) & (y <= 0), 0.0, _xlogy_np(tangents[0]._array, y))
+        if not scalar_other and tangents[1] is not None:
+            out = out + tangents[1]._array * x / y
+    return [_wrap_like(np.broadcast_to(out, shape), dtype)]
+
+
+def _prelu_jvp(node, tangents) -> list:
+    # torch's rule: the tangent of x where x >= 0 (its backward takes weight's slope at 0)
+    (shape, dtype), = node._out_meta
+    x = node.self_.tensor._array
+    w = node.weight.tensor._array.reshape(node.weight_view)
+    tx = _array(tangents[0], x.shape, dtype)
+    tw = _array(tangents[1], w.shape, dtype).reshape(node.weight_view)
+    return [_wrap_like(np.where(x >= 0, tx, w * tx + tw * x), dtype)]
+
+
+_RULES = {
+    "XlogyBackward0": _xlogy_jvp,
+    "XlogyBackward2": _xlogy_jvp,
+    "PreluKernelBackward0": _prelu_jvp,
+    "ScatterBackward0": lambda node, t: _scatter_jvp(node, t, add=False),
+    "ScatterAddBackward0": lambda node, t: _scatter_jvp(node, t, add=True),
+    "ScatterReduceBackward0": _scatter_reduce_jvp,
+    "PixelShuffleBackward0": _pixel_jvp(down=False),
+    "PixelUnshuffleBackward0": _pixel_jvp(down=True),
+    "HardsigmoidBackward0": _hardsigmoid_jvp,
+    "LinalgDetBackward0": _det_jvp,
+}
 
 
 def _jvp_by_double_vjp(node, input_tangents: list) -> list:
@@ -339,8 +475,10 @@ def _jvp_by_double_vjp(node, input_tangents: list) -> list:
     from ember.ops._tensor_math import TENSOR_MATH
 
     with enable_grad():
+        like = next(t for t in input_tangents if t is not None)._array.dtype
         dummies = [
-            zeros(shape, dtype=from_numpy_dtype(dtype), requires_grad=True)
+            zeros(shape, dtype=from_numpy_dtype(dtype if np.dtype(dtype).kind == "f" else like),
+                  requires_grad=True)
             for shape, dtype in node._out_meta
         ]
         grad_in = node.backward(dummies[0] if len(dummies) == 1 else dummies, TENSOR_MATH)
