@@ -102,6 +102,20 @@ ACTIVATIONS = [
     ("silu_inplace", lambda nn: nn.SiLU(inplace=True)),
     ("dropout_eval_like", lambda nn: nn.Dropout(0.0)),
     ("alpha_dropout_p0", lambda nn: nn.AlphaDropout(0.0)),
+    ("relu6_inplace", lambda nn: nn.ReLU6(inplace=True)),
+    ("hardsigmoid_inplace", lambda nn: nn.Hardsigmoid(inplace=True)),
+    ("hardswish_inplace", lambda nn: nn.Hardswish(inplace=True)),
+    ("celu_inplace", lambda nn: nn.CELU(0.7, inplace=True)),
+    ("selu_inplace", lambda nn: nn.SELU(inplace=True)),
+    ("mish_inplace", lambda nn: nn.Mish(inplace=True)),
+    ("threshold_inplace", lambda nn: nn.Threshold(0.2, -1.0, inplace=True)),
+    ("rrelu_eval_inplace", lambda nn: nn.RReLU(inplace=True).eval()),
+    ("softmax_implicit_dim", lambda nn: nn.Softmax()),
+    ("log_softmax_implicit_dim", lambda nn: nn.LogSoftmax()),
+    ("softmin_implicit_dim", lambda nn: nn.Softmin()),
+    ("softplus_default", lambda nn: nn.Softplus()),
+    ("glu_negative_dim", lambda nn: nn.GLU(-4)),
+    ("leaky_relu_negative_slope", lambda nn: nn.LeakyReLU(-0.1)),
 ]
 
 
