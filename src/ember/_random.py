@@ -490,8 +490,8 @@ def _k(v, dt) -> np.ndarray:
     return np.array(v, dtype=dt)
 
 
-_K_TWO24, _K_23, _K_22, _K_9, _K_8, _K_31 = (
-    _k(v, np.int32) for v in (1 << 24, 23, 22, 9, 8, 31))
+_K_TWO24, _K_23, _K_22, _K_30, _K_31 = (
+    _k(v, np.int32) for v in (1 << 24, 23, 22, 30, 31))
 _K_LOG_G, _K_LOG_XB, _K_FRAC, _K_OCT_BIAS, _K_SIGN32 = (
     _k(v, np.int32) for v in (_LOG_G, _LOG_XB, 0x7FFFFF, _OCT_BIAS, _SIGN32))
 _K_MASK24 = _k(0xFFFFFF, np.uint32)
@@ -624,8 +624,7 @@ class _BoxMuller32:
         th[...] = bi
         np.multiply(th, _K_TWO_PI_ULP, th)  # 2pi * u, rounded
         # octant: j = (int(theta * 4/pi) + 1) & ~1, kept as jj = j / 2; over the 2**24
-        # possible words this is (b + 2**21) >> 22, and bits 22, 23 of b + 2**21 are jj's
-        # low bits, which pick the swap and the signs below
+        # possible words this is (b + 2**21) >> 22
         np.add(bi, _K_OCT_BIAS, bi)
         np.right_shift(bi, _K_22, i1)
         # x = theta - j*pi/4 (extended precision), z = x*x
@@ -665,19 +664,18 @@ class _BoxMuller32:
         np.multiply(t, x64, t)
         np.add(t, x64, t)
         self._round_checked(t, sp, lambda i: (ys[i], xr[i], xr[i]))
-        # odd octants swap the polynomials (jj bit 0 = bit 22); sin flips sign when jj bit 1
-        # (bit 23) is set, cos when exactly one of the two is
-        spi, cpi = sp.view(np.int32), cp.view(np.int32)
-        np.left_shift(bi, _K_9, i2)  # sign bit: jj bit 0
-        np.right_shift(i2, _K_31, i3)  # -1 where odd
-        np.bitwise_xor(spi, cpi, i1)
-        np.bitwise_and(i1, i3, i1)
-        np.left_shift(bi, _K_8, i3)
-        np.bitwise_and(i3, _K_SIGN32, i3)  # sin's sign flip
-        np.bitwise_xor(i1, i3, i1)
-        np.bitwise_xor(spi, i1, spi)
-        np.bitwise_xor(cpi, i1, cpi)
-        np.bitwise_and(i2, _K_SIGN32, i2)
+        # odd octants swap the polynomials; sin flips sign when jj bit 1 is set, cos when
+        # exactly one of jj's two low bits is
+        spi, cpi, d = sp.view(np.int32), cp.view(np.int32), ys.view(np.int32)
+        np.left_shift(i1, _K_31, i2)  # jj bit 0 as the sign bit
+        np.right_shift(i2, _K_31, i3)  # -1 where the polynomials swap
+        np.left_shift(i1, _K_30, i1)
+        np.bitwise_and(i1, _K_SIGN32, i1)  # jj bit 1 as the sign bit: sin's flip
+        np.bitwise_xor(spi, cpi, d)
+        np.bitwise_and(d, i3, d)
+        np.bitwise_xor(d, i1, d)
+        np.bitwise_xor(spi, d, spi)
+        np.bitwise_xor(cpi, d, cpi)
         np.bitwise_xor(cpi, i2, cpi)
         return sp, cp
 
