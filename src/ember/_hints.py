@@ -2,46 +2,56 @@
 for an error about a graph node, the line of the user's code that created the node.
 
 The first line of every message stays torch's, so searching for it finds the same answers.
-The creation site costs one ``sys._getframe`` per recorded node: ``new_node`` stores the code
-object and bytecode offset of the first frame outside ember (not the line number, whose
-lookup is what would be slow); the line is worked out only when an error is reported.
+
+The creation site is recorded by ``new_node`` for every node, so it has to be cheap (the
+overhead benchmark's tiny ops cost ~40k instructions each; benchmarks/site_overhead.py
+measures the share recording takes). ``new_node`` looks at the frame two levels up, which is
+the user's code when the user called an op that creates its node itself (``x * y``,
+``x.sum()``): ``sys._getframe(2)`` returns that frame without building frame objects for the
+frames in between, and one set lookup of its file name (``USER_FILES``) tells it is not
+ember's. It then stores the code object and bytecode offset, not the line number, whose
+lookup is what would be slow; the line is worked out only when an error is reported.
+Anything else (an op reached through a helper, a composite op, a file seen for the first
+time) goes to ``user_site``, which walks out frame by frame. Every frame in between is
+looked at: a cached depth could not tell an ember-only path from one passing through user
+code called back by ember (a Module's ``forward`` inside ``nn.Sequential``, a hook) that
+happens to be as deep.
 """
 
 from __future__ import annotations
 
-import sys
+__all__ = ["USER_FILES", "creation_site", "site_location", "user_site", "with_hint"]
 
-__all__ = ["creation_site", "record_site", "with_hint"]
-
-_getframe = sys._getframe
-_depth: dict = {}  # node class -> frames between new_node and the user's code, as last seen
+USER_FILES: set = set()  # co_filename of code seen to be outside ember (the user's)
+_EMBER_FILES: set = set()  # ... and of ember's own modules
 
 
-def _inside_ember(frame) -> bool:
-    return (frame.f_globals.get("__package__") or "").startswith("ember")
+def _is_ember(frame) -> bool:
+    name = frame.f_globals.get("__name__") or ""
+    return name == "ember" or name.startswith("ember.")
 
 
-def record_site(cls) -> tuple:
-    """(code, offset) of the user's code creating a node of ``cls`` (called by new_node)."""
-    depth = _depth.get(cls, 2)
-    try:
-        frame = _getframe(depth)
-        # The cached depth may come from a longer path through ember (a composite op): then
-        # the frame just below must be ember's too, or the guess overshot the user's code.
-        stale = depth > 2 and not _inside_ember(_getframe(depth - 1))
-    except ValueError:  # shallower than usual (called at the top of a module)
-        depth, frame, stale = 1, _getframe(1), True
-    if stale or _inside_ember(frame):
-        depth, frame = 2, _getframe(2)
-        while frame.f_back is not None and _inside_ember(frame):
-            frame = frame.f_back
-            depth += 1
-        _depth[cls] = depth
-    return frame.f_code, frame.f_lasti
+def user_site(frame) -> tuple:
+    """(code, bytecode offset) of the first frame outside ember from ``frame`` outwards."""
+    while True:
+        code = frame.f_code
+        filename = code.co_filename
+        if filename in USER_FILES:
+            break
+        if filename not in _EMBER_FILES:
+            if not _is_ember(frame):
+                USER_FILES.add(filename)
+                break
+            _EMBER_FILES.add(filename)
+        back = frame.f_back
+        if back is None:  # all ember (an op run by ember itself at the bottom of a thread)
+            break
+        frame = back
+    return code, frame.f_lasti
 
 
-def creation_site(node) -> str | None:
-    """``file:line (in function)`` where ``node``'s forward op was called, if recorded."""
+def site_location(node) -> tuple[str, int, str] | None:
+    """(file, line, function) where ``node``'s forward op was called, if recorded."""
     site = getattr(node, "_site", None)
     if site is None:
         return None
@@ -51,7 +61,16 @@ def creation_site(node) -> str | None:
         if start <= offset < end and number is not None:
             line = number
             break
-    return f"{code.co_filename}:{line} (in {code.co_name})"
+    return code.co_filename, line, code.co_name
+
+
+def creation_site(node) -> str | None:
+    """``file:line (in function)`` where ``node``'s forward op was called, if recorded."""
+    location = site_location(node)
+    if location is None:
+        return None
+    filename, line, function = location
+    return f"{filename}:{line} (in {function})"
 
 
 # First-line beginnings of torch's messages, and what to tell the user.

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from sys import _getframe
 
-from ember._hints import record_site
+from ember._hints import USER_FILES, user_site
 
 _next_sequence_nr = itertools.count().__next__
 
@@ -163,7 +164,14 @@ def new_node(cls: type[Node], next_functions: tuple, out) -> Node:
     node._out_meta = ((out.shape, out.dtype),)
     node._released = False
     node._hooks = None
-    node._site = record_site(cls)
+    # creation site: the user's line that called the op (see ember._hints for the fast path)
+    try:
+        frame = _getframe(2)  # the caller of new_node's caller
+        code = frame.f_code
+        node._site = (code, frame.f_lasti) if code.co_filename in USER_FILES else user_site(frame)
+    except ValueError:  # no frame there: the op was called from the bottom of the stack
+        node._site = None
+    # end of creation site
     return node
 
 
