@@ -166,16 +166,23 @@ def test_node_hooks_run_in_registration_order_and_remove():
     check(program)
 
 
-@pytest.mark.parametrize("case", ["post_count", "pre_type"])
+@pytest.mark.parametrize("case", ["post_count", "pre_type", "post_shape", "pre_shape",
+                                  "pre_count", "pre_dtype"])
 def test_node_hook_errors(case):
     def program(lib):
         x = lib.ones(3, requires_grad=True)
         y = x * 2
-        if case == "post_count":
-            y.grad_fn.register_hook(lambda gi, go: (gi[0],))
-        else:
-            y.grad_fn.register_prehook(lambda go: go[0] * 3)
+        hooks = {
+            "post_count": lambda: y.grad_fn.register_hook(lambda gi, go: (gi[0],)),
+            "pre_type": lambda: y.grad_fn.register_prehook(lambda go: go[0] * 3),
+            "post_shape": lambda: y.grad_fn.register_hook(lambda gi, go: (lib.ones(2), None)),
+            "pre_shape": lambda: y.grad_fn.register_prehook(lambda go: (lib.ones(2),)),
+            "pre_count": lambda: y.grad_fn.register_prehook(lambda go: (go[0], go[0])),
+            "pre_dtype": lambda: y.grad_fn.register_prehook(lambda go: (go[0].double(),)),
+        }
+        hooks[case]()
         y.sum().backward()
+        return x.grad
 
     check(program)
 

@@ -229,8 +229,10 @@ def _forward_ad_check(func, inputs, diff, outputs, atol, rtol) -> None:
             with fwAD.dual_level():
                 from ember._tensor import _wrap
 
-                dual = fwAD.make_dual(t.detach(), _wrap(direction.reshape(t._array.shape),
-                                                        t._dtype))
+                # The primal keeps requires_grad, so a gradient taken inside ``func``
+                # (gradgradcheck's forward-over-reverse) sees a differentiable input.
+                dual = fwAD.make_dual(t.detach().requires_grad_(t.requires_grad),
+                                      _wrap(direction.reshape(t._array.shape), t._dtype))
                 args = list(inputs)
                 args[idx] = dual
                 outs = _outputs(func, args)
@@ -346,11 +348,17 @@ def gradgradcheck(
     else:
         grad_outputs = _as_tuple(grad_outputs)
     n_grads = len(grad_outputs)
+    # Which arguments are differentiated is fixed here: the checks may pass them back as
+    # forward-AD duals of detached values, whose requires_grad is then restored (as torch).
+    differentiable = {i for i, t in enumerate(inputs + grad_outputs)
+                      if _is_tensor(t) and t.requires_grad}
 
     def first_derivative(*args):
+        args = tuple(t.requires_grad_() if i in differentiable and not t.requires_grad else t
+                     for i, t in enumerate(args))
         ins, gouts = args[:len(args) - n_grads], args[len(args) - n_grads:]
-        outs = [o for o in _outputs(func, ins) if o._requires_grad]
-        diff_ins = [t for t in ins if _is_tensor(t) and t._requires_grad]
+        outs = [o for o in _outputs(func, ins) if o.requires_grad]
+        diff_ins = [t for i, t in enumerate(ins) if i in differentiable]
         grads = autograd.grad(outs, diff_ins, gouts, create_graph=True, allow_unused=True)
         return tuple(g for g in grads if g is not None)
 
