@@ -257,3 +257,91 @@ def test_sampler_options_against_torch():
 
     e, t = run_both(program)
     same(e, t)
+
+
+def _worker_datasets(lib, kind):
+    """Datasets whose samples depend on the worker: random draws (torch's, Python's,
+    NumPy's) and get_worker_info()."""
+    import random
+
+    data = lib.utils.data
+
+    class Draws(data.Dataset):
+        def __len__(self):
+            return 11
+
+        def __getitem__(self, i):
+            info = data.get_worker_info()
+            return {"t": lib.rand(2), "py": random.random(), "np": float(np.random.rand()),
+                    "i": i, "w": -1 if info is None else info.id,
+                    "seed": 0 if info is None else info.seed % 1000}
+
+    class Shards(data.IterableDataset):
+        def __iter__(self):
+            info = data.get_worker_info()
+            lo, step = (0, 1) if info is None else (info.id, info.num_workers)
+            base = lib.randint(0, 100, (1,)).item()
+            return iter([(i, base, lib.randn(1)) for i in range(lo, 13, step)])
+
+    class Uneven(data.IterableDataset):
+        def __iter__(self):
+            info = data.get_worker_info()
+            k = 0 if info is None else info.id
+            return iter(range(100 * k, 100 * k + 3 + 4 * k))
+
+    return {"draws": Draws, "shards": Shards, "uneven": Uneven}[kind]()
+
+
+def _reseed_numpy(worker_id):
+    np.random.seed(1000 + worker_id)
+
+
+WORKER_CASES = [
+    ("draws", {"batch_size": 3, "num_workers": 2, "shuffle": True}),
+    ("draws", {"batch_size": 2, "num_workers": 3}),
+    ("draws", {"batch_size": None, "num_workers": 2}),
+    ("draws", {"batch_size": 3, "num_workers": 2, "worker_init_fn": _reseed_numpy}),
+    ("draws", {"batch_size": 3, "num_workers": 2, "persistent_workers": True, "shuffle": True}),
+    ("shards", {"batch_size": 2, "num_workers": 2}),
+    ("shards", {"batch_size": 2, "num_workers": 3, "drop_last": True}),
+    ("shards", {"batch_size": None, "num_workers": 2}),
+    ("shards", {"batch_size": 4, "num_workers": 2, "persistent_workers": True}),
+    ("uneven", {"batch_size": 2, "num_workers": 3}),
+    ("uneven", {"batch_size": 2, "num_workers": 3, "drop_last": True}),
+]
+
+
+@pytest.mark.parametrize("kind,kwargs", WORKER_CASES,
+                         ids=[f"{k}-{i}" for i, (k, _) in enumerate(WORKER_CASES)])
+def test_workers_give_torchs_batches(kind, kwargs):
+    """num_workers > 0 replays torch's worker processes: per-worker seeds for torch, Python
+    and NumPy, worker_init_fn, get_worker_info, round-robin batches, persistent workers (two
+    epochs), and the main process's streams untouched."""
+    import random
+    import warnings
+
+    def program(lib):
+        lib.manual_seed(0)
+        random.seed(5)
+        np.random.seed(6)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loader = lib.utils.data.DataLoader(_worker_datasets(lib, kind), **kwargs)
+            epochs = [list(loader), list(loader)]
+        return epochs, lib.rand(2), random.random(), float(np.random.rand())
+
+    e, t = program(ember), program(torch)
+    same(e[:2], t[:2])
+    assert e[2:] == t[2:]
+
+
+def test_pin_memory_warns_as_torch():
+    import warnings
+
+    def program(lib):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            list(lib.utils.data.DataLoader(range(3), pin_memory=True))
+        return [str(w.message) for w in caught]
+
+    assert program(ember) == program(torch)

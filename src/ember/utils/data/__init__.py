@@ -1,7 +1,7 @@
 """``ember.utils.data``: datasets, samplers and the DataLoader."""
 
 from ember.utils.data._collate import default_collate, default_convert
-from ember.utils.data.dataloader import DataLoader
+from ember.utils.data.dataloader import DataLoader, WorkerInfo
 from ember.utils.data.dataset import (
     ChainDataset,
     ConcatDataset,
@@ -22,9 +22,12 @@ from ember.utils.data.sampler import (
 )
 
 
-def get_worker_info() -> None:
-    """Loading runs in the main process, so there is never worker information."""
-    return None
+def get_worker_info() -> WorkerInfo | None:
+    """Inside a DataLoader worker (replayed in this process): its id, number of workers,
+    seed and dataset copy; elsewhere None."""
+    from ember.utils.data import dataloader
+
+    return dataloader._worker_info
 
 
 __all__ = [

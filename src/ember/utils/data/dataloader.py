@@ -1,12 +1,24 @@
 """DataLoader: batches of a dataset, in sampler order, collated into tensors.
 
-Loading runs in the calling process. ``num_workers > 0`` is accepted and gives the same
-batches in the same order (torch's workers only parallelise the same fetches).
+Loading runs in the calling process. ``num_workers > 0`` replays what torch's worker
+processes would compute, in turn: each worker has its own copy of the dataset and its own
+random state (torch's, Python's and NumPy's, seeded from the base seed the iterator draws, as
+torch seeds them), ``worker_init_fn`` and ``get_worker_info()`` work, batch ``k`` of a
+map-style dataset is fetched by worker ``k % num_workers``, and an IterableDataset is iterated
+once per worker with the batches interleaved round-robin - so datasets that draw random
+numbers or shard by worker give torch's batches.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import random
+import warnings
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
+
+import numpy as np
 
 from ember.utils.data._collate import default_collate, default_convert
 from ember.utils.data.dataset import Dataset, IterableDataset
@@ -14,6 +26,89 @@ from ember.utils.data.sampler import BatchSampler, RandomSampler, Sampler, Seque
 
 _FIXED_AFTER_INIT = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset",
                      "persistent_workers")
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """What ``get_worker_info()`` returns inside a worker: its id, the number of workers, its
+    seed and its copy of the dataset."""
+
+    id: int
+    num_workers: int
+    seed: int
+    dataset: Any
+
+
+_worker_info: WorkerInfo | None = None
+
+
+class _Worker:
+    """One replayed worker process: its dataset copy, random states and (for an iterable
+    dataset) its iterator."""
+
+    def __init__(self, loader: DataLoader, worker_id: int, base_seed: int) -> None:
+        from ember import _random
+
+        try:  # a forked worker sees a copy: its changes to the dataset stay its own
+            dataset = copy.deepcopy(loader.dataset)
+        except Exception:  # noqa: BLE001 - an uncopyable dataset is shared instead
+            dataset = loader.dataset
+        seed = base_seed + worker_id
+        self.info = WorkerInfo(worker_id, loader.num_workers, seed, dataset)
+        self.states = (_random.Generator().manual_seed(seed).get_state(),
+                       random.Random(seed).getstate(), _numpy_state(base_seed, worker_id))
+        self.loader = loader
+        self.stream = None
+        self.ended = False
+        with self.active():
+            if loader.worker_init_fn is not None:
+                loader.worker_init_fn(worker_id)
+            if loader._iterable:
+                self.restart()
+
+    def restart(self) -> None:
+        """A new pass over an iterable dataset (torch makes a new fetcher per epoch)."""
+        self.stream = iter(self.info.dataset)
+        self.ended = False
+
+    @contextlib.contextmanager
+    def active(self):
+        """Run the block as this worker: its random states and worker info in, the main
+        process's back afterwards."""
+        global _worker_info
+        from ember import _random
+
+        gen = _random.default_generator
+        main = (gen.get_state(), random.getstate(), np.random.get_state())
+        gen.set_state(self.states[0])
+        random.setstate(self.states[1])
+        np.random.set_state(self.states[2])
+        _worker_info = self.info
+        try:
+            yield
+        finally:
+            self.states = (gen.get_state(), random.getstate(), np.random.get_state())
+            gen.set_state(main[0])
+            random.setstate(main[1])
+            np.random.set_state(main[2])
+            _worker_info = None
+
+
+def _numpy_state(base_seed: int, worker_id: int) -> tuple:
+    """NumPy's global state as torch's worker seeds it (a SeedSequence of the worker id and
+    the base seed's two halves)."""
+    words = np.random.SeedSequence([worker_id, base_seed & 0xFFFFFFFF, base_seed >> 32, 0])
+    rng = np.random.RandomState()
+    rng.seed(words.generate_state(4))
+    return rng.get_state()
+
+
+class _Stream:
+    """An iterator over an iterable dataset and whether it has run dry."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.ended = False
 
 
 class _InfiniteConstantSampler(Sampler):
@@ -103,6 +198,7 @@ class DataLoader:
             collate_fn = default_collate if batch_sampler is not None else default_convert
         self.collate_fn = collate_fn
         self.persistent_workers = persistent_workers
+        self._workers: list[_Worker] | None = None  # persistent workers, once started
         self._initialized = True
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -120,43 +216,101 @@ class DataLoader:
         return self.batch_sampler if self._auto_collation else self.sampler
 
     def __iter__(self):
-        # As torch's loader iterator does on creation: draw a base seed (workers would seed
+        # As torch's loader iterator does on creation: draw a base seed (the workers seed
         # from it), which advances the generator, so later random draws match torch's.
+        # Persistent workers keep their state: a later epoch draws no new seed.
         from ember import empty, int64
 
         sampler_iter = iter(self._index_sampler)
-        empty((), dtype=int64).random_(generator=self.generator)
+        if self.pin_memory and (self._workers is None or not self.persistent_workers):
+            warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
+                          "then device pinned memory won't be used.", stacklevel=2)
+        if self.num_workers > 0 and self.persistent_workers and self._workers is not None:
+            workers = self._workers
+            if self._iterable:
+                for worker in workers:
+                    with worker.active():
+                        worker.restart()
+        else:
+            base_seed = int(empty((), dtype=int64).random_(generator=self.generator).item())
+            workers = None
+            if self.num_workers > 0:
+                workers = [_Worker(self, i, base_seed) for i in range(self.num_workers)]
+                if self.persistent_workers:
+                    self._workers = workers
         if self._iterable:
-            return self._iterate_stream(sampler_iter)
-        return self._iterate_map(sampler_iter)
+            if workers is None:
+                return self._iterate_stream(_Stream(iter(self.dataset)))
+            return self._iterate_workers_stream(workers)
+        return self._iterate_map(sampler_iter, workers)
 
-    def _iterate_map(self, sampler_iter):
-        dataset, collate = self.dataset, self.collate_fn
-        get_many = getattr(dataset, "__getitems__", None)
-        for index in sampler_iter:
-            if not self._auto_collation:
-                yield collate(dataset[index])
-            elif get_many is not None:
-                yield collate(get_many(index))
-            else:
-                yield collate([dataset[i] for i in index])
-
-    def _iterate_stream(self, sampler_iter):
-        stream = iter(self.dataset)
-        collate = self.collate_fn
+    def _fetch(self, dataset, index):
         if not self._auto_collation:
-            for item in stream:
-                yield collate(item)
+            return self.collate_fn(dataset[index])
+        get_many = getattr(dataset, "__getitems__", None)
+        if get_many is not None:
+            return self.collate_fn(get_many(index))
+        return self.collate_fn([dataset[i] for i in index])
+
+    def _iterate_map(self, sampler_iter, workers):
+        if workers is None:  # the common case, without per-batch worker bookkeeping
+            dataset, collate = self.dataset, self.collate_fn
+            get_many = getattr(dataset, "__getitems__", None)
+            for index in sampler_iter:
+                if not self._auto_collation:
+                    yield collate(dataset[index])
+                elif get_many is not None:
+                    yield collate(get_many(index))
+                else:
+                    yield collate([dataset[i] for i in index])
             return
+        for k, index in enumerate(sampler_iter):
+            worker = workers[k % len(workers)]
+            with worker.active():
+                batch = self._fetch(worker.info.dataset, index)
+            yield batch
+
+    def _next_from_stream(self, source):
+        """One batch (or sample) from ``source`` (a worker or a _Stream over an iterable
+        dataset), as torch's fetcher: once the iterator ran dry it is not asked again."""
+        if source.ended:
+            raise StopIteration
+        if not self._auto_collation:
+            return self.collate_fn(next(source.stream))
+        batch = []
+        for _ in range(self.batch_size):
+            try:
+                batch.append(next(source.stream))
+            except StopIteration:
+                source.ended = True
+                break
+        if not batch or (self.drop_last and len(batch) < self.batch_size):
+            raise StopIteration
+        return self.collate_fn(batch)
+
+    def _iterate_stream(self, source):
         while True:
-            batch = []
-            for item in stream:
-                batch.append(item)
-                if len(batch) == self.batch_size:
-                    break
-            if not batch or (self.drop_last and len(batch) < self.batch_size):
+            try:
+                batch = self._next_from_stream(source)
+            except StopIteration:
                 return
-            yield collate(batch)
+            yield batch
+
+    def _iterate_workers_stream(self, workers):
+        """Each worker iterates its own copy; batches come round-robin from the workers that
+        still have some, as torch's in-order loader delivers them."""
+        done = set()
+        while len(done) < len(workers):
+            for worker in workers:
+                if worker.info.id in done:
+                    continue
+                with worker.active():
+                    try:
+                        batch = self._next_from_stream(worker)
+                    except StopIteration:
+                        batch = done.add(worker.info.id)
+                if worker.info.id not in done:
+                    yield batch
 
     def __len__(self) -> int:
         if self._iterable:
