@@ -114,15 +114,17 @@ def run_backward(
     errstate = np.errstate(all="ignore")
     errstate.__enter__()
     anomaly = anomaly_state.enabled
+    pop_buffer, get_buffer = buffers.pop, buffers.get
     try:
         while heap:
             node = heappop(heap)[1]
-            grad = buffers.pop(node, None)
+            grad = pop_buffer(node, None)
             hooks = getattr(node, "_hooks", None)
+            is_leaf = node.__class__ is AccumulateGrad
             if grad is not None:
                 if hooks is not None:
                     grad = _run_tensor_hooks(node, grad, xp)
-                if node.__class__ is AccumulateGrad and node.variable._hooks is not None:
+                if is_leaf and node.variable._hooks is not None:
                     grad = _run_leaf_hooks(node, grad, xp)
             if captured is not None:
                 if node.num_outputs == 1:
@@ -133,7 +135,7 @@ def run_backward(
                         if (node, nr) in captured:
                             captured[(node, nr)] = grad[nr] if grad is not None else None
 
-            if node.__class__ is AccumulateGrad:
+            if is_leaf:
                 if accumulate and grad is not None and (needed is None or node in targets):
                     variable = node.variable
                     _store_grad(variable, grad, create_graph, steal=True)
@@ -171,9 +173,9 @@ def run_backward(
                     if child.num_outputs == 1:
                         # The common case, inlined: one output, gradient already conforming.
                         shape, dtype = child._out_meta[0]
-                        if g.shape != shape or g.dtype != dtype:
+                        if g.shape != shape or (g.dtype is not dtype and g.dtype != dtype):
                             g = xp.conform(g, shape, dtype)
-                        existing = buffers.get(child)
+                        existing = get_buffer(child)
                         buffers[child] = g if existing is None else existing + g
                     else:
                         _add_to_buffer(buffers, child, nr, g, xp)
@@ -320,8 +322,7 @@ def _store_grad(tensor, grad, create_graph: bool, steal: bool = False) -> None:
     nothing else can see the array: as torch's AccumulateGrad, which takes the gradient when
     its use count says it is the only holder.
     """
-    from ember._tensor import _wrap
-
+    _wrap = _tensor_module()._wrap
     existing = tensor._grad
     if create_graph:
         if existing is None:
@@ -364,3 +365,16 @@ def _stealable(grad, like: np.ndarray) -> bool:
     base = grad.base
     # the base's holders: ``grad`` itself, the local ``base`` and getrefcount's argument
     return base.__class__ is np.ndarray and base.flags.owndata and getrefcount(base) == 3
+
+
+def _tensor_module():
+    """``ember._tensor`` (it imports this package, so it is looked up at first use)."""
+    global _TENSOR_MODULE
+    if _TENSOR_MODULE is None:
+        from ember import _tensor
+
+        _TENSOR_MODULE = _tensor
+    return _TENSOR_MODULE
+
+
+_TENSOR_MODULE = None

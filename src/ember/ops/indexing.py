@@ -135,6 +135,19 @@ def _region_view(input: Tensor, key: tuple, node_cls) -> Tensor:
 
 
 def getitem(input: Tensor, key) -> Tensor:
+    # The two keys of a training loop's batching, ``order[i:j]`` and ``x[index]``, go straight
+    # to their view / gather; anything else (or any error) takes the general path below.
+    if input._array.ndim:
+        if key.__class__ is slice:
+            if key.step is None and key.start.__class__ in _PLAIN and (
+                    key.stop.__class__ in _PLAIN):
+                if _whole_slice(key, input._array.shape[0]):
+                    return _region_view(input, (Ellipsis,), SliceBackward0)
+                return _region_view(input, (key,), SliceBackward0)
+        elif key.__class__ is Tensor and key._array.ndim == 1 and key._dtype in _INDEX_DTYPES:
+            out = _take_rows(input, key._array)
+            if out is not None:
+                return out
     # torch slices a bare ``x[:]`` even when the slice changes nothing (SliceBackward0), but
     # skips no-op slices inside a tuple key (``x[:, :]`` is an AliasBackward0).
     bare_slice = isinstance(key, slice)
@@ -171,6 +184,26 @@ def getitem(input: Tensor, key) -> Tensor:
             out = _region_view(out, lead + (int(item),), SelectBackward0)
     if out is input:
         return _region_view(input, (Ellipsis,), SliceBackward0 if bare_slice else AliasBackward0)
+    return out
+
+
+_PLAIN = (int, type(None))
+_INDEX_DTYPES = (D.int64, D.int32)
+
+
+def _take_rows(input: Tensor, index: np.ndarray) -> Tensor | None:
+    """``input[index]`` for a 1-D integer index: rows gathered with ``take`` (what the general
+    advanced path computes, without its key analysis and second copy). None when an index is
+    out of range, so the general path raises torch's message."""
+    try:
+        array = input._array.take(index, axis=0)
+    except IndexError:
+        return None
+    out = wrap(array, input._dtype)
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(IndexBackward0, (edge(input),), array)
+        node.self_sizes, node.indices = input._array.shape, (index,)
+        set_history(out, node)
     return out
 
 
