@@ -17,44 +17,8 @@ from oracle import torch
 
 DIFFERENTIABLE = [e for e in OP_DB if e.differentiable and not e.forward_only]
 
-# Ops whose JVP is missing or wrong at this commit (found by this test; see the report).
-_NO_DOUBLE_BACKWARD = "no differentiable backward formula (as in torch): needs an explicit JVP rule"
-_EMPTY = "empty input: the double-vjp JVP gives nan where torch gives 0"
-KNOWN = {
-    "mean": _EMPTY,
-    "mean_full": _EMPTY,
-    "var_mean_plain": _EMPTY,
-    "var_mean_method": _EMPTY,
-    "std_mean": _EMPTY,
-    "std_mean_plain": _EMPTY,
-    "std_mean_unbiased_positional": _EMPTY,
-    "std_mean_method": _EMPTY,
-    "nn.functional.hinge_embedding_loss": _EMPTY,
-    "nn.functional.pixel_shuffle": "empty input: a shape mismatch in the double-vjp grad",
-    "nn.functional.pixel_unshuffle": "some samples: pixel_shuffle's shape check fails inside the "
-                                     "double-vjp grad (seen in full runs only)",
-    "cdist_mm_f64": "zero distances: the JVP gives 0 where torch's double backward gives nan",
-    "scatter": "the src gradient is not conformed to src's shape in the double-vjp JVP",
-    "scatter_": "the src gradient is not conformed to src's shape in the double-vjp JVP",
-    "index_fill_tensor": "negative index on an empty dim fails in the tensor-world formula",
-    "nn.functional.hardsigmoid": _NO_DOUBLE_BACKWARD,
-    "nn.functional.hardsigmoid_inplace": _NO_DOUBLE_BACKWARD,
-    "det_singular_grad": "the tensor-world det backward inverts the singular matrix",
-    "cdist_mm": "zero distances: the JVP gives 0 where torch's double backward gives nan",
-    "scatter_add": "empty self: the double-vjp gradient is not conformed to the input's shape",
-    "nn.functional.nll_loss": "integer target handed to a dtype conversion in the JVP",
-    "nn.functional.cross_entropy": "JVP mismatch or sample error, not yet investigated",
-    "cross_entropy_probs": "JVP mismatch or sample error, not yet investigated",
-    "nn.functional.kl_div": "JVP mismatch or sample error, not yet investigated",
-    "nn.functional.cosine_embedding_loss": "JVP mismatch or sample error, not yet investigated",
-    "nn.functional.multilabel_soft_margin_loss": "JVP mismatch or sample error",
-    "nn.functional.binary_cross_entropy": "its op_db samples fail to generate (float32 bound)",
-    "binary_cross_entropy_weight": "its op_db samples fail to generate (float32 bound)",
-    "nn.functional.binary_cross_entropy_with_logits": "op_db samples fail to generate",
-    "nn.functional.hardtanh_": "op_db samples fail to generate (min_val > max_val)",
-    "nn.functional.prelu": "JVP mismatch, not yet investigated",
-    "select": "op_db samples: the entry's strategy factory is not a strategy at this commit",
-}
+# Ops whose JVP differs from torch's, with the reason (none known at this commit).
+KNOWN: dict[str, str] = {}
 
 
 def _params(entries) -> list:
@@ -72,14 +36,16 @@ def _flat(out) -> list:
     return [out]
 
 
-def _torch_jvps(entry, sample, inputs, tangents) -> list:
+def _torch_jvps(entry, sample, inputs, tangents):
     """torch's JVPs of the op's floating outputs: by its forward mode, and by the
     double-backward trick (``autograd.functional.jvp``); whichever torch can compute.
 
     ember's JVPs come from the backward formulas (double-vjp), so on most inputs both agree
     with it; where torch's forward-mode formula differs from its own double backward (at kinks,
     where the formulas pick other one-sided values, or on empty inputs, where one gives nan and
-    the other 0), ember matching either of torch's answers is accepted.
+    the other 0), ember matching either of torch's answers is accepted. When torch's forward
+    mode has no rule for the op (NotImplementedError), that error is returned: ember must raise
+    the same.
     """
     float_idx = [i for i, t in enumerate(inputs) if t.is_floating_point()]
 
@@ -91,12 +57,18 @@ def _torch_jvps(entry, sample, inputs, tangents) -> list:
                      if isinstance(o, torch.Tensor) and o.is_floating_point())
 
     primals = tuple(inputs[i].detach() for i in float_idx)
-    results = []
-    for jvp in (torch.func.jvp, torch.autograd.functional.jvp):
-        try:
-            results.append(jvp(func, primals, tuple(tangents))[1])
-        except (NotImplementedError, RuntimeError):
-            continue
+    if not func(*primals):  # (raises if torch refuses the inputs themselves)
+        raise RuntimeError("no floating output: no tangent to compare")
+    try:
+        results = [torch.func.jvp(func, primals, tuple(tangents))[1]]
+    except NotImplementedError as e:  # no forward-mode rule in torch: ember must refuse too
+        return e
+    except RuntimeError:
+        results = []
+    try:
+        results.append(torch.autograd.functional.jvp(func, primals, tuple(tangents))[1])
+    except (NotImplementedError, RuntimeError):
+        pass
     if not results:
         raise RuntimeError("torch computes no JVP here")
     return results
@@ -143,7 +115,13 @@ def check_jvp(entry, data) -> None:
         except Exception:  # noqa: BLE001 - torch refuses these inputs: nothing to compare
             return
         e_inputs = make_inputs(ember, sample, False)
-        got = _ember_jvp(entry, sample, e_inputs, [ember.tensor(t) for t in tangent_arrays])
+        e_tangents = [ember.tensor(t) for t in tangent_arrays]
+        if isinstance(references, NotImplementedError):
+            with pytest.raises(NotImplementedError) as refused:
+                _ember_jvp(entry, sample, e_inputs, e_tangents)
+            assert str(refused.value).split("\n")[0] == str(references).split("\n")[0]
+            return
+        got = _ember_jvp(entry, sample, e_inputs, e_tangents)
     for i, g in enumerate(got):
         errors = []
         for expected in references:
@@ -367,3 +345,20 @@ def test_forward_over_reverse_hvp_with_a_dual_that_needs_no_grad():
             return g.detach(), dg.detach() if dg is not None else None, g.requires_grad
 
     check(program, rtol=1e-10, atol=1e-12)
+
+
+def test_a_dual_that_starts_requiring_grad():
+    def program(lib):
+        fw = lib.autograd.forward_ad
+        x = lib.tensor([1.0, 2.0])
+        with fw.dual_level():
+            d = fw.make_dual(x, lib.tensor([1.0, 0.5]))
+            d.requires_grad_()
+            y = d * d
+            out = [repr(d), d.is_leaf, y, fw.unpack_dual(y).tangent.detach(),
+                   fw.unpack_dual(d).tangent]
+            y.sum().backward()
+            out.append(d.grad)
+        return out + [repr(d), d.requires_grad]
+
+    check(program)

@@ -210,6 +210,9 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
+        if value and _fw._state.duals and _fw.is_forward_only(self):
+            _fw.make_leaf(self)
+            return
         if self.grad_fn is not None:
             if value:
                 return
@@ -225,6 +228,9 @@ class Tensor:
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and _fw._state.duals and _fw.is_forward_only(self):
+            _fw.make_leaf(self)  # a dual that now requires grad, as torch allows
+            return self
         if self.grad_fn is not None:
             if requires_grad:
                 return self

@@ -37,7 +37,7 @@ UnpackedDualTensor = namedtuple("UnpackedDualTensor", ["primal", "tangent"])
 
 
 class _State:
-    __slots__ = ("level", "active", "cache", "duals", "fw_nodes")
+    __slots__ = ("level", "active", "cache", "duals", "fw_nodes", "leaf_sources")
 
     def __init__(self) -> None:
         self.level: int | None = None
@@ -45,6 +45,7 @@ class _State:
         self.cache: dict = {}  # node -> per-output tangents (memo of the walks)
         self.duals: dict = {}  # id(tensor) -> (weakref to it, its _FwLink): forward-only
         self.fw_nodes = weakref.WeakSet()  # nodes whose outputs are forward-only
+        self.leaf_sources: dict = {}  # id(leaf) -> (weakref, (node, nr)): see make_leaf
 
 
 _state = _State()
@@ -96,6 +97,7 @@ def enter_dual_level() -> int:
     _state.level = 0
     _state.cache = {}
     _state.duals = {}
+    _state.leaf_sources = {}
     _state.fw_nodes = weakref.WeakSet()
     grad_state.dual = True
     if not grad_state.enabled:  # entered under no_grad: ops still record, forward-only
@@ -126,6 +128,7 @@ def exit_dual_level(*, level: int | None = None) -> None:
             t._requires_grad = False
             t._grad_accumulator = None
     _state.duals = {}
+    _state.leaf_sources = {}
     _state.cache = {}
     _state.fw_nodes = weakref.WeakSet()
 
@@ -151,6 +154,15 @@ def _link_of(t) -> _FwLink | None:
 def is_forward_only(t) -> bool:
     """Whether ``t`` only looks like it requires grad because it carries a tangent."""
     return _link_of(t) is not None
+
+
+def make_leaf(t) -> None:
+    """``requires_grad_()`` on a forward-only dual: a leaf of the reverse graph from now on,
+    keeping its tangent (its AccumulateGrad leads the tangent walk to the hidden node)."""
+    link = _link_of(t)
+    del _state.duals[id(t)]
+    t._grad_accumulator = None
+    _state.leaf_sources[id(t)] = (weakref.ref(t), link.target)
 
 
 def history(t) -> tuple:
@@ -242,7 +254,8 @@ def _source(tensor):
         return link.target
     if tensor.grad_fn is not None:
         return tensor.grad_fn, tensor._output_nr
-    return None
+    entry = _state.leaf_sources.get(id(tensor))
+    return entry[1] if entry is not None and entry[0]() is tensor else None
 
 
 def tangent_of(tensor):
@@ -280,9 +293,16 @@ def unpack_dual(tensor, *, level: int | None = None) -> UnpackedDualTensor:
     return UnpackedDualTensor(primal, tangent)
 
 
+def _leaf_source(node):
+    entry = _state.leaf_sources.get(id(node.variable))
+    return entry[1] if entry is not None and entry[0]() is node.variable else None
+
+
 def _children(node):
     if node.__class__ is _FwLink:
         return (node.target,)
+    if node.__class__ is AccumulateGrad:
+        return (_leaf_source(node),)
     return node.next_functions
 
 
@@ -300,7 +320,7 @@ def _tangents(root):
             if cls is _DualLeaf:
                 cache[node] = [node.tangent if node.level == _state.level else None]
                 continue
-            if cls is AccumulateGrad or cls is _PrimalAlias:
+            if cls is _PrimalAlias or (cls is AccumulateGrad and _leaf_source(node) is None):
                 cache[node] = None
                 continue
             children = _children(node)
@@ -315,7 +335,7 @@ def _tangents(root):
                 inputs.append(child_tangents[nr] if child_tangents is not None else None)
             if all(t is None for t in inputs):
                 cache[node] = None
-            elif cls is _FwLink:
+            elif cls is _FwLink or cls is AccumulateGrad:
                 cache[node] = inputs
             else:
                 cache[node] = _jvp(node, inputs)
@@ -334,6 +354,7 @@ def _jvp(node, input_tangents: list) -> list:
 
     if isinstance(node, BackwardCFunction) and _has_own_jvp(node):
         return _function_jvp(node, input_tangents)
+    _check_forward_support(node)
     rule = _RULES.get(node.name())
     result = rule(node, input_tangents) if rule is not None else NotImplemented
     if result is NotImplemented:
@@ -341,6 +362,36 @@ def _jvp(node, input_tangents: list) -> list:
     like = next(t for t in input_tangents if t is not None)
     return [r if r is not None else _zeros(shape, dtype, like)
             for r, (shape, dtype) in zip(result, node._out_meta)]
+
+
+# Ops torch's forward mode refuses (no forward formula): ember refuses them too, naming the op
+# as torch does, although the double-vjp could give their JVP.
+_NO_FORWARD = {
+    "CdistBackward0": "_cdist_forward",
+    "EuclideanDistBackward0": "_euclidean_dist",
+    "CholeskyBackward0": "cholesky",
+    "RreluWithNoiseBackward1": "rrelu_with_noise_",
+    "MultiMarginLossBackward0": "multi_margin_loss",
+    "MultilabelMarginLossBackward0": "multilabel_margin_loss_forward",
+    "CtcLossBackward0": "_ctc_loss",
+    "AsinhBackward1": "asinh_",
+    "AcoshBackward1": "acosh_",
+    "AtanhBackward1": "atanh_",
+}
+
+
+def _check_forward_support(node) -> None:
+    name = node.name()
+    op = _NO_FORWARD.get(name)
+    if op is None and any(c.__name__ == "_NoDerivative" for c in type(node).__mro__):
+        op = node.op
+    if op is not None:
+        raise NotImplementedError(
+            f"Trying to use forward AD with {op} that does not support it because it has not "
+            "been implemented yet.\nember follows torch here: this op has no forward-mode rule.")
+    if name == "torch::autograd::NotImplemented":
+        raise NotImplementedError(
+            f"Trying to use forward AD with aten::{node.op} that does not support it.")
 
 
 def _zeros(shape, dtype, like):
@@ -453,7 +504,39 @@ def _prelu_jvp(node, tangents) -> list:
     return [_wrap_like(np.where(x >= 0, tx, w * tx + tw * x), dtype)]
 
 
+def _nll_loss_jvp(node, tangents) -> list:
+    # torch's rule, nll_loss of the tangent: linear, and nan for a mean over zero total weight
+    # (where the backward formula, as torch's, gives 0)
+    (shape, dtype), = node._out_meta
+    t = tangents[0]._array
+    index = np.asarray(node.index)
+    picked = np.take_along_axis(t, index, node.class_dim) if t.size else np.zeros(index.shape)
+    values = node.coef * np.squeeze(picked, node.class_dim)
+    if node.reduction == "none":
+        out = values
+    else:
+        with np.errstate(all="ignore"):
+            out = values.sum()
+            if node.reduction == "mean":
+                out = out / node.total_weight
+    return [_wrap_like(np.reshape(out, shape), dtype)]
+
+
+def _index_fill_jvp(node, tangents) -> list:
+    # torch's rule: the tangent filled with the value's tangent (its backward refuses a
+    # negative index for the value's gradient)
+    (shape, dtype), = node._out_meta
+    out = _array(tangents[0], shape, dtype).reshape(shape or (1,)).copy()
+    value = tangents[1] if len(tangents) > 1 else None
+    out[node.key] = value._array if value is not None else 0
+    return [_wrap_like(out.reshape(shape), dtype)]
+
+
 _RULES = {
+    "IndexFillBackward0": _index_fill_jvp,
+    "IndexFillBackward1": _index_fill_jvp,
+    "NllLossBackward0": _nll_loss_jvp,
+    "NllLoss2DBackward0": _nll_loss_jvp,
     "XlogyBackward0": _xlogy_jvp,
     "XlogyBackward2": _xlogy_jvp,
     "PreluKernelBackward0": _prelu_jvp,
