@@ -40,6 +40,9 @@ class SGD(Optimizer):
         for group in self.param_groups:
             lr, momentum, dampening = K.scalar(group["lr"]), group["momentum"], group["dampening"]
             weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+            if momentum == 0 and weight_decay == 0 and not group["maximize"]:
+                _plain_step(group["params"], lr)
+                continue
             for p in group["params"]:
                 if p._grad is None:
                     continue
@@ -59,3 +62,15 @@ class SGD(Optimizer):
                 param += -lr * d_p
                 K.bump(p)
         return loss
+
+
+def _plain_step(params: list, lr: float) -> None:
+    """p <- p - lr * grad for each parameter with a gradient: plain SGD, the common case, with
+    nothing else looked at per parameter."""
+    neg_lr = -lr
+    for p in params:
+        grad = p._grad
+        if grad is not None:
+            param = p._array
+            param += neg_lr * grad._array
+            p._version_counter[0] += 1  # an in-place update is a new version
