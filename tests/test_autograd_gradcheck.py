@@ -178,3 +178,43 @@ def test_gradcheck_forward_ad_mode():
         return ok, both
 
     check(program)
+
+
+def _two_outputs(lib, handling: str):
+    """sin(x), 2x with set_materialize_grads(False): backward sees undefined (None) grads."""
+
+    class Two(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.set_materialize_grads(False)
+            ctx.save_for_backward(x)
+            return x.sin(), x * 2
+
+        @staticmethod
+        def backward(ctx, g1, g2):
+            (x,) = ctx.saved_tensors
+            if handling == "crash":
+                return g1 * x.cos() + g2 * 2  # TypeError when one of them is None
+            if g1 is None and g2 is None:
+                return None
+            if handling == "sneaky" and g1 is None and not g2.any():
+                return x * 0 + 1  # wrong only when g1 is undefined while g2 is zero
+            out = g1 * x.cos() if g1 is not None else 0
+            return out + (g2 * 2 if g2 is not None else 0)
+
+    return Two
+
+
+@pytest.mark.parametrize("handling", ["crash", "sneaky", "good"])
+@pytest.mark.parametrize("check_undefined_grad", [True, False])
+def test_check_undefined_grad_makes_each_output_gradient_undefined(handling,
+                                                                   check_undefined_grad):
+    def program(lib):
+        x = lib.tensor([0.3, 1.0], dtype=lib.float64, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return lib.autograd.gradcheck(_two_outputs(lib, handling).apply, (x,),
+                                          check_undefined_grad=check_undefined_grad,
+                                          raise_exception=False)
+
+    check(program)
