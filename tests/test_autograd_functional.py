@@ -139,6 +139,9 @@ def test_vector_products(fn, kind_in, create_graph):
     "hessian_not_scalar", "not_a_tensor", "tuple_not_a_tensor", "bad_strategy",
     "forward_needs_vectorize", "forward_with_create_graph", "vectorize_strict",
     "hessian_strict_linear", "vhp_not_scalar", "jacobian_unused_zeros",
+    "hessian_vectorize_strict", "hessian_bad_outer_strategy", "hessian_forward_needs_vectorize",
+    "jvp_bad_v_size", "jacobian_list_output", "jacobian_non_tensor_output",
+    "jacobian_create_graph_strict_unused",
 ])
 def test_functional_errors_and_strict(case):
     def program(lib):
@@ -177,6 +180,21 @@ def test_functional_errors_and_strict(case):
             return F.hessian(lambda a: (a * 2).sum(), x, strict=True)
         if case == "vhp_not_scalar":
             return F.vhp(lambda a: a * 2, x, x)
+        cube = lambda a: (a ** 3).sum()  # noqa: E731
+        if case == "hessian_vectorize_strict":
+            return F.hessian(cube, x, strict=True, vectorize=True)
+        if case == "hessian_bad_outer_strategy":
+            return F.hessian(cube, x, outer_jacobian_strategy="sideways")
+        if case == "hessian_forward_needs_vectorize":
+            return F.hessian(cube, x, outer_jacobian_strategy="forward-mode")
+        if case == "jvp_bad_v_size":
+            return F.jvp(lambda a: a * 2, x, lib.ones(3, dtype=lib.float64))
+        if case == "jacobian_list_output":
+            return F.jacobian(lambda a: [a, a * 2], x)
+        if case == "jacobian_non_tensor_output":
+            return F.jacobian(lambda a: (a, 1.0), x)
+        if case == "jacobian_create_graph_strict_unused":
+            return F.jacobian(lambda a, b: a * 2, (x, y), create_graph=True, strict=True)
         return F.jacobian(lambda a, b: a * 2, (x, y))
 
     check(program)
