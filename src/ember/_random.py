@@ -322,6 +322,9 @@ def _fma64(a: np.ndarray, b, c) -> np.ndarray:
     to odd, one final rounding to nearest.  (Overflow/underflow edge cases excepted.)
     """
     a = np.asarray(a, dtype=np.float64)
+    if np.ndim(b) == 0 and np.ndim(c) == 0 and (b == 1.0 or c == 0.0):
+        # one rounding either way: the scalar fast path of randn and normal_(mean, 1)
+        return a + float(c) if b == 1.0 else a * float(b) + float(c)
     b = np.broadcast_to(np.asarray(b, dtype=np.float64), a.shape)
     c = np.broadcast_to(np.asarray(c, dtype=np.float64), a.shape)
     if not np.any(b != 1.0):
