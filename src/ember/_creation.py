@@ -184,14 +184,33 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
     return _finish(array, dtype, requires_grad)
 
 
+def _fma(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """a * b + c with (almost always) a single rounding, in float64: the product split
+    exactly (Dekker), the sum with its error (Knuth's TwoSum), the errors added last.
+    For float32 inputs it is the exact value, so casting gives the float32 fma."""
+    p = a * b
+    split = 134217729.0  # 2**27 + 1
+    ca, cb = split * a, split * b
+    ah, bh = ca - (ca - a), cb - (cb - b)
+    al, bl = a - ah, b - bh
+    p_err = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    total = c + p
+    back = total - c
+    s_err = (c - (total - back)) + (p - back)
+    return total + (s_err + p_err)
+
+
 def linspace(start, end, steps: int, *, dtype=None, device=None,
              requires_grad: bool = False) -> Tensor:
     """Like torch: the first half counts up from ``start``, the second half down from ``end``."""
     dtype = _dtype_or_default(dtype)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    # Computed in the output's precision (double for integer outputs), as torch's kernel does.
+    # Computed in the output's precision (double for integer outputs), as torch's kernel does;
+    # its CPU build fuses start + step * i into one fma, replayed here for float and double.
     compute = dtype.numpy.type if dtype.category == D.FLOATING else np.float64
+    if dtype.category != D.FLOATING:  # the ends are converted to the integer type first
+        start, end = int(start), int(end)
     first, last = compute(start), compute(end)
     if steps == 1:
         array = np.array([first])
@@ -200,8 +219,14 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
         i = np.arange(steps).astype(compute)
         half = steps // 2
         with np.errstate(over="ignore", invalid="ignore"):
-            array = np.where(np.arange(steps) < half, first + step * i,
-                             last - step * (compute(steps - 1) - i))
+            if compute in (np.float32, np.float64):
+                i64 = np.arange(steps, dtype=np.float64)
+                up = _fma(np.float64(step), i64, np.float64(first))
+                down = _fma(-np.float64(step), (steps - 1) - i64, np.float64(last))
+                array = np.where(i64 < half, up, down).astype(compute)
+            else:
+                array = np.where(np.arange(steps) < half, first + step * i,
+                                 last - step * (compute(steps - 1) - i))
     if dtype.category != D.FLOATING:
         array = np.trunc(array)
     return _finish(array.astype(dtype.numpy), dtype, requires_grad)
