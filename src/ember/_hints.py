@@ -3,19 +3,22 @@ for an error about a graph node, the line of the user's code that created the no
 
 The first line of every message stays torch's, so searching for it finds the same answers.
 
-The creation site is recorded by ``new_node`` for every node, so it has to be cheap (the
-overhead benchmark's tiny ops cost ~40k instructions each; benchmarks/site_overhead.py
-measures the share recording takes). ``new_node`` looks at the frame two levels up, which is
+The creation site is recorded by ``new_node`` for every node, so it has to be cheap: the
+overhead benchmark's tiny ops cost ~40k instructions each, and benchmarks/site_overhead.py
+measures the share recording takes. ``new_node`` looks at the frame two levels up, which is
 the user's code when the user called an op that creates its node itself (``x * y``,
-``x.sum()``): ``sys._getframe(2)`` returns that frame without building frame objects for the
-frames in between, and one set lookup of its file name (``USER_FILES``) tells it is not
-ember's. It then stores the code object and bytecode offset, not the line number, whose
-lookup is what would be slow; the line is worked out only when an error is reported.
+``x.sum()``): ``sys._getframe(2)`` returns it without building frame objects for the frames
+in between, and one set lookup of its file name (``USER_FILES``) tells it is not ember's.
+It stores the code object and the bytecode offset in two slots of the node: a tuple per
+node would cost more than all the rest (allocated, tracked by the garbage collector,
+freed), and the line number's lookup is what would be slow, so that is worked out only
+when an error is reported.
+
 Anything else (an op reached through a helper, a composite op, a file seen for the first
-time) goes to ``user_site``, which walks out frame by frame. Every frame in between is
-looked at: a cached depth could not tell an ember-only path from one passing through user
-code called back by ember (a Module's ``forward`` inside ``nn.Sequential``, a hook) that
-happens to be as deep.
+time) goes to ``user_site``, which walks out frame by frame, looking at every frame: a
+cached depth could not tell an ember-only path from one passing through user code that
+ember calls back (a Module's ``forward`` inside ``nn.Sequential``, a hook) at the same
+depth.
 """
 
 from __future__ import annotations
@@ -52,10 +55,10 @@ def user_site(frame) -> tuple:
 
 def site_location(node) -> tuple[str, int, str] | None:
     """(file, line, function) where ``node``'s forward op was called, if recorded."""
-    site = getattr(node, "_site", None)
-    if site is None:
+    code = getattr(node, "_site", None)
+    if code is None:
         return None
-    code, offset = site
+    offset = node._site_offset
     line = code.co_firstlineno
     for start, end, number in code.co_lines():
         if start <= offset < end and number is not None:

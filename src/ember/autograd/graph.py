@@ -50,7 +50,8 @@ class Node:
         "_released",
         "_hooks",  # None, or a NodeHooks once a hook or retain_grad() targets the node
         "_anomaly_trace",  # set only in anomaly mode: the forward call's stack
-        "_site",  # (code, bytecode offset) of the user's line that created the node
+        "_site",  # code object of the user's line that created the node (see ember._hints)
+        "_site_offset",  # ... and the bytecode offset in it (no tuple: nodes are made often)
         "__weakref__",
     )
     _saved_fields: tuple[str, ...] = ()  # slots holding saved values, dropped after backward
@@ -168,7 +169,11 @@ def new_node(cls: type[Node], next_functions: tuple, out) -> Node:
     try:
         frame = _getframe(2)  # the caller of new_node's caller
         code = frame.f_code
-        node._site = (code, frame.f_lasti) if code.co_filename in USER_FILES else user_site(frame)
+        if code.co_filename in USER_FILES:
+            node._site = code
+            node._site_offset = frame.f_lasti
+        else:
+            node._site, node._site_offset = user_site(frame)
     except ValueError:  # no frame there: the op was called from the bottom of the stack
         node._site = None
     # end of creation site
