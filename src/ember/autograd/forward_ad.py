@@ -438,7 +438,9 @@ def _scatter_jvp(node, tangents, add: bool) -> list:
 
 
 def _scatter_reduce_jvp(node, tangents) -> list:
-    if node.reduce in ("max", "min"):  # torch's forward mode gives these a zero tangent
+    # torch's forward mode gives these a zero tangent (prod too, though its double backward
+    # has the true JVP): ember follows the forward mode
+    if node.reduce in ("max", "min", "prod"):
         return [None]
     return NotImplemented
 
