@@ -739,6 +739,12 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """log_softmax over the class dimension then nll_loss (class indices), or the
     cross-entropy with class probabilities when the target has the input's shape."""
+    if (input.__class__ is Tensor and target.__class__ is Tensor and weight is None
+            and label_smoothing == 0.0 and ignore_index < 0 and reduction in _MEAN_SUM
+            and size_average is None and reduce is None):
+        out = _cross_entropy_batch(input, target, reduction)
+        if out is not None:
+            return out
     _check_tensor(input, "cross_entropy_loss", "input", 1)
     _check_tensor(target, "cross_entropy_loss", "target", 2)
     _check_reduction(reduction)
@@ -761,6 +767,49 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     class_dim = 0 if input.ndim == 1 else 1
     return _nll_nd(A._softmax_core(input, class_dim, True), target, weight, reduction,
                    ignore_index)
+
+
+_MEAN_SUM = ("mean", "sum")
+
+
+def _cross_entropy_batch(input: Tensor, target: Tensor, reduction: str) -> Tensor | None:
+    """cross_entropy of an (N, C) floating batch and N class indices all within [0, C): the
+    training step's case, with the same nodes (LogSoftmaxBackward0, NllLossBackward0) and
+    values as the general path, computed without its layers of checks. None for anything else
+    (the general path then decides, and raises torch's errors)."""
+    x, t = input._array, target._array
+    if (x.ndim != 2 or t.ndim != 1 or target._dtype is not D.int64 or not x.size
+            or x.shape[0] != t.shape[0] or input._dtype.category != FLOATING
+            or t.min() < 0):
+        return None
+    n = t.shape[0]
+    rows = np.arange(n)
+    with np.errstate(all="ignore"):
+        shifted = x - x.max(axis=1, keepdims=True)
+        total = np.exp(shifted).sum(axis=1, keepdims=True)
+        logp = np.asarray(shifted - np.log(total), order="C")
+        try:
+            picked = logp[rows, t]
+        except IndexError:  # a class index >= C
+            return None
+        total_weight = x.dtype.type(n)
+        loss = (-picked).sum()  # the general path's -weight * picked, all weights 1
+        array = np.asarray(loss / total_weight if reduction == "mean" else loss, dtype=x.dtype)
+    log_probs = wrap(logp, input._dtype)
+    out = wrap(array, input._dtype)
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(A.LogSoftmaxBackward0, (edge(input),), logp)
+        node.result = SavedTensor(log_probs, is_output=True)
+        node.dim = 1
+        set_history(log_probs, node)
+        node = new_node(NllLossBackward0, (edge(log_probs),), array)
+        node.self_ = SavedTensor(log_probs)
+        node.coef = np.full(n, -1, dtype=x.dtype)
+        node.index, node.class_dim = t.reshape(n, 1), 1
+        node.reduction, node.total_weight = reduction, total_weight
+        node.self_shape = x.shape
+        set_history(out, node)
+    return out
 
 
 # ----- composite losses -----------------------------------------------------------------------
