@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import namedtuple
 
 import numpy as np
@@ -335,13 +336,22 @@ def test_workers_give_torchs_batches(kind, kwargs):
     assert e[2:] == t[2:]
 
 
-def test_pin_memory_warns_as_torch():
+_TOO_MANY = len(os.sched_getaffinity(0)) + 1 if hasattr(os, "sched_getaffinity") else 65
+
+
+@pytest.mark.parametrize("kwargs", [{"pin_memory": True}, {"num_workers": _TOO_MANY},
+                                    {"num_workers": _TOO_MANY, "persistent_workers": True}])
+def test_loader_warnings_as_torch(kwargs):
+    """pin_memory without an accelerator; more workers than CPUs (at construction and at each
+    new set of workers)."""
     import warnings
 
     def program(lib):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            list(lib.utils.data.DataLoader(range(3), pin_memory=True))
+            loader = lib.utils.data.DataLoader(range(3), **kwargs)
+            list(loader)
+            list(loader)
         return [str(w.message) for w in caught]
 
     assert program(ember) == program(torch)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import random
 import warnings
 from dataclasses import dataclass
@@ -200,6 +201,28 @@ class DataLoader:
         self.persistent_workers = persistent_workers
         self._workers: list[_Worker] | None = None  # persistent workers, once started
         self._initialized = True
+        self.check_worker_number_rationality()
+
+    def check_worker_number_rationality(self) -> None:
+        """Warn, as torch does, when more workers are asked for than this process has CPUs
+        (here the workers are replayed in turn, but the program would be slow under torch)."""
+        if not self.num_workers:
+            return
+        has_affinity = hasattr(os, "sched_getaffinity")
+        cpus = len(os.sched_getaffinity(0)) if has_affinity else os.cpu_count()
+        if cpus is not None and self.num_workers <= cpus:
+            return
+        if cpus is None:
+            suggestion = ("DataLoader is not able to compute a suggested max number of worker "
+                          "in current system.")
+        else:
+            suggestion = (f"Our suggested max number of worker in current system is {cpus}"
+                          f"{'' if has_affinity else ' (`cpuset` is not taken into account)'}, "
+                          "which is smaller than what this DataLoader is going to create.")
+        warnings.warn(f"This DataLoader will create {self.num_workers} worker processes in "
+                      f"total. {suggestion} Please be aware that excessive worker creation might "
+                      "get DataLoader running slow or even freeze, lower the worker number to "
+                      "avoid potential slowness/freeze if necessary.", stacklevel=2)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if getattr(self, "_initialized", False) and name in _FIXED_AFTER_INIT:
@@ -232,6 +255,8 @@ class DataLoader:
                     with worker.active():
                         worker.restart()
         else:
+            if self.num_workers > 0:
+                self.check_worker_number_rationality()
             base_seed = int(empty((), dtype=int64).random_(generator=self.generator).item())
             workers = None
             if self.num_workers > 0:
