@@ -18,6 +18,18 @@ tangent walk but passes no gradient on in backward. ``ops._core.set_history`` ha
 recorded output here while a level is active (one flag check per op otherwise): a node whose
 inputs are all forward-only (or recorded under ``no_grad``, which forward AD ignores, as in
 torch) gives forward-only outputs. On exit from the level those tensors become plain ones.
+
+Explicit rules (``_RULES``) replace the double-vjp where torch's forward mode differs from what
+the backward formula gives (kinks, empty inputs, index shapes its backward refuses), and ops
+torch's forward mode refuses (``_NO_FORWARD``) raise its NotImplementedError.
+
+Known differences from torch: tangents are computed when asked for (``unpack_dual``, printing),
+so a refused op raises there rather than at the call; tangents carry no graph of their own
+(torch's tangent of a dual that depends on tensors requiring grad has a ``grad_fn``, so it can
+be differentiated again in reverse mode); an in-place op on a dual does not update the tangent
+tensor the user passed to ``make_dual`` in place (torch's does); an in-place op under
+``no_grad`` on a leaf that requires grad leaves it without a tangent; ``unpack_dual(d).primal``
+is an alias, not a view (``_base`` is None).
 """
 
 from __future__ import annotations

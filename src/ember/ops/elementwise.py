@@ -1232,7 +1232,9 @@ def _cast_to(op, dtype: D.dtype):
         if result._dtype is dtype or result._dtype.category > dtype.category:
             return result
         cast = wrap(result._array.astype(dtype.numpy), dtype)
-        node, nr = _fw.history(result)
+        node, nr = result.grad_fn, result._output_nr
+        if node is None and _fw._state.active:  # a forward-only result keeps its node hidden
+            node, nr = _fw.history(result)
         if node is not None:
             set_history(cast, node, nr)
         return cast

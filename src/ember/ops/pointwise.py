@@ -468,7 +468,9 @@ def sgn(input: Tensor) -> Tensor:
     if input._dtype is D.bool_:
         return wrap(input._array.copy(), D.bool_)
     out = _unary(input, np.sign, SgnBackward0, "self_", floating=False)
-    node = out.grad_fn if out.grad_fn is not None else _fw.history(out)[0]
+    node = out.grad_fn
+    if node is None and _fw._state.active:  # a forward-only result keeps its node hidden
+        node = _fw.history(out)[0]
     if node.__class__ is SgnBackward0:
         node.result = SavedTensor(out, is_output=True)
     return out
