@@ -570,6 +570,25 @@ def _addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
     return out
 
 
+def _linear_2d(input: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """``_addmm(bias, input, weight.t())`` once its checks are known to pass (a 2-D batch,
+    a (out,) bias, matching sizes and one dtype): the step every linear layer runs."""
+    wt = S._permuted(weight, (1, 0), S.TBackward0)
+    array = input._array @ wt._array
+    array += bias._array
+    out = wrap(array, input._dtype)
+    if grad_state.enabled and (
+            bias._requires_grad or input._requires_grad or weight._requires_grad):
+        node = new_node(AddmmBackward0, (edge(bias), edge(input), edge(wt)), array)
+        node.mat1 = SavedTensor(input) if weight._requires_grad else None
+        node.mat2 = SavedTensor(wt) if input._requires_grad else None
+        node.mat1_colmajor = _colmajor(input._array)
+        node.mat2_colmajor = _colmajor(wt._array)
+        node.bias_shape = bias._array.shape
+        set_history(out, node)
+    return out
+
+
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``, recorded with the nodes torch's linear records."""
     _check_tensor(input, "input", 1, "linear")
@@ -583,6 +602,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         return matmul(input, S.t(weight))
     shape = input._array.shape
     if input._array.ndim == 2:
+        if (weight._array.ndim == 2 and bias._array.shape == weight._array.shape[:1]
+                and shape[1] == weight._array.shape[1]
+                and input._dtype is weight._dtype is bias._dtype):
+            return _linear_2d(input, weight, bias)
         return _addmm(bias, input, S.t(weight))
     if input._array.flags.c_contiguous and bias._array.ndim == 1:
         wt = S.t(weight)
