@@ -827,16 +827,14 @@ def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
 
 # ----- softmax family -------------------------------------------------------------------------
 class SoftmaxBackward0(Node):
-    """softmax: result * (grad - sum(grad * result, dim))."""
+    """softmax: result * (grad - sum(grad * result, dim)), torch's kernel order."""
 
     __slots__ = ("result", "dim")
     _saved_fields = ("result",)
 
     def backward(self, grad, xp):
         y = xp.saved_output(self.result, self)
-        gy = grad * y
-        dims = (self.dim,) if len(y.shape) else ()
-        return (gy - y * xp.sum(gy, dims, True),)
+        return (_softmax_backward_data(grad, y, self.dim, False),)
 
 
 class LogSoftmaxBackward0(Node):
@@ -847,8 +845,87 @@ class LogSoftmaxBackward0(Node):
 
     def backward(self, grad, xp):
         y = xp.saved_output(self.result, self)
+        return (_softmax_backward_data(grad, y, self.dim, True),)
+
+
+def _softmax_grad_array(grad, y, dim: int, log: bool):
+    axis = (dim,) if np.ndim(y) else ()
+    if y.dtype != np.float32 or not y.size:
+        if log:
+            return grad - np.exp(y) * np.sum(grad, axis, keepdims=True)
+        return y * (grad - np.sum(grad * y, axis, keepdims=True))
+    # float32, in torch's kernel's rounding (large inputs leave mostly rounding here)
+    inner = np.ndim(y) - 1 > dim
+    wide = np.float64
+    if log:  # exp(y) * total fused into the subtraction (one rounding)
+        total = (np.take(np.cumsum(grad, dim), [-1], dim) if inner
+                 else np.sum(grad, axis, keepdims=True))
+        fused = grad.astype(wide) - _rounded(np.exp, y).astype(wide) * total.astype(wide)
+        return fused.astype(np.float32)
+    if not inner:
+        return y * (grad - np.sum(grad * y, axis, keepdims=True))
+    # along an inner dim: a running sum of fused multiply-adds, one step per entry of ``dim``
+    g, out = np.moveaxis(grad, dim, 0), np.moveaxis(y, dim, 0)
+    dot = np.zeros(g.shape[1:], np.float32)
+    for k in range(g.shape[0]):
+        dot = (dot.astype(wide) + g[k].astype(wide) * out[k].astype(wide)).astype(np.float32)
+    return np.moveaxis((g - dot) * out, 0, dim)
+
+
+
+class SoftmaxBackwardDataBackward0(Node):
+    """_softmax_backward_data(grad_output, output): linear in grad_output; torch's
+    softmax_double_backward for output."""
+
+    __slots__ = ("grad_output", "output", "dim")
+    _saved_fields = ("grad_output", "output")
+
+    def backward(self, grad, xp):
+        go, y = xp.saved(self.grad_output), xp.saved(self.output)
         dims = (self.dim,) if len(y.shape) else ()
-        return (grad - xp.exp(y) * xp.sum(grad, dims, True),)
+        d_output = None
+        if self.needs_input_grad(1):
+            d_output = (go * grad - xp.sum(y * go, dims, True) * grad
+                        - go * xp.sum(y * grad, dims, True))
+        d_grad = _softmax_backward_data(grad, y, self.dim, False) if self.needs_input_grad(
+            0) else None
+        return (d_grad, d_output)
+
+
+class LogSoftmaxBackwardDataBackward0(Node):
+    """_log_softmax_backward_data(grad_output, output) = grad_output - exp(output) *
+    sum(grad_output): its derivatives in torch's form."""
+
+    __slots__ = ("grad_output", "output", "dim")
+    _saved_fields = ("grad_output", "output")
+
+    def backward(self, grad, xp):
+        go, y = xp.saved(self.grad_output), xp.saved(self.output)
+        dims = (self.dim,) if len(y.shape) else ()
+        d_output = None
+        if self.needs_input_grad(1):
+            d_output = -xp.sum(go, dims, True) * xp.exp(y) * grad
+        d_grad = None
+        if self.needs_input_grad(0):
+            d_grad = grad - xp.sum(grad * xp.exp(y), dims, True)
+        return (d_grad, d_output)
+
+
+def _softmax_backward_data(grad, y, dim: int, log: bool):
+    """The (log_)softmax gradient: on arrays the kernel's formula; on tensors a recorded op
+    whose own derivative is torch's double-backward formula."""
+    if not isinstance(y, Tensor):
+        return _softmax_grad_array(grad, y, dim, log)
+    with np.errstate(all="ignore"):
+        array = _softmax_grad_array(grad._array, y._array, dim, log)
+    out = wrap(np.asarray(array, dtype=y._array.dtype), y._dtype)
+    if grad_state.enabled and (grad._requires_grad or y._requires_grad):
+        node_cls = LogSoftmaxBackwardDataBackward0 if log else SoftmaxBackwardDataBackward0
+        node = new_node(node_cls, (edge(grad), edge(y)), out._array)
+        node.grad_output, node.output = SavedTensor(grad), SavedTensor(y)
+        node.dim = dim
+        set_history(out, node)
+    return out
 
 
 def _softmax_dim(name: str, ndim: int, stacklevel: int = 3) -> int:
