@@ -185,19 +185,32 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
 
 
 def _fma(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """a * b + c with (almost always) a single rounding, in float64: the product split
-    exactly (Dekker), the sum with its error (Knuth's TwoSum), the errors added last.
-    For float32 inputs it is the exact value, so casting gives the float32 fma."""
+    """a * b + c with a single rounding, in float64: the product split exactly (Dekker),
+    the sums with their errors (Knuth's TwoSum), a halfway case settled by what is left.
+    For float32 inputs the float64 result is the exact value, so a cast gives float32's fma
+    (but for a double-rounding tie)."""
     p = a * b
     split = 134217729.0  # 2**27 + 1
     ca, cb = split * a, split * b
     ah, bh = ca - (ca - a), cb - (cb - b)
     al, bl = a - ah, b - bh
     p_err = ((ah * bh - p) + ah * bl + al * bh) + al * bl
-    total = c + p
-    back = total - c
-    s_err = (c - (total - back)) + (p - back)
-    return total + (s_err + p_err)
+    total, s_err = _two_sum(c, p)
+    err, low = _two_sum(s_err, p_err)  # c + a * b == total + err + low, exactly
+    result, rest = _two_sum(total, err)
+    # result is the correctly rounded value unless total + err lies exactly halfway between
+    # two doubles and ``low`` says the true value is beyond the halfway point
+    neighbour = np.nextafter(result, np.where(rest > 0, np.inf, -np.inf))
+    past_tie = ((rest != 0) & (neighbour - result == 2 * rest)
+                & (np.sign(low) == np.sign(rest)) & (low != 0))
+    return np.where(past_tie, neighbour, result)
+
+
+def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """a + b as a rounded sum and its exact error (Knuth)."""
+    total = a + b
+    back = total - a
+    return total, (a - (total - back)) + (b - back)
 
 
 def linspace(start, end, steps: int, *, dtype=None, device=None,
