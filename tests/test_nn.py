@@ -416,6 +416,39 @@ def test_load_state_dict_copies_values_and_assign():
     check(program)
 
 
+def test_load_state_dict_pre_and_post_hooks():
+    """A pre-hook renaming an old checkpoint's keys (torch's documented use), the arguments
+    hooks see, and post-hooks seeing the incompatible keys."""
+
+    def program(lib):
+        lib.manual_seed(0)
+        net = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.Linear(2, 1))
+        log = []
+
+        def rename(module, state_dict, prefix, local_metadata, strict, missing, unexpected,
+                   errors):
+            log.append(("pre", type(module).__name__, prefix, strict, sorted(local_metadata)))
+            for name in ("weight", "bias"):
+                old = prefix + "old_" + name
+                if old in state_dict:
+                    state_dict[prefix + name] = state_dict.pop(old)
+
+        handle = net[1].register_load_state_dict_pre_hook(rename)
+        net.register_load_state_dict_post_hook(
+            lambda module, keys: log.append(("post", keys.missing_keys, keys.unexpected_keys)))
+        sd = net.state_dict()
+        sd["1.old_weight"] = sd.pop("1.weight") * 2
+        result = net.load_state_dict(sd)
+        out = [repr(result), net[1].weight.detach(), log]
+        handle.remove()
+        sd = net.state_dict()
+        sd["1.old_bias"] = sd.pop("1.bias")
+        out.append(repr(net.load_state_dict(sd, strict=False)))
+        return out
+
+    check(program)
+
+
 def test_batchnorm_old_state_dict_without_counter():
     def program(lib):
         bn = lib.nn.BatchNorm1d(2)
