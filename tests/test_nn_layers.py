@@ -249,6 +249,25 @@ def test_embedding_padding_gradient_and_from_pretrained():
     check(program)
 
 
+def test_embedding_scale_grad_by_freq():
+    """Each row's gradient divided by its index's count in the batch (padding row none);
+    torch's double backward gathers the rows unscaled - so does ember's."""
+
+    def program(lib):
+        lib.manual_seed(0)
+        e = lib.nn.Embedding(6, 3, padding_idx=1, scale_grad_by_freq=True)
+        idx = lib.tensor([[1, 2, 2], [5, 2, 1], [0, 5, 3]])
+        y = e(idx)
+        (y * lib.arange(27.0).reshape(3, 3, 3)).sum().backward()
+        w = lib.randn(6, 2, dtype=lib.float64, requires_grad=True)
+        z = lib.nn.functional.embedding(idx, w, scale_grad_by_freq=True)
+        gw, = lib.autograd.grad((z * z).sum(), w, create_graph=True)
+        (gw * gw).sum().backward()
+        return repr(e), y, e.weight.grad, gw.detach(), w.grad
+
+    check(program)
+
+
 def test_maxpool_return_indices():
     def program(lib):
         lib.manual_seed(0)

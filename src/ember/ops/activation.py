@@ -1198,7 +1198,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 class EmbeddingBackward0(Node):
     """embedding: the rows' gradients summed into the weight (none for padding_idx)."""
 
-    __slots__ = ("indices", "num_weights", "padding_idx")
+    __slots__ = ("indices", "num_weights", "padding_idx", "scale_grad_by_freq")
     _saved_fields = ("indices",)
 
     def backward(self, grad, xp):
@@ -1213,11 +1213,23 @@ class EmbeddingBackward0(Node):
                                        if not isinstance(grad, Tensor)
                                        else wrap(flat != self.padding_idx, D.bool_),
                                        (flat.size, 1)), rows, 0)
+        scale = None
+        if self.scale_grad_by_freq:  # each row's gradient over how often its index occurs
+            dt = grad._array.dtype if isinstance(grad, Tensor) else grad.dtype
+            counts = np.bincount(flat, minlength=self.num_weights)[flat]
+            scale = (1.0 / counts).astype(dt).reshape(flat.size, 1)
         if not isinstance(grad, Tensor):
             out = np.zeros((self.num_weights, dim), dtype=grad.dtype)
-            np.add.at(out, flat, rows)
+            np.add.at(out, flat, rows if scale is None else rows * scale)
             return (out,)
-        return (xp.put_at((self.num_weights, dim), (flat,), rows, grad),)
+        out = xp.put_at((self.num_weights, dim), (flat,), rows, grad)
+        if scale is None:
+            return (out,)
+        # torch's double backward gathers the rows unscaled: keep the scaled values but let
+        # the gradient flow through the unscaled sum (out - out.detach() is exactly zero)
+        scaled = xp.put_at((self.num_weights, dim), (flat,), rows.detach() * wrap(
+            scale, grad._dtype), grad).detach()
+        return (scaled + (out - out.detach()),)
 
 
 def _embedding_renorm(weight: Tensor, indices: np.ndarray, max_norm: float,
@@ -1245,9 +1257,9 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
             if padding_idx < -num_weights:
                 raise AssertionError("Padding_idx must be within num_embeddings")
             padding_idx = num_weights + padding_idx
-    if scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding: scale_grad_by_freq and sparse are not "
-                                  "implemented in ember")
+    if sparse:
+        raise NotImplementedError("embedding: sparse=True (a sparse gradient) is not "
+                                  "implemented in ember, which has no sparse tensors")
     if weight.ndim != 2:
         raise RuntimeError("'weight' must be 2-D")
     if input._dtype not in (D.int64, D.int32):
@@ -1266,6 +1278,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
         node.indices = idx.astype(np.int64, copy=True)
         node.num_weights = num_weights
         node.padding_idx = padding_idx
+        node.scale_grad_by_freq = scale_grad_by_freq
         set_history(out, node)
     return out
 
