@@ -335,11 +335,10 @@ def test_forward_over_reverse_hvp_with_a_dual_that_needs_no_grad():
         x = lib.tensor([0.2, -0.4, 0.7], dtype=lib.float64)
         v = lib.tensor([1.0, -1.0, 0.5], dtype=lib.float64)
         with fw.dual_level():
-            dx = fw.make_dual(x, v)
-            xr = dx.requires_grad_() if False else dx
+            dx = fw.make_dual(x, v)  # a dual that needs no grad, inside a reverse graph
             w = x.clone().requires_grad_()
-            # Hessian of f(w) = sum(tanh(A w)) * <w, x_dual> along v, forward over reverse.
-            f = lib.tanh(A @ w).sum() * (w * xr).sum()
+            # d/dw of f(w) = sum(tanh(A w)) * <w, x>, and its tangent along x's v.
+            f = lib.tanh(A @ w).sum() * (w * dx).sum()
             (g,) = lib.autograd.grad(f, w, create_graph=True)
             dg = fw.unpack_dual(g).tangent
             return g.detach(), dg.detach() if dg is not None else None, g.requires_grad
