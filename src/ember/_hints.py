@@ -8,7 +8,8 @@ overhead benchmark's tiny ops cost ~40k instructions each, and benchmarks/site_o
 measures the share recording takes. ``new_node`` looks at the frame two levels up, which is
 the user's code when the user called an op that creates its node itself (``x * y``,
 ``x.sum()``): ``sys._getframe(2)`` returns it without building frame objects for the frames
-in between, and one set lookup of its file name (``USER_FILES``) tells it is not ember's.
+in between; it is the user's if its code object is the one last found to be (the loop
+that keeps calling ops: one identity check), or else if its file name is in ``USER_FILES``.
 It stores the code object and the bytecode offset in two slots of the node: a tuple per
 node would cost more than all the rest (allocated, tracked by the garbage collector,
 freed), and the line number's lookup is what would be slow, so that is worked out only
@@ -23,9 +24,12 @@ depth.
 
 from __future__ import annotations
 
-__all__ = ["USER_FILES", "creation_site", "site_location", "user_site", "with_hint"]
+__all__ = [
+    "LAST_USER_CODE", "USER_FILES", "creation_site", "site_location", "user_site", "with_hint",
+]
 
 USER_FILES: set = set()  # co_filename of code seen to be outside ember (the user's)
+LAST_USER_CODE: list = [None]  # the user's code object found last (by new_node or user_site)
 _EMBER_FILES: set = set()  # ... and of ember's own modules
 
 
@@ -48,8 +52,9 @@ def user_site(frame) -> tuple:
             _EMBER_FILES.add(filename)
         back = frame.f_back
         if back is None:  # all ember (an op run by ember itself at the bottom of a thread)
-            break
+            return code, frame.f_lasti
         frame = back
+    LAST_USER_CODE[0] = code
     return code, frame.f_lasti
 
 

@@ -17,7 +17,7 @@ import itertools
 import re
 from sys import _getframe
 
-from ember._hints import USER_FILES, user_site
+from ember._hints import LAST_USER_CODE, USER_FILES, user_site
 
 _next_sequence_nr = itertools.count().__next__
 
@@ -169,8 +169,11 @@ def new_node(cls: type[Node], next_functions: tuple, out) -> Node:
     try:
         frame = _getframe(2)  # the caller of new_node's caller
         code = frame.f_code
-        if code.co_filename in USER_FILES:
+        if code is LAST_USER_CODE[0]:
             node._site = code
+            node._site_offset = frame.f_lasti
+        elif code.co_filename in USER_FILES:
+            LAST_USER_CODE[0] = node._site = code
             node._site_offset = frame.f_lasti
         else:
             node._site, node._site_offset = user_site(frame)
