@@ -906,6 +906,55 @@ def test_full_backward_hooks():
     check(program)
 
 
+def test_deprecated_non_full_backward_hooks():
+    """register_backward_hook: the hook sees the output grad_fn's grad_inputs (not the
+    module's), may replace them, warns as torch when that differs from the module's
+    gradients, and cannot be mixed with full hooks."""
+
+    def program(lib):
+        lib.manual_seed(0)
+        log = []
+        net = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.ReLU(), lib.nn.Linear(4, 2))
+
+        def hook(m, gi, go):
+            log.append((type(m).__name__, [None if g is None else g.detach() for g in gi],
+                        [g.detach() for g in go]))
+
+        def doubling(m, gi, go):
+            return tuple(None if g is None else g * 2 for g in gi)
+
+        class Two(lib.nn.Module):
+            def forward(self, a):
+                return a * 2, a + 1
+
+        first = net[0].register_backward_hook(hook)
+        net[1].register_backward_hook(doubling)
+        net[2].register_backward_hook(hook)
+        two = Two()
+        two.register_backward_hook(hook)
+        x = lib.randn(5, 3, requires_grad=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            y = net(x)
+            p, q = two(y)
+        (p * q).sum().backward()
+        out = [log, x.grad, [w.grad for w in net.parameters()],
+               [(c.category.__name__, str(c.message)) for c in caught]]
+        first.remove()
+        full = lib.nn.Linear(1, 1)
+        full.register_full_backward_hook(hook)
+        for action in (lambda: net[1].register_full_backward_hook(hook),
+                       lambda: full.register_backward_hook(hook)):
+            try:
+                action()
+                out.append("ok")
+            except RuntimeError as e:
+                out.append(str(e))
+        return out
+
+    check(program)
+
+
 def test_full_backward_hook_without_input_grad_and_tuple_outputs():
     def program(lib):
         lib.manual_seed(0)
