@@ -208,6 +208,21 @@ add_entry("scatter_reduce_prod", _scatter_reduce, _sprinkle_zeros(_with_reduce((
               ("float index", lambda m: m.scatter_reduce(m.ones(3, 4), 0, L(m, [[0.0]]),
                                                          m.ones(1, 1), "prod")),
           ))
+def _empty_float_index(m, x, s, op):
+    """An empty index of a float dtype: torch checks an index's dtype only when it is
+    non-empty."""
+    index = m.zeros(0, dtype=x.dtype)
+    if op == "gather":
+        return m.gather(x, 0, index)
+    if op == "scatter_reduce":
+        return m.scatter_reduce(x, 0, index, s, "prod")
+    return getattr(m, op)(x, 0, index, s)
+
+
+add_entry("empty_float_index", _empty_float_index,
+          lambda grad: st.sampled_from(("gather", "scatter", "scatter_add", "scatter_reduce")).map(
+              lambda op: Sample((np.array([1.5, -2.0, 0.0]), np.array([0.5])), {"op": op})),
+          covers=())
 add_entry("scatter_reduce_", lambda m, x, i, s, dim, reduce, include_self: x.clone(
 ).scatter_reduce_(dim, i, s, reduce, include_self=include_self),
           lambda grad: _with_reduce(("sum", "mean", "amax"))(True), covers=())

@@ -120,7 +120,10 @@ def _value_array(value, dtype: D.dtype):
 def _gather_operands(input: Tensor, dim: int, index, name: str, src=None):
     """Checks shared by gather and the scatters; returns (dim, index array, key)."""
     d = _dim(dim, input._array.ndim)
-    idx = _int_index(index, f"{name}(): Expected dtype int32/int64 for index")
+    if isinstance(index, Tensor) and not index._array.size:  # torch checks no empty index
+        idx = index._array.astype(np.int64)
+    else:
+        idx = _int_index(index, f"{name}(): Expected dtype int32/int64 for index")
     shape = input._array.shape or (1,)
     ishape = idx.shape or (1,)
     if idx.size:
@@ -357,7 +360,9 @@ class ScatterReduceBackward0(Node):
         if not self.self_sizes:
             grad_self = xp.reshape(grad_self, ())
         src_shape = self.src.tensor._array.shape if self.src is not None else None
-        if src_shape is not None and tuple(grad_src.shape) != src_shape:
+        if src_shape is not None and not math.prod(self.index_shape):  # nothing scattered
+            grad_src = xp.zeros(src_shape, g)
+        elif src_shape is not None and tuple(grad_src.shape) != src_shape:
             grad_src = xp.reshape(grad_src, src_shape)
         return grad_self, grad_src
 
