@@ -51,8 +51,8 @@ def user_site(frame) -> tuple:
                 break
             _EMBER_FILES.add(filename)
         back = frame.f_back
-        if back is None:  # all ember (an op run by ember itself at the bottom of a thread)
-            return code, frame.f_lasti
+        if back is None:  # all ember: no user's line (ember called at the bottom of a thread)
+            return None, 0
         frame = back
     LAST_USER_CODE[0] = code
     return code, frame.f_lasti
