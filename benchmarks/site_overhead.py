@@ -7,7 +7,9 @@ the overhead in percent. Instruction counts, unlike times, do not depend on what
 shared machine is doing. Each variant runs twice (1 and 1 + N workload runs after a warm-up)
 and the difference is divided by N, so start-up and imports cancel out.
 
-    python benchmarks/site_overhead.py [--runs N]
+    python benchmarks/site_overhead.py [--runs N] [--workload "MLP step"]
+
+(``--workload`` picks another workload of run.py by the start of its title.)
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ if MODE == "off":
     exec(compile(source, graph.__file__, "exec"), graph.__dict__, namespace)
     graph.new_node.__code__ = namespace["new_node"].__code__
 
-source = next(s for title, s in WORKLOADS.items() if title.startswith("chain of 2000"))
+source = next(s for title, s in WORKLOADS.items() if title.startswith(WORKLOAD))
 ns = {"lib": ember}
 exec(source, ns)
 ns["run"]()  # warm-up (fills caches such as the creation-site depths)
@@ -47,9 +49,9 @@ for _ in range(RUNS):
 """
 
 
-def instructions(mode: str, runs: int) -> int:
+def instructions(mode: str, runs: int, workload: str) -> int:
     """Instructions callgrind counts for the whole child process."""
-    code = f"HERE = {HERE!r}; MODE = {mode!r}; RUNS = {runs}\n" + CHILD
+    code = f"HERE = {HERE!r}; MODE = {mode!r}; RUNS = {runs}; WORKLOAD = {workload!r}\n" + CHILD
     env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1")
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
@@ -63,13 +65,15 @@ def instructions(mode: str, runs: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=4, help="workload runs to count (N)")
+    parser.add_argument("--workload", default="chain of 2000", help="start of a run.py title")
     args = parser.parse_args()
     per_run = {}
     for mode in ("off", "on"):
-        one, more = instructions(mode, 1), instructions(mode, 1 + args.runs)
+        one = instructions(mode, 1, args.workload)
+        more = instructions(mode, 1 + args.runs, args.workload)
         per_run[mode] = (more - one) / args.runs
         label = "without creation sites" if mode == "off" else "with creation sites   "
-        print(f"{label}: {per_run[mode] / 1e6:8.2f}M instructions per run of the chain")
+        print(f"{label}: {per_run[mode] / 1e6:8.2f}M instructions per run")
     print(f"creation-site overhead: {100 * (per_run['on'] / per_run['off'] - 1):.1f}%")
 
 
