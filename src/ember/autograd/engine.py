@@ -163,7 +163,7 @@ def run_backward(
                         continue_with = node.backward(grad, xp)
                 except RuntimeError as error:  # torch's message, then ember's hint lines
                     raise with_hint(error, node) from None
-                if not retain_graph and node._saved_fields:
+                if not retain_graph:
                     node.release_saved()
 
             for (child, nr), g in zip(node.next_functions, continue_with):
@@ -322,7 +322,7 @@ def _store_grad(tensor, grad, create_graph: bool, steal: bool = False) -> None:
     nothing else can see the array: as torch's AccumulateGrad, which takes the gradient when
     its use count says it is the only holder.
     """
-    _wrap = _tensor_module()._wrap
+    _wrap = _TENSOR_MODULE._wrap if _TENSOR_MODULE is not None else _tensor_module()._wrap
     existing = tensor._grad
     if create_graph:
         if existing is None:

@@ -522,7 +522,8 @@ class AddmmBackward0(Node):
             mat1 = ARRAY_MATH.saved(self.mat1)
             grad_mat2 = (grad.T @ mat1).T if self.mat2_colmajor else mat1.T @ grad
         if bias_fn is not None:
-            grad_bias = grad.sum(axis=0) if self.bias_shape == grad.shape[1:] else grad
+            # (np.add.reduce is what ndarray.sum calls, minus its Python wrapper)
+            grad_bias = np.add.reduce(grad, 0) if self.bias_shape == grad.shape[1:] else grad
         return grad_bias, grad_mat1, grad_mat2
 
 

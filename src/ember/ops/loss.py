@@ -780,20 +780,21 @@ def _cross_entropy_batch(input: Tensor, target: Tensor, reduction: str) -> Tenso
     x, t = input._array, target._array
     if (x.ndim != 2 or t.ndim != 1 or target._dtype is not D.int64 or not x.size
             or x.shape[0] != t.shape[0] or input._dtype.category != FLOATING
-            or t.min() < 0):
+            or np.minimum.reduce(t) < 0):
         return None
     n = t.shape[0]
     rows = np.arange(n)
+    # (ufunc reductions: what the max() and sum() methods call, minus their Python wrappers)
     with np.errstate(all="ignore"):
-        shifted = x - x.max(axis=1, keepdims=True)
-        total = np.exp(shifted).sum(axis=1, keepdims=True)
+        shifted = x - np.maximum.reduce(x, 1, keepdims=True)
+        total = np.add.reduce(np.exp(shifted), 1, keepdims=True)
         logp = np.asarray(shifted - np.log(total), order="C")
         try:
             picked = logp[rows, t]
         except IndexError:  # a class index >= C
             return None
         total_weight = x.dtype.type(n)
-        loss = (-picked).sum()  # the general path's -weight * picked, all weights 1
+        loss = np.add.reduce(-picked)  # the general path's -weight * picked, all weights 1
         array = np.asarray(loss / total_weight if reduction == "mean" else loss, dtype=x.dtype)
     log_probs = wrap(logp, input._dtype)
     out = wrap(array, input._dtype)

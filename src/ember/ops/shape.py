@@ -328,11 +328,13 @@ class TBackward0(PermuteBackward0):
     __slots__ = ()
 
     def backward(self, grad, xp):  # t() reverses the dimensions: its own inverse
+        if grad.__class__ is np.ndarray:
+            return (grad.transpose(self.dims),)
         return (xp.permute(grad, self.dims),)
 
 
 def _permuted(input: Tensor, dims: tuple, node_cls) -> Tensor:
-    array = np.transpose(input._array, dims)
+    array = input._array.transpose(dims)
     out = make_view(input, array, (PERMUTE, dims))
     if input._requires_grad and grad_state.enabled:
         node = new_node(node_cls, (edge(input),), array)
