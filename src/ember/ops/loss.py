@@ -465,6 +465,16 @@ class NllLossBackward0(Node):
     def backward(self, grad, xp):
         xp.saved(self.self_)  # freed after a backward, as torch's saved self
         coef = self.coef  # -weight[target], 0 where ignored; the target's shape
+        if coef is None:  # no weights and no ignored target: -1 everywhere
+            dtype = self._out_meta[0][1]
+            if xp is ARRAY_MATH and self.reduction != "none":
+                value = dtype.type(-1)  # as the elementwise path below, on one number
+                if self.reduction == "mean":
+                    value = value / self.total_weight
+                out = np.zeros(self.self_shape, dtype=dtype)
+                out[np.arange(self.self_shape[0]), self.index[:, 0]] = value * grad
+                return (out,)
+            coef = np.full(self.index.shape[:1], -1, dtype=dtype)
         if self.reduction == "mean" and self.total_weight != 0:
             coef = coef / self.total_weight
         if xp is ARRAY_MATH and len(self.self_shape) == 2 and self.reduction != "none":
@@ -805,7 +815,7 @@ def _cross_entropy_batch(input: Tensor, target: Tensor, reduction: str) -> Tenso
         set_history(log_probs, node)
         node = new_node(NllLossBackward0, (edge(log_probs),), array)
         node.self_ = SavedTensor(log_probs)
-        node.coef = np.full(n, -1, dtype=x.dtype)
+        node.coef = None  # every weight one
         node.index, node.class_dim = t.reshape(n, 1), 1
         node.reduction, node.total_weight = reduction, total_weight
         node.self_shape = x.shape
