@@ -361,3 +361,30 @@ def test_a_dual_that_starts_requiring_grad():
         return out + [repr(d), d.requires_grad]
 
     check(program)
+
+
+def test_make_dual_of_a_dual_under_no_grad_and_other_uses():
+    def program(lib):
+        fw = lib.autograd.forward_ad
+        x = lib.tensor([1.0, 2.0])
+        t = lib.tensor([1.0, 0.5])
+        w = lib.tensor([1.0, 2.0], requires_grad=True)
+        out = []
+        with fw.dual_level():
+            d = fw.make_dual(x, t)
+            try:
+                fw.make_dual(d, t * 2)
+            except RuntimeError as e:
+                out.append(str(e))
+            with lib.no_grad():
+                dw = fw.make_dual(w, t)  # torch: a leaf that requires grad, with the tangent
+            out += [repr(dw), dw.is_leaf, repr(d.clone()), repr(d.detach()),
+                    repr(d.to(lib.float64)), repr(d > 1), repr(d.argmax()),
+                    repr(lib.stack([d, x]))]
+            try:
+                fw.make_dual(lib.tensor([1, 2]), t)
+            except ValueError as e:
+                out.append(str(e))
+        return out
+
+    check(program)

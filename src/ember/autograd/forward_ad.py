@@ -250,13 +250,22 @@ def make_dual(tensor, tangent, *, level: int | None = None):
             f"{list(tensor._array.shape)} while the given forward gradient is of size "
             f"{list(tangent._array.shape)}."
         )
+    if tangent_of(tensor) is not None:
+        raise RuntimeError(
+            "Making a dual Tensor based on a Tensor that already has a forward gradient at the "
+            f"same level {level} is not supported."
+        )
     dual = _wrap(tensor._array, tensor._dtype)
     dual._version_counter = tensor._version_counter
-    real = tensor._requires_grad and grad_state.enabled and not grad_state.fw_only
+    requires_grad = tensor.requires_grad
+    real = requires_grad and grad_state.enabled and not grad_state.fw_only
     node = new_node(_DualLeaf, (edge(tensor) if real else (None, 0),), tensor._array)
     node.tangent = tangent
     node.level = level
-    return set_history(dual, node)
+    set_history(dual, node)
+    if requires_grad and not real:  # made under no_grad: torch gives a leaf requiring grad
+        make_leaf(dual)
+    return dual
 
 
 def _source(tensor):
