@@ -557,12 +557,56 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     return _maybe_inplace(input, inplace, _hardswish)
 
 
+def _logsigmoid_slope(grad, x):
+    """log_sigmoid_backward on arrays, as torch's kernel: with z = exp(-|x|),
+    grad * (z / (1 + z)) for x >= 0 and grad * (1 - z / (1 + z)) below 0."""
+    z = _rounded(np.exp, -np.abs(x))
+    share = z / (1 + z)
+    return grad * np.where(x < 0, 1 - share, share)
+
+
 class LogSigmoidBackward0(Node):
     __slots__ = ("self_",)
     _saved_fields = ("self_",)
 
     def backward(self, grad, xp):
-        return (grad * _logistic(xp, -xp.saved(self.self_)),)
+        x = xp.saved(self.self_)
+        if isinstance(x, Tensor):
+            return (_logsigmoid_backward(grad, x),)
+        return (_logsigmoid_slope(grad, x),)
+
+
+class LogSigmoidBackwardBackward0(Node):
+    """log_sigmoid_backward(grad, self): linear in grad; torch's log_sigmoid_double_backward
+    (grad * (s - 1) * s with s = sigmoid(self)) for self."""
+
+    __slots__ = ("grad_output", "self_")
+    _saved_fields = ("grad_output", "self_")
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        d_self = None
+        if self.needs_input_grad(1):
+            g = grad * xp.saved(self.grad_output)
+            s = sigmoid(x) if isinstance(x, Tensor) else 1 / (1 + _rounded(np.exp, -x))
+            d_self = g * (s - 1) * s
+        if not self.needs_input_grad(0):
+            return (None, d_self)
+        if isinstance(x, Tensor):
+            return (_logsigmoid_backward(grad, x), d_self)
+        return (_logsigmoid_slope(grad, x), d_self)
+
+
+def _logsigmoid_backward(grad: Tensor, x: Tensor) -> Tensor:
+    """logsigmoid's gradient as a recorded op (create_graph=True differentiates it again)."""
+    with np.errstate(all="ignore"):
+        array = _logsigmoid_slope(grad._array, x._array)
+    out = wrap(np.asarray(array, dtype=x._array.dtype), x._dtype)
+    if grad_state.enabled and (grad._requires_grad or x._requires_grad):
+        node = new_node(LogSigmoidBackwardBackward0, (edge(grad), edge(x)), out._array)
+        node.grad_output, node.self_ = SavedTensor(grad), SavedTensor(x)
+        set_history(out, node)
+    return out
 
 
 def logsigmoid(input: Tensor) -> Tensor:
