@@ -676,7 +676,7 @@ class IndexFillBackward0(Node):
         if len(self.next_functions) > 1 and self.needs_input_grad(1):
             if self.negative is not None:  # torch's formula reads the index via index_select
                 value, d, size = self.negative
-                if d == 0:
+                if d != 1:  # only torch's dim-1 index_select kernel words it otherwise
                     raise IndexError("index out of range in self")
                 raise RuntimeError(f"INDICES element is out of DATA bounds, id={value} "
                                    f"axis_dim={size}")
