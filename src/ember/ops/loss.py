@@ -472,7 +472,7 @@ class NllLossBackward0(Node):
                 if self.reduction == "mean":
                     value = value / self.total_weight
                 out = np.zeros(self.self_shape, dtype=dtype)
-                out[np.arange(self.self_shape[0]), self.index[:, 0]] = value * grad
+                out[_rows(self.self_shape[0]), self.index[:, 0]] = value * grad
                 return (out,)
             coef = np.full(self.index.shape[:1], -1, dtype=dtype)
         if self.reduction == "mean" and self.total_weight != 0:
@@ -780,6 +780,18 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
 
 
 _MEAN_SUM = ("mean", "sum")
+_ROWS: dict = {}
+
+
+def _rows(n: int) -> np.ndarray:
+    """``np.arange(n)``, made once per batch size (read-only, so sharing it is safe)."""
+    rows = _ROWS.get(n)
+    if rows is None:
+        if len(_ROWS) > 64:
+            _ROWS.clear()
+        rows = _ROWS[n] = np.arange(n)
+        rows.flags.writeable = False
+    return rows
 
 
 def _cross_entropy_batch(input: Tensor, target: Tensor, reduction: str) -> Tensor | None:
@@ -793,12 +805,14 @@ def _cross_entropy_batch(input: Tensor, target: Tensor, reduction: str) -> Tenso
             or np.minimum.reduce(t) < 0):
         return None
     n = t.shape[0]
-    rows = np.arange(n)
+    rows = _rows(n)
     # (ufunc reductions: what the max() and sum() methods call, minus their Python wrappers)
     with np.errstate(all="ignore"):
         shifted = x - np.maximum.reduce(x, 1, keepdims=True)
         total = np.add.reduce(np.exp(shifted), 1, keepdims=True)
-        logp = np.asarray(shifted - np.log(total), order="C")
+        logp = shifted - np.log(total)
+        if not logp.flags.c_contiguous:  # torch's log_softmax output is row-major
+            logp = np.ascontiguousarray(logp)
         try:
             picked = logp[rows, t]
         except IndexError:  # a class index >= C
