@@ -6,6 +6,8 @@
 from ember import (
     _tensor_methods,  # noqa: F401  (binds the op methods onto Tensor)
     autograd,
+    backends,
+    cuda,
     func,
     linalg,
     nn,

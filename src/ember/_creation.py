@@ -9,6 +9,7 @@ import numbers
 import numpy as np
 
 from ember import _dtype as D
+from ember._device import require_cpu
 from ember._tensor import Tensor, _wrap
 
 _FACTORY_GRAD_ERROR = "Only Tensors of floating point and complex dtype can require gradients"
@@ -78,12 +79,16 @@ def _unwrap_nested(data):
 def tensor(data, dtype: D.dtype | None = None, device=None, requires_grad: bool = False,
            pin_memory: bool = False) -> Tensor:
     """A new tensor copying ``data`` (nested lists, numbers, arrays or tensors)."""
+    if device is not None:
+        require_cpu(device)
     dtype = D.to_dtype(dtype) if dtype is not None else _infer_dtype(data)
     return _finish(_to_array(data, dtype), dtype, requires_grad)
 
 
 def as_tensor(data, dtype: D.dtype | None = None, device=None) -> Tensor:
     """Like ``tensor`` but shares memory with a tensor or array of the right dtype."""
+    if device is not None:
+        require_cpu(device)
     if isinstance(data, Tensor):
         if dtype is None or dtype is data._dtype:
             return data
@@ -126,6 +131,8 @@ def _dtype_or_default(dtype) -> D.dtype:
 
 def zeros(*size_args, size=None, dtype=None, device=None, requires_grad: bool = False,
           out=None) -> Tensor:
+    if device is not None:
+        require_cpu(device)
     dtype = _dtype_or_default(dtype)
     shape = size_args[0] if len(size_args) == 1 and isinstance(size_args[0], (tuple, list)) else (
         size_args if size is None else size)
@@ -136,6 +143,8 @@ def zeros(*size_args, size=None, dtype=None, device=None, requires_grad: bool = 
 
 def ones(*size_args, size=None, dtype=None, device=None, requires_grad: bool = False,
          out=None) -> Tensor:
+    if device is not None:
+        require_cpu(device)
     dtype = _dtype_or_default(dtype)
     return _finish(np.ones(_size(size_args, size, "ones"), dtype=dtype.numpy), dtype, requires_grad)
 
@@ -143,10 +152,14 @@ def ones(*size_args, size=None, dtype=None, device=None, requires_grad: bool = F
 def empty(*size_args, size=None, dtype=None, device=None, requires_grad: bool = False, out=None,
           memory_format=None) -> Tensor:
     """Uninitialised in torch; zeros here, so programs that misuse it stay deterministic."""
+    if device is not None:
+        require_cpu(device)
     return zeros(*size_args, size=size, dtype=dtype, requires_grad=requires_grad)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    if device is not None:
+        require_cpu(device)
     if dtype is None:
         if isinstance(fill_value, Tensor):
             fill_value = fill_value.item()
@@ -157,6 +170,8 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = Fal
 
 def eye(n: int, m: int | None = None, *, dtype=None, device=None,
         requires_grad: bool = False) -> Tensor:
+    if device is not None:
+        require_cpu(device)
     dtype = _dtype_or_default(dtype)
     return _finish(np.eye(n, m if m is not None else n, dtype=dtype.numpy), dtype, requires_grad)
 
@@ -164,6 +179,8 @@ def eye(n: int, m: int | None = None, *, dtype=None, device=None,
 def arange(start=0, end=None, step=1, *, dtype=None, device=None,
            requires_grad: bool = False) -> Tensor:
     """torch's arange: any float argument gives the default float dtype, else int64."""
+    if device is not None:
+        require_cpu(device)
     if end is None:
         start, end = 0, start
     values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
@@ -216,6 +233,8 @@ def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def linspace(start, end, steps: int, *, dtype=None, device=None,
              requires_grad: bool = False) -> Tensor:
     """Like torch: the first half counts up from ``start``, the second half down from ``end``."""
+    if device is not None:
+        require_cpu(device)
     dtype = _dtype_or_default(dtype)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
@@ -251,21 +270,29 @@ def _like(input: Tensor, dtype) -> D.dtype:
 
 def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False,
                memory_format=None) -> Tensor:
+    if device is not None:
+        require_cpu(device)
     return zeros(input._array.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
 
 
 def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False,
               memory_format=None) -> Tensor:
+    if device is not None:
+        require_cpu(device)
     return ones(input._array.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
 
 
 def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False,
                memory_format=None) -> Tensor:
+    if device is not None:
+        require_cpu(device)
     return zeros_like(input, dtype=dtype, requires_grad=requires_grad)
 
 
 def full_like(input: Tensor, fill_value, *, dtype=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
+    if device is not None:
+        require_cpu(device)
     return full(input._array.shape, fill_value, dtype=_like(input, dtype),
                 requires_grad=requires_grad)
 
@@ -286,6 +313,8 @@ def _need_floating(dtype: D.dtype, kernel: str) -> None:
 
 def rand(*size_args, size=None, generator=None, dtype=None, device=None,
          requires_grad: bool = False) -> Tensor:
+    if device is not None:
+        require_cpu(device)
     from ember import _random
 
     dtype = _dtype_or_default(dtype)
@@ -296,6 +325,8 @@ def rand(*size_args, size=None, generator=None, dtype=None, device=None,
 
 def randn(*size_args, size=None, generator=None, dtype=None, device=None,
           requires_grad: bool = False) -> Tensor:
+    if device is not None:
+        require_cpu(device)
     from ember import _random
 
     dtype = _dtype_or_default(dtype)
@@ -307,6 +338,8 @@ def randn(*size_args, size=None, generator=None, dtype=None, device=None,
 def randint(low=None, high=None, size=None, *, generator=None, dtype=None, device=None,
             requires_grad: bool = False) -> Tensor:
     """``randint(high, size)`` or ``randint(low, high, size)``; ``high=`` by keyword too."""
+    if device is not None:
+        require_cpu(device)
     from ember import _random
 
     if size is None and isinstance(high, (tuple, list)):  # randint(high, size)

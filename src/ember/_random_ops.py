@@ -18,6 +18,7 @@ import numpy as np
 
 from ember import _dtype as D
 from ember import _random as R
+from ember._device import require_cpu
 from ember._tensor import Tensor, _wrap
 from ember.autograd.graph import Node, new_node
 from ember.ops._core import check_inplace, edge, requires_grad, set_history, write_into
@@ -572,6 +573,8 @@ def _finish(array: np.ndarray, dtype: D.dtype, requires_grad: bool) -> Tensor:
 def randperm(n: int, *, generator: Generator | None = None, dtype: D.dtype | None = None,
              requires_grad: bool = False, device=None) -> Tensor:
     """A random permutation of ``0 .. n-1`` (torch's in-place Fisher-Yates on ``random()``)."""
+    if device is not None:
+        require_cpu(device)
     n = _int_arg(n, "randperm", "n", 1)
     dtype = D.int64 if dtype is None else D.to_dtype(dtype)
     if n < 0:
@@ -601,6 +604,8 @@ def randint_like(input: Tensor, low: int | None = None, high: int | None = None,
                  requires_grad: bool = False, device=None) -> Tensor:
     """Integers in [low, high) shaped like ``input`` (``randint_like(x, high)`` means
     [0, high)); torch fills an ``empty_like(input)``, so in ``input``'s memory order."""
+    if device is not None:
+        require_cpu(device)
     bounds = tuple(v for v in (low, high) if v is not None)
     if not bounds or any(_as_int(v) is None for v in bounds):
         raise _invalid_combination("randint_like", (input, *bounds), {})

@@ -12,6 +12,7 @@ import numpy as np
 from ember import _creation as C
 from ember import _dtype as D
 from ember import _random_ops as R_OPS
+from ember._device import require_cpu
 from ember._tensor import Tensor
 from ember.autograd import _tensor_backward
 from ember.ops import (
@@ -35,13 +36,22 @@ def _to(self: Tensor, *args, **kwargs) -> Tensor:
     """``to(dtype)``, ``to('cpu')``, ``to(other)``, ``to(device, dtype)``."""
     dtype = kwargs.get("dtype")
     copy = kwargs.get("copy", False)
+    require_cpu(kwargs.get("device"))
     for a in args:
         if isinstance(a, (D.dtype, D.ComplexDtype)):
             dtype = a
         elif isinstance(a, Tensor):
             dtype = a._dtype
+        elif not isinstance(a, bool):  # a device (non_blocking/copy may follow as bools)
+            require_cpu(a)
     if dtype is not None:
         return E.to_dtype(self, D.to_dtype(dtype), copy)
+    return self
+
+
+def _cuda(self: Tensor, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
+    """No GPU here: fails as a CPU-only torch build does."""
+    require_cpu("cuda" if device is None else device)
     return self
 
 
@@ -70,6 +80,8 @@ def _new_factory(factory):
 
     def new(self: Tensor, *size, dtype=None, device=None, requires_grad: bool = False,
             **kwargs) -> Tensor:
+        if device is not None:
+            require_cpu(device)
         return factory(*size, dtype=dtype or self._dtype, requires_grad=requires_grad, **kwargs)
 
     new.__name__ = "new_" + factory.__name__
@@ -78,10 +90,14 @@ def _new_factory(factory):
 
 def _new_full(self: Tensor, size, fill_value, *, dtype=None, device=None,
               requires_grad: bool = False) -> Tensor:
+    if device is not None:
+        require_cpu(device)
     return C.full(size, fill_value, dtype=dtype or self._dtype, requires_grad=requires_grad)
 
 
 def _new_tensor(self: Tensor, data, dtype=None, device=None, requires_grad: bool = False):
+    if device is not None:
+        require_cpu(device)
     return C.tensor(data, dtype=dtype or self._dtype, requires_grad=requires_grad)
 
 
@@ -128,7 +144,7 @@ METHODS = {
     "long": _cast(D.int64), "int": _cast(D.int32), "short": _cast(D.int16),
     "bool": _cast(D.bool_), "byte": _cast(D.uint8), "char": _cast(D.int8),
     "clone": E.clone, "copy_": I.copy_, "zero_": E.zero_, "fill_": E.fill_,
-    "cpu": lambda self: self, "contiguous": lambda self, memory_format=None: (
+    "cpu": lambda self: self, "cuda": _cuda, "contiguous": lambda self, memory_format=None: (
         self if self._array.flags.c_contiguous else E.clone(self)),
     # reductions
     "sum": R.sum, "mean": R.mean, "prod": R.prod, "max": R.max, "min": R.min, "amax": R.amax,

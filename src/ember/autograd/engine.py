@@ -38,14 +38,14 @@ def _count_dependencies(roots) -> dict:
         if node not in dependencies:
             dependencies[node] = 0
             stack.append(node)
+    get, push, pop = dependencies.get, stack.append, stack.pop
     while stack:
-        node = stack.pop()
-        for child, _ in node.next_functions:
+        for child, _ in pop().next_functions:
             if child is not None:
-                count = dependencies.get(child)
+                count = get(child)
                 if count is None:
                     dependencies[child] = 1
-                    stack.append(child)
+                    push(child)
                 else:
                     dependencies[child] = count + 1
     return dependencies
@@ -115,6 +115,7 @@ def run_backward(
     errstate.__enter__()
     anomaly = anomaly_state.enabled
     pop_buffer, get_buffer = buffers.pop, buffers.get
+    wrap = _tensor_module()._wrap
     try:
         while heap:
             node = heappop(heap)[1]
@@ -138,7 +139,13 @@ def run_backward(
             if is_leaf:
                 if accumulate and grad is not None and (needed is None or node in targets):
                     variable = node.variable
-                    _store_grad(variable, grad, create_graph, steal=True)
+                    if (variable._grad is None and not create_graph
+                            and getrefcount(grad) <= _LOOP_REFS
+                            and _stealable(grad, variable._array)):
+                        # the first gradient, held by nothing else: it becomes .grad as it is
+                        variable._grad = wrap(grad, variable._dtype)
+                    else:
+                        _store_grad(variable, grad, create_graph, steal=True)
                     if variable._hooks is not None:
                         for hook in list(variable._hooks.post_accumulate.values()):
                             hook(variable)
@@ -347,8 +354,10 @@ def _store_grad(tensor, grad, create_graph: bool, steal: bool = False) -> None:
 
 
 # References to a gradient array while ``_store_grad`` looks at it, when no one else holds it:
-# the engine's local variable, ``_store_grad``'s argument and ``getrefcount``'s own.
+# the engine's local variable, ``_store_grad``'s argument and ``getrefcount``'s own; in the
+# engine's loop itself, the local variable and getrefcount's.
 _ENGINE_REFS = 3
+_LOOP_REFS = 2
 
 
 def _stealable(grad, like: np.ndarray) -> bool:

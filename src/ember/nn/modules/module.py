@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ember import _dtype as D
+from ember._device import require_cpu
 from ember._tensor import Tensor
 from ember.autograd.function import Function
 from ember.autograd.grad_mode import is_grad_enabled, no_grad
@@ -634,10 +635,8 @@ class Module:
             dtype = kwargs["tensor"].dtype
         device = kwargs.get("device")
         for a in (*args, device):
-            if isinstance(a, str) or (a is not None and type(a).__name__ == "device"):
-                from ember._tensor import device as _device
-
-                _device(a)  # raises for anything but the CPU
+            if not isinstance(a, (D.dtype, Tensor, bool)):
+                require_cpu(a)  # fails as a CPU-only torch build does
         if dtype is not None:
             if dtype.category != D.FLOATING:
                 raise TypeError(
@@ -664,7 +663,8 @@ class Module:
 
     def cuda(self, device=None) -> Module:
         """ember runs on the CPU only: fails as a CPU-only torch build does."""
-        raise AssertionError("Torch not compiled with CUDA enabled")
+        require_cpu("cuda" if device is None else device)
+        return self
 
     def share_memory(self) -> Module:
         """Nothing to do: ember's arrays are plain process memory."""
