@@ -27,6 +27,8 @@ import weakref
 import numpy as np
 
 from ember import _dtype as D
+from ember._device import CPU as _CPU
+from ember._device import device
 from ember.autograd import forward_ad as _fw
 from ember.autograd.graph import AccumulateGrad, LeafHooks, RemovableHandle, _add_hook
 
@@ -57,33 +59,6 @@ class Size(tuple):
     def __add__(self, other):
         return Size(tuple.__add__(self, tuple(other)))
 
-
-class device:
-    """Only the CPU exists in ember; kept so ``x.device`` and ``device='cpu'`` work."""
-
-    __slots__ = ("type", "index")
-
-    def __init__(self, type: str = "cpu", index: int | None = None) -> None:
-        if isinstance(type, device):
-            type, index = type.type, type.index
-        if str(type).split(":")[0] != "cpu":
-            raise RuntimeError(f"ember runs on the CPU only, got device '{type}'")
-        self.type, self.index = "cpu", index
-
-    def __repr__(self) -> str:
-        return "device(type='cpu')"
-
-    def __str__(self) -> str:
-        return "cpu"
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, (device, str)) and str(other).split(":")[0] == "cpu"
-
-    def __hash__(self) -> int:
-        return hash("cpu")
-
-
-_CPU = device("cpu")
 
 _NON_LEAF_GRAD_WARNING = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
