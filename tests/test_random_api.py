@@ -636,3 +636,18 @@ def test_random_ops_are_bound_and_exported():
         assert getattr(ember.Tensor, name) is function
     for name in ops.FUNCTIONS:
         assert getattr(ember, name) is getattr(ops, name)
+
+
+def test_generator_state_is_a_byte_tensor():
+    from differential import check
+
+    check(lambda lib: lib.Generator().manual_seed(3).get_state())
+    check(lambda lib: lib.Generator().set_state(lib.Generator().manual_seed(4).get_state())
+          .initial_seed())
+
+
+@pytest.mark.parametrize("factory", ["rand", "randn", "zeros", "ones", "empty"])
+def test_factories_need_a_size(factory):
+    from differential import check
+
+    check(lambda lib: getattr(lib, factory)())

@@ -125,6 +125,11 @@ def _size(args, size=None, name: str = "zeros") -> tuple:
     return tuple(int(a) for a in args)
 
 
+def _need_size(size_args, size, name: str) -> None:
+    if not size_args and size is None:
+        raise TypeError(f'{name}() missing 1 required positional arguments: "size"')
+
+
 def _dtype_or_default(dtype) -> D.dtype:
     return D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
 
@@ -133,6 +138,7 @@ def zeros(*size_args, size=None, dtype=None, device=None, requires_grad: bool = 
           out=None) -> Tensor:
     if device is not None:
         require_cpu(device)
+    _need_size(size_args, size, "zeros")
     dtype = _dtype_or_default(dtype)
     shape = size_args[0] if len(size_args) == 1 and isinstance(size_args[0], (tuple, list)) else (
         size_args if size is None else size)
@@ -145,6 +151,7 @@ def ones(*size_args, size=None, dtype=None, device=None, requires_grad: bool = F
          out=None) -> Tensor:
     if device is not None:
         require_cpu(device)
+    _need_size(size_args, size, "ones")
     dtype = _dtype_or_default(dtype)
     return _finish(np.ones(_size(size_args, size, "ones"), dtype=dtype.numpy), dtype, requires_grad)
 
@@ -154,6 +161,7 @@ def empty(*size_args, size=None, dtype=None, device=None, requires_grad: bool = 
     """Uninitialised in torch; zeros here, so programs that misuse it stay deterministic."""
     if device is not None:
         require_cpu(device)
+    _need_size(size_args, size, "empty")
     return zeros(*size_args, size=size, dtype=dtype, requires_grad=requires_grad)
 
 
@@ -317,6 +325,9 @@ def rand(*size_args, size=None, generator=None, dtype=None, device=None,
         require_cpu(device)
     from ember import _random
 
+    if not size_args and size is None:
+        raise TypeError("rand() received an invalid combination of arguments - got (), but "
+                        "expected one of:\n * (tuple of ints size, ...)")
     dtype = _dtype_or_default(dtype)
     _need_floating(dtype, "check_uniform_bounds")
     array = _random.uniform(_generator(generator), _size(size_args, size), dtype.numpy)
@@ -329,6 +340,9 @@ def randn(*size_args, size=None, generator=None, dtype=None, device=None,
         require_cpu(device)
     from ember import _random
 
+    if not size_args and size is None:
+        raise TypeError("randn() received an invalid combination of arguments - got (), but "
+                        "expected one of:\n * (tuple of ints size, ...)")
     dtype = _dtype_or_default(dtype)
     _need_floating(dtype, "normal_kernel_cpu")
     array = _random.normal(_generator(generator), _size(size_args, size), dtype.numpy)

@@ -126,8 +126,14 @@ class Generator:
         return self._initial_seed
 
     # -- state ---------------------------------------------------------------------------
-    def get_state(self) -> np.ndarray:
-        """The state as torch's 5056-byte layout, so it round-trips with torch too."""
+    def get_state(self):
+        """The state as a uint8 tensor in torch's 5056-byte layout (round-trips with torch)."""
+        from ember._dtype import uint8
+        from ember._tensor import _wrap
+
+        return _wrap(self._state_bytes(), uint8)
+
+    def _state_bytes(self) -> np.ndarray:
         st = np.zeros((), dtype=_STATE_DTYPE)
         key, pos = self._engine()
         st["the_initial_seed"] = self._initial_seed

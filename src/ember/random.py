@@ -27,10 +27,7 @@ def initial_seed() -> int:
 
 
 def get_rng_state():
-    from ember._dtype import uint8
-    from ember._tensor import _wrap
-
-    return _wrap(np.asarray(_random.default_generator.get_state(), dtype=np.uint8), uint8)
+    return _random.default_generator.get_state()
 
 
 def set_rng_state(new_state) -> None:
