@@ -388,3 +388,22 @@ def test_make_dual_of_a_dual_under_no_grad_and_other_uses():
         return out
 
     check(program)
+
+
+def test_reverse_over_forward_differentiates_a_tangent():
+    def program(lib):
+        fw = lib.autograd.forward_ad
+        w = lib.tensor([0.3, -0.7, 1.1], dtype=lib.float64, requires_grad=True)
+        x = lib.tensor([0.5, 0.2, -0.4], dtype=lib.float64)
+        v = lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64)
+        with fw.dual_level():
+            dw = fw.make_dual(w, v)
+            dx = fw.make_dual(x, v)
+            y = ((dw.sin() * dw.sum()).exp() * x).sum()
+            t = fw.unpack_dual(y).tangent
+            tx = fw.unpack_dual((dx.tanh() * dx).sum()).tangent
+            (g,) = lib.autograd.grad(t, w)
+            return [t.detach(), t.requires_grad, tx, tx.requires_grad, g.detach(),
+                    fw.unpack_dual(t).tangent]
+
+    check(program, rtol=1e-10, atol=1e-12)

@@ -24,12 +24,13 @@ the backward formula gives (kinks, empty inputs, index shapes its backward refus
 torch's forward mode refuses (``_NO_FORWARD``) raise its NotImplementedError.
 
 Known differences from torch: tangents are computed when asked for (``unpack_dual``, printing),
-so a refused op raises there rather than at the call; tangents carry no graph of their own
-(torch's tangent of a dual that depends on tensors requiring grad has a ``grad_fn``, so it can
-be differentiated again in reverse mode); an in-place op on a dual does not update the tangent
-tensor the user passed to ``make_dual`` in place (torch's does); an in-place op under
-``no_grad`` on a leaf that requires grad leaves it without a tangent; ``unpack_dual(d).primal``
-is an alias, not a view (``_base`` is None).
+so a refused op raises there rather than at the call; a tangent that depends on tensors
+requiring grad keeps a graph (reverse over forward works), but its ``grad_fn`` is a node of
+the double-vjp, not of torch's forward formula (``MulBackward0`` where torch may show
+``AddBackward0``), and explicit rules give tangents without a graph; an in-place op on a
+dual does not update the tangent tensor the user passed to ``make_dual`` in place (torch's
+does); an in-place op under ``no_grad`` on a leaf that requires grad leaves it without a
+tangent; ``unpack_dual(d).primal`` is an alias, not a view (``_base`` is None).
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ UnpackedDualTensor = namedtuple("UnpackedDualTensor", ["primal", "tangent"])
 
 
 class _State:
-    __slots__ = ("level", "active", "cache", "duals", "fw_nodes", "leaf_sources")
+    __slots__ = ("level", "active", "cache", "duals", "fw_nodes", "leaf_sources", "tangent_nodes",
+                 "reaches")
 
     def __init__(self) -> None:
         self.level: int | None = None
@@ -57,6 +59,8 @@ class _State:
         self.cache: dict = {}  # node -> per-output tangents (memo of the walks)
         self.duals: dict = {}  # id(tensor) -> (weakref to it, its _FwLink): forward-only
         self.fw_nodes = weakref.WeakSet()  # nodes whose outputs are forward-only
+        self.tangent_nodes = weakref.WeakSet()  # roots of tangents' own graphs: no tangent
+        self.reaches: dict = {}  # node -> whether backward from it reaches a real leaf
         self.leaf_sources: dict = {}  # id(leaf) -> (weakref, (node, nr)): see make_leaf
 
 
@@ -111,6 +115,8 @@ def enter_dual_level() -> int:
     _state.duals = {}
     _state.leaf_sources = {}
     _state.fw_nodes = weakref.WeakSet()
+    _state.tangent_nodes = weakref.WeakSet()
+    _state.reaches = {}
     grad_state.dual = True
     if not grad_state.enabled:  # entered under no_grad: ops still record, forward-only
         grad_state.enabled = True
@@ -143,6 +149,8 @@ def exit_dual_level(*, level: int | None = None) -> None:
     _state.leaf_sources = {}
     _state.cache = {}
     _state.fw_nodes = weakref.WeakSet()
+    _state.tangent_nodes = weakref.WeakSet()
+    _state.reaches = {}
 
 
 class dual_level:
@@ -341,7 +349,8 @@ def _tangents(root):
             if cls is _DualLeaf:
                 cache[node] = [node.tangent if node.level == _state.level else None]
                 continue
-            if cls is _PrimalAlias or (cls is AccumulateGrad and _leaf_source(node) is None):
+            if (cls is _PrimalAlias or (cls is AccumulateGrad and _leaf_source(node) is None)
+                    or node in _state.tangent_nodes):
                 cache[node] = None
                 continue
             children = _children(node)
@@ -599,8 +608,40 @@ def _jvp_by_double_vjp(node, input_tangents: list) -> list:
             weights.append(t)
         if not outs:
             return [None] * len(dummies)
-        result = grad(outs, dummies, weights, allow_unused=True)
-    return [r.detach() if r is not None else None for r in result]
+        # create_graph: a tangent that depends on tensors requiring grad keeps that graph, so
+        # it can be differentiated in reverse mode (reverse over forward), as torch's does
+        result = grad(outs, dummies, weights, allow_unused=True, create_graph=True)
+    skip = {d._grad_accumulator() for d in dummies}
+    keep = node not in _state.fw_nodes  # (recorded under no_grad: torch's tangent has no graph)
+    tangents = []
+    for r in result:
+        if r is not None:
+            if keep and r.grad_fn is not None and _reaches_real_leaf(r.grad_fn, skip):
+                _state.tangent_nodes.add(r.grad_fn)  # (a tangent has no tangent itself)
+            else:
+                r = r.detach()
+        tangents.append(r)
+    return tangents
+
+
+def _reaches_real_leaf(root, skip: set) -> bool:
+    """Whether backward from ``root`` reaches a leaf that requires grad (``skip`` aside)."""
+    reaches = _state.reaches
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if node in reaches:
+            continue
+        if node.__class__ is AccumulateGrad:
+            reaches[node] = node not in skip
+            continue
+        children = [c for c, _ in node.next_functions if c is not None]
+        if not expanded:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if c not in reaches)
+            continue
+        reaches[node] = any(reaches.get(c, False) for c in children)
+    return reaches[root]
 
 
 def _has_own_jvp(node) -> bool:
