@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,10 +25,11 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 CHILD = r"""
-import inspect, sys, textwrap
+import gc, inspect, os, sys, textwrap
 sys.path.insert(0, HERE)
 import ember
 from ember.autograd import graph
+assert ember.__file__.startswith(os.environ["PYTHONPATH"]), ember.__file__  # the snapshot
 from run import WORKLOADS
 
 if MODE == "off":
@@ -43,21 +45,26 @@ if MODE == "off":
 source = next(s for title, s in WORKLOADS.items() if title.startswith(WORKLOAD))
 ns = {"lib": ember}
 exec(source, ns)
-ns["run"]()  # warm-up (fills caches such as the creation-site depths)
+ns["run"]()  # warm-up (fills caches, such as the files known to be the user's)
+# Objects alive now (imports) are left out of garbage collections from here on, so a full
+# collection falling into one count and not the other does not swing the difference.
+gc.collect()
+gc.freeze()
 for _ in range(RUNS):
     ns["run"]()
 """
 
 
-def instructions(mode: str, runs: int, workload: str) -> int:
-    """Instructions callgrind counts for the whole child process."""
+def instructions(mode: str, runs: int, workload: str, snapshot: str) -> int:
+    """Instructions callgrind counts for the whole child process (ember from ``snapshot``)."""
     code = f"HERE = {HERE!r}; MODE = {mode!r}; RUNS = {runs}; WORKLOAD = {workload!r}\n" + CHILD
-    env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1", PYTHONPATH=snapshot,
+               PYTHONDONTWRITEBYTECODE="1")
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.out",
              sys.executable, "-c", code],
-            capture_output=True, text=True, env=env, check=True,
+            capture_output=True, text=True, env=env, check=True, cwd=snapshot,
         )
     return int(re.search(r"Collected\s*:\s*(\d+)", out.stderr).group(1))
 
@@ -68,12 +75,16 @@ def main() -> None:
     parser.add_argument("--workload", default="chain of 2000", help="start of a run.py title")
     args = parser.parse_args()
     per_run = {}
-    for mode in ("off", "on"):
-        one = instructions(mode, 1, args.workload)
-        more = instructions(mode, 1 + args.runs, args.workload)
-        per_run[mode] = (more - one) / args.runs
-        label = "without creation sites" if mode == "off" else "with creation sites   "
-        print(f"{label}: {per_run[mode] / 1e6:8.2f}M instructions per run")
+    with tempfile.TemporaryDirectory() as snapshot:
+        # All four counts run the same copy of ember: the checkout may change meanwhile.
+        shutil.copytree(os.path.join(HERE, "..", "src", "ember"), os.path.join(snapshot, "ember"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        for mode in ("off", "on"):
+            one = instructions(mode, 1, args.workload, snapshot)
+            more = instructions(mode, 1 + args.runs, args.workload, snapshot)
+            per_run[mode] = (more - one) / args.runs
+            label = "without creation sites" if mode == "off" else "with creation sites   "
+            print(f"{label}: {per_run[mode] / 1e6:8.2f}M instructions per run")
     print(f"creation-site overhead: {100 * (per_run['on'] / per_run['off'] - 1):.1f}%")
 
 
