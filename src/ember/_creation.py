@@ -209,11 +209,10 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
     return _finish(array, dtype, requires_grad)
 
 
-def _fma(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+def _fma(a: np.ndarray, b: np.ndarray, c: np.ndarray, single: bool = False) -> np.ndarray:
     """a * b + c with a single rounding, in float64: the product split exactly (Dekker),
     the sums with their errors (Knuth's TwoSum), a halfway case settled by what is left.
-    For float32 inputs the float64 result is the exact value, so a cast gives float32's fma
-    (but for a double-rounding tie)."""
+    With ``single``, float32's fma: the double rounded once more, ties settled by the residual."""
     p = a * b
     split = 134217729.0  # 2**27 + 1
     ca, cb = split * a, split * b
@@ -228,7 +227,21 @@ def _fma(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     neighbour = np.nextafter(result, np.where(rest > 0, np.inf, -np.inf))
     past_tie = ((rest != 0) & (neighbour - result == 2 * rest)
                 & (np.sign(low) == np.sign(rest)) & (low != 0))
-    return np.where(past_tie, neighbour, result)
+    result = np.where(past_tie, neighbour, result)
+    if not single:
+        return result
+    # float32: the cast rounds again. Where the double lies exactly halfway between two
+    # floats, the part of the exact value the double dropped decides, not round-to-even.
+    exact_above = np.where(past_tie, -np.sign(rest), np.where(rest != 0, np.sign(rest),
+                                                              np.sign(low)))
+    r32 = result.astype(np.float32)
+    towards = np.nextafter(r32, np.where(result > r32, np.float32(np.inf), np.float32(-np.inf)))
+    tie = (r32.astype(np.float64) != result) & (
+        (r32.astype(np.float64) + towards.astype(np.float64)) / 2 == result)
+    up = np.maximum(r32, towards)
+    down = np.minimum(r32, towards)
+    fixed = np.where(exact_above > 0, up, np.where(exact_above < 0, down, r32))
+    return np.where(tie, fixed, r32)
 
 
 def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -261,8 +274,9 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
         with np.errstate(over="ignore", invalid="ignore"):
             if compute in (np.float32, np.float64):
                 i64 = np.arange(steps, dtype=np.float64)
-                up = _fma(np.float64(step), i64, np.float64(first))
-                down = _fma(-np.float64(step), (steps - 1) - i64, np.float64(last))
+                single = compute is np.float32
+                up = _fma(np.float64(step), i64, np.float64(first), single)
+                down = _fma(-np.float64(step), (steps - 1) - i64, np.float64(last), single)
                 array = np.where(i64 < half, up, down).astype(compute)
             else:
                 array = np.where(np.arange(steps) < half, first + step * i,
