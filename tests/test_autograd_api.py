@@ -624,3 +624,40 @@ def test_anomaly_off_leaves_node_creation_untouched():
             assert graph._next_sequence_nr is not plain
     assert graph._next_sequence_nr is plain
     assert not hasattr((ember.ones(1, requires_grad=True) * 2).grad_fn, "_anomaly_trace")
+
+
+def test_leaf_node_hooks_run_in_torchs_order():
+    """Hooks on a leaf's AccumulateGrad node: tensor hook, node pre-hook (may replace the
+    gradient), accumulation and its post-accumulate hook, then the node's post-hook."""
+
+    def program(lib):
+        calls = []
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = (x * 2).sum()
+        acc = y.grad_fn.next_functions[0][0].next_functions[0][0]
+        x.register_hook(lambda g: calls.append(("tensor", g.tolist())))
+        acc.register_prehook(lambda go: calls.append(("pre", go[0].tolist())))
+        acc.register_prehook(lambda go: (go[0] * 10,))
+        acc.register_hook(lambda gi, go: calls.append(("post", len(gi), go[0].tolist())))
+        x.register_post_accumulate_grad_hook(lambda t: calls.append(("acc", t.grad.tolist())))
+        y.backward()
+        return calls, x.grad
+
+    check(program)
+
+
+@pytest.mark.parametrize("where", ["prehook", "hook", "post_accumulate"])
+def test_hook_return_values_are_checked(where):
+    def program(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        if where == "prehook":
+            y.grad_fn.register_prehook(lambda go: [go[0] * 10])
+        elif where == "hook":
+            y.grad_fn.register_hook(lambda gi, go: [gi[0] * 10, None])
+        else:
+            x.register_post_accumulate_grad_hook(lambda t: t.grad * 2)
+        y.sum().backward()
+        return x.grad
+
+    check(program)

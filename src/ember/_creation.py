@@ -414,4 +414,4 @@ def _legacy_tensor_constructor(*args, **kwargs) -> Tensor:
     """``torch.Tensor(2, 3)`` (uninitialised float) or ``torch.Tensor([1, 2])`` (data)."""
     if len(args) == 1 and isinstance(args[0], (list, tuple, np.ndarray, Tensor)):
         return tensor(args[0], dtype=D.get_default_dtype())
-    return empty(*args)
+    return empty(*args) if args else empty(0)  # torch.Tensor() is an empty 1-D tensor

@@ -353,7 +353,7 @@ def gradgradcheck(
     if grad_outputs is None:
         outs = [o for o in _outputs(func, inputs) if o._requires_grad]
         grad_outputs = tuple(
-            (rand(*o._array.shape, dtype=o._dtype) * 2 - 1).requires_grad_() for o in outs
+            (rand(o._array.shape, dtype=o._dtype) * 2 - 1).requires_grad_() for o in outs
         )
     else:
         grad_outputs = _as_tuple(grad_outputs)

@@ -84,7 +84,7 @@ class _ConvNd(Module):
             shape = (in_channels, out_channels // groups, *kernel_size)
         else:
             shape = (out_channels, in_channels // groups, *kernel_size)
-        self.weight = Parameter(C.empty(*shape, dtype=dtype))
+        self.weight = Parameter(C.empty(tuple(shape), dtype=dtype))
         if bias:
             self.bias = Parameter(C.empty(out_channels, dtype=dtype))
         else:

@@ -39,7 +39,7 @@ class _Uninitialized:
 
     def materialize(self, shape, device=None, dtype=None) -> None:
         """Become a real (uninitialised-valued) tensor of ``shape``."""
-        self.data = C.empty(*shape, dtype=dtype or self._dtype)
+        self.data = C.empty(tuple(shape), dtype=dtype or self._dtype)
         self.__class__ = self.cls_to_become
 
     @property

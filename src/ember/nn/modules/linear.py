@@ -16,7 +16,7 @@ __all__ = ["Bilinear", "Flatten", "Identity", "Linear", "NonDynamicallyQuantizab
 
 
 def _empty(*shape, dtype=None) -> Tensor:
-    return C.empty(*shape, dtype=dtype)
+    return C.empty(tuple(shape), dtype=dtype)
 
 
 class Identity(Module):
