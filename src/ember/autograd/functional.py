@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.autograd.grad_mode import enable_grad, grad_state, set_grad_enabled
+from ember.autograd.grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 
 __all__ = ["hessian", "hvp", "jacobian", "jvp", "vhp", "vjp"]
 
@@ -196,7 +196,7 @@ def vjp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
         v = _default_v(v, outputs, outputs_tuple, create_graph,
                        "vjp The vector v can only be None if the user-provided function returns "
                        "a single Tensor with a single element.")
-    with set_grad_enabled(True if create_graph else grad_state.enabled):
+    with set_grad_enabled(True if create_graph else is_grad_enabled()):
         grads = _grad(outputs, inputs, v, create_graph=create_graph)
         result = _zeros_for_missing(grads, inputs, strict, create_graph, "back")
     return (_untuple(_finish(outputs, create_graph), outputs_tuple),
@@ -220,7 +220,7 @@ def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
         dummies = tuple(zeros_like(o, requires_grad=True) for o in outputs)
         grad_inputs = _grad(outputs, inputs, dummies, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict)
-    with set_grad_enabled(True if create_graph else grad_state.enabled):
+    with set_grad_enabled(True if create_graph else is_grad_enabled()):
         grads = _grad(grad_inputs, dummies, v, create_graph=create_graph)
         result = _zeros_for_missing(grads, outputs, strict, create_graph, "back_trick")
     return (_untuple(_finish(outputs, create_graph), outputs_tuple),
@@ -252,7 +252,7 @@ def vhp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
         outputs = _scalar_output(func, inputs, strict, "vhp")
         jac = _grad(outputs, inputs, create_graph=True)
         _check_requires_grad(jac, "jacobian", strict)
-    with set_grad_enabled(True if create_graph else grad_state.enabled):
+    with set_grad_enabled(True if create_graph else is_grad_enabled()):
         grads = _grad(jac, inputs, v, create_graph=create_graph)
         result = _zeros_for_missing(grads, inputs, strict, create_graph, "double_back")
     return (_finish(outputs, create_graph)[0], _untuple(_finish(result, create_graph),
@@ -275,7 +275,7 @@ def hvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
         dummies = tuple(zeros_like(t, requires_grad=True) for t in inputs)
         double_back = _grad(jac, inputs, dummies, create_graph=True)
         _check_requires_grad(jac, "hessian", strict)
-    with set_grad_enabled(True if create_graph else grad_state.enabled):
+    with set_grad_enabled(True if create_graph else is_grad_enabled()):
         grads = _grad(double_back, dummies, v, create_graph=create_graph)
         result = _zeros_for_missing(grads, inputs, strict, create_graph, "double_back_trick")
     return (_finish(outputs, create_graph)[0], _untuple(_finish(result, create_graph),
