@@ -52,8 +52,26 @@ def nan_in_anomaly_mode(lib):
         (y * 0).sum().backward()
 
 
+def custom_function_backward_twice(lib):
+    class Cube(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return 3 * x ** 2 * grad
+
+    x = lib.ones(3, requires_grad=True)
+    y = Cube.apply(x).sum()  # SITE: CubeBackward
+    y.backward()
+    y.backward()
+
+
 CASES = [backward_twice, modified_in_place, leaf_in_place, view_of_leaf_in_place, non_scalar,
-         no_grad_fn, nan_in_anomaly_mode]
+         no_grad_fn, nan_in_anomaly_mode, custom_function_backward_twice]
 
 
 def message(program, lib) -> str:
@@ -76,7 +94,7 @@ def test_first_line_is_torchs_then_an_ember_hint(program):
 
 
 @pytest.mark.parametrize("program", [backward_twice, modified_in_place, nan_in_anomaly_mode,
-                                     non_scalar],
+                                     non_scalar, custom_function_backward_twice],
                          ids=lambda p: p.__name__)
 def test_node_errors_point_at_the_line_that_created_the_node(program):
     source, first = inspect.getsourcelines(program)

@@ -14,10 +14,12 @@ ordinary backward wraps the incoming arrays (and unwraps the results); under
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Any
 
 import numpy as np
 
+from ember._hints import user_site
 from ember.autograd import graph as _graph
 from ember.autograd.grad_mode import grad_state
 from ember.autograd.graph import FREED_MESSAGE, Node, SavedTensor, new_node
@@ -291,6 +293,7 @@ def _apply(cls, args: tuple, kwargs: dict):
         return output
 
     tensors_in = [a for t, a in zip(is_tensor, args) if t]
+    node._site, node._site_offset = user_site(sys._getframe(1))  # the user's .apply line
     node.next_functions = tuple(edge(a) for a in tensors_in)
     node._input_is_tensor = is_tensor
     node._input_shapes = tuple(a._array.shape for a in tensors_in)
