@@ -661,3 +661,47 @@ def test_hook_return_values_are_checked(where):
         return x.grad
 
     check(program)
+
+
+def test_retain_grad_follows_an_in_place_op():
+    def program(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        y.retain_grad()
+        y.add_(1)
+        (y * y).sum().backward()
+        return y.grad, x.grad
+
+    check(program)
+
+
+def test_custom_function_without_jvp_refuses_forward_mode():
+    def program(lib):
+        class Double(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 2
+
+            @staticmethod
+            def backward(ctx, grad):
+                return grad * 2
+
+        fw = lib.autograd.forward_ad
+        with fw.dual_level():
+            dual = fw.make_dual(lib.tensor([1.0, 2.0]), lib.tensor([1.0, 1.0]))
+            return fw.unpack_dual(Double.apply(dual)).tangent
+
+    check(program)
+
+
+def test_pack_hook_must_not_modify_its_input():
+    def program(lib):
+        def pack(t):
+            t.add_(1)
+            return t
+
+        with lib.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            a = lib.tensor([1.0, 2.0], requires_grad=True)
+            return a.exp()
+
+    check(program)

@@ -117,9 +117,6 @@ def run_backward(
     pop_buffer, get_buffer = buffers.pop, buffers.get
     wrap = _tensor_module()._wrap
     try:
-        if captured is None and accumulate and not (anomaly or create_graph):
-            _run_plain(heap, buffers, dependencies, retain_graph, wrap)
-            heap = ()  # done: the general loop below has nothing left
         while heap:
             node = heappop(heap)[1]
             grad = pop_buffer(node, None)
@@ -210,67 +207,6 @@ def run_backward(
     if captured is None:
         return None
     return [captured[edge] for edge in capture_edges]
-
-
-def _run_plain(heap: list, buffers: dict, dependencies: dict, retain_graph: bool, wrap) -> None:
-    """The loop of ``run_backward`` for an ordinary ``backward()`` on arrays (nothing captured,
-    no anomaly mode, no ``create_graph``): the same steps without the branches those need,
-    since every training step runs it."""
-    xp = ARRAY_MATH
-    pop_buffer, get_buffer = buffers.pop, buffers.get
-    while heap:
-        node = heappop(heap)[1]
-        grad = pop_buffer(node, None)
-        hooks = getattr(node, "_hooks", None)
-        if node.__class__ is AccumulateGrad:
-            if grad is not None:
-                variable = node.variable
-                if hooks is not None:
-                    grad = _run_tensor_hooks(node, grad, xp)
-                if variable._hooks is not None:
-                    grad = _run_leaf_hooks(node, grad, xp)
-                if (variable._grad is None and getrefcount(grad) <= _LOOP_REFS
-                        and _stealable(grad, variable._array)):
-                    variable._grad = wrap(grad, variable._dtype)  # see _store_grad
-                else:
-                    _store_grad(variable, grad, False, steal=True)
-                if variable._hooks is not None:
-                    for hook in list(variable._hooks.post_accumulate.values()):
-                        hook(variable)
-            continue
-        if grad is None:
-            continue_with = (None,) * len(node.next_functions)
-        else:
-            if hooks is not None:
-                grad = _run_tensor_hooks(node, grad, xp)
-            try:
-                if node._released:
-                    raise RuntimeError(FREED_MESSAGE)
-                if hooks is not None and (hooks.pre or hooks.post):
-                    continue_with = _call_with_node_hooks(node, hooks, grad, xp, False)
-                else:
-                    continue_with = node.backward(grad, xp)
-            except RuntimeError as error:  # torch's message, then ember's hint lines
-                raise with_hint(error, node) from None
-            if not retain_graph:
-                node.release_saved()
-        for (child, nr), g in zip(node.next_functions, continue_with):
-            if child is None:
-                continue
-            if g is not None:
-                if child.num_outputs == 1:
-                    shape, dtype = child._out_meta[0]
-                    if g.shape != shape or (g.dtype is not dtype and g.dtype != dtype):
-                        g = xp.conform(g, shape, dtype)
-                    existing = get_buffer(child)
-                    buffers[child] = g if existing is None else existing + g
-                else:
-                    _add_to_buffer(buffers, child, nr, g, xp)
-            count = dependencies[child] - 1
-            dependencies[child] = count
-            if count == 0:
-                heappush(heap, (-child._sequence_nr, child))
-        continue_with = g = None  # no stray reference: a leaf may take its gradient as it is
 
 
 def _add_to_buffer(buffers: dict, node, nr: int, grad, xp) -> None:

@@ -382,8 +382,13 @@ def _jvp(node, input_tangents: list) -> list:
     """
     from ember.autograd.function import BackwardCFunction
 
-    if isinstance(node, BackwardCFunction) and _has_own_jvp(node):
-        return _function_jvp(node, input_tangents)
+    if isinstance(node, BackwardCFunction):
+        if _has_own_jvp(node):
+            return _function_jvp(node, input_tangents)
+        if not node._forward_cls.__module__.startswith("ember."):  # a user's Function
+            raise NotImplementedError(
+                "You must implement the jvp function for custom autograd.Function to use it "
+                "with forward mode AD.")
     _check_forward_support(node)
     rule = _RULES.get(node.name())
     result = rule(node, input_tangents) if rule is not None else NotImplemented

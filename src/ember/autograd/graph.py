@@ -301,7 +301,14 @@ def _packing_init(self, tensor, is_output: bool = False) -> None:
     pack, unpack = _hooks_stack[-1]
     self.__class__ = PackedSavedTensor
     self.unpack = unpack
+    version = tensor._version_counter[0]
     packed = pack(tensor)
+    if tensor._version_counter[0] != version:
+        raise RuntimeError(
+            "A saved tensor pack hook is modifying its input in place. Tensors provided as "
+            "input to pack hook cannot be modified by in-place operations as this can lead to "
+            "unexpected side-effects. Please open an issue if you need to perform in-place "
+            "operations on the input to a pack hook.")
     if is_output:
         _ARRAY_SLOT.__set__(self, packed)
     else:

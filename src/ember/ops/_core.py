@@ -8,6 +8,8 @@ requires grad, creates its node with ``new_node`` and ``set_history``.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from ember import _dtype as D
@@ -192,10 +194,12 @@ def write_into(t: Tensor, result: Tensor, node: Node | None) -> None:
         if result._dtype is not t._dtype:
             node = _cast_node(node, result, t)
         set_history(t, node)
-        return
-    from ember.ops.shape import rebase_view_history
+    else:
+        from ember.ops.shape import rebase_view_history
 
-    rebase_view_history(t, node, result)
+        rebase_view_history(t, node, result)
+    if t._retains_grad and t.grad_fn is not None:  # retain_grad follows the new history
+        t.grad_fn._node_hooks().retained[t._output_nr] = weakref.ref(t)
 
 
 def _cast_node(node: Node, result: Tensor, t: Tensor) -> Node:
