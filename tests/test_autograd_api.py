@@ -705,3 +705,28 @@ def test_pack_hook_must_not_modify_its_input():
             return a.exp()
 
     check(program)
+
+
+@pytest.mark.parametrize("returned", ["sum", "pair", "right"])
+def test_custom_function_jvp_result_is_checked(returned):
+    def program(lib):
+        class Double(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 2
+
+            @staticmethod
+            def backward(ctx, grad):
+                return grad * 2
+
+            @staticmethod
+            def jvp(ctx, tangent):
+                return {"sum": tangent.sum(), "pair": (tangent * 2, tangent),
+                        "right": tangent * 2}[returned]
+
+        fw = lib.autograd.forward_ad
+        with fw.dual_level():
+            dual = fw.make_dual(lib.tensor([1.0, 2.0]), lib.tensor([1.0, 1.0]))
+            return fw.unpack_dual(Double.apply(dual)).tangent
+
+    check(program)

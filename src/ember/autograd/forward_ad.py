@@ -671,4 +671,13 @@ def _function_jvp(node, input_tangents: list) -> list:
         args.append(t if t is not None else zeros(shape))
     result = node._forward_cls.jvp(node, *args)
     result = result if isinstance(result, tuple) else (result,)
+    if len(result) != len(node._out_meta):
+        raise RuntimeError(f"Function's jvp returned an invalid number of forward gradients "
+                           f"(expected {len(node._out_meta)} but got {len(result)})")
+    for r, (shape, _) in zip(result, node._out_meta):
+        if r is not None and tuple(r.shape) != tuple(shape):
+            raise RuntimeError(
+                "Trying to set a forward gradient that has a different size than that of the "
+                f"original Tensor, this is not supported. Tensor is of size {list(shape)} while "
+                f"the given forward gradient is of size {list(r.shape)}.")
     return [r.detach() if r is not None else None for r in result]
