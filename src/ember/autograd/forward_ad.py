@@ -548,7 +548,8 @@ def _nll_loss_jvp(node, tangents) -> list:
     t = tangents[0]._array
     index = np.asarray(node.index)
     picked = np.take_along_axis(t, index, node.class_dim) if t.size else np.zeros(index.shape)
-    values = node.coef * np.squeeze(picked, node.class_dim)
+    coef = -1 if node.coef is None else node.coef  # None: every weight one, none ignored
+    values = coef * np.squeeze(picked, node.class_dim)
     if node.reduction == "none":
         out = values
     else:
