@@ -10,7 +10,7 @@ from typing import Any, Iterable
 
 from ember._graph_health import _CHECK_AT_STEPS, check_for_kept_graphs
 from ember._tensor import Tensor
-from ember.autograd.grad_mode import no_grad
+from ember.autograd.grad_mode import _set_enabled, grad_state
 
 
 class _RequiredParameter:
@@ -177,8 +177,13 @@ class Optimizer:
             self._steps_taken = getattr(self, "_steps_taken", 0) + 1
             if self._steps_taken in _CHECK_AT_STEPS:  # now and then: is old graph kept alive?
                 check_for_kept_graphs(self, self._steps_taken, sys._getframe(1))
-            with no_grad():
+            # no_grad()'s save / switch off / restore, without building a context object
+            saved = (grad_state.enabled, grad_state.inference, grad_state.fw_only)
+            _set_enabled(False)
+            try:
                 return step(self, *args, **kwargs)
+            finally:
+                grad_state.enabled, grad_state.inference, grad_state.fw_only = saved
 
         wrapper.__name__ = step.__name__
         wrapper.__doc__ = step.__doc__
