@@ -238,9 +238,9 @@ def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False,
                      explain: bool = False):
     """``Tensor.backward``; ``explain=True`` (ember's) also prints the pass step by step."""
     grad_fn = self.grad_fn
-    if (gradient is None and grad_fn is not None and retain_graph is None and not create_graph
-            and inputs is None and not explain and self._array.ndim == 0
-            and self._dtype.category == 2):
+    if (gradient is None and grad_fn is not None and self._requires_grad and retain_graph is None
+            and not create_graph and inputs is None and not explain
+            and self._array.ndim == 0 and self._dtype.category == 2):
         # ``loss.backward()`` on a 0-dim float result: every check of the general path
         # below passes, so go straight to the engine with a gradient of one.
         array = self._array
