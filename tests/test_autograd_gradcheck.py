@@ -63,10 +63,7 @@ def _compare(entry, data, which: str) -> None:
 
 
 # Defects found by these tests in op families other helpers own (reported, not yet fixed there).
-KNOWN = {
-    ("grad", "linalg.matrix_norm"): "negative ord raises NotImplementedError (needs ember.amin)",
-    ("gradgrad", "linalg.matrix_norm"): "negative ord raises NotImplementedError (needs amin)",
-}
+KNOWN: dict = {}  # (check, op name) -> reason, for a verdict known to differ from torch's
 
 
 def _params(which: str, entries) -> list:
