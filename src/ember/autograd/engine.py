@@ -194,10 +194,11 @@ def run_backward(
                         buffers[child] = g if existing is None else existing + g
                     else:
                         _add_to_buffer(buffers, child, nr, g, xp)
-                count = dependencies[child] - 1
-                dependencies[child] = count
-                if count == 0:
+                count = dependencies[child]
+                if count == 1:  # its last edge: ready (the count is not read again)
                     heappush(heap, (-child._sequence_nr, child))
+                else:
+                    dependencies[child] = count - 1
             # Hold no stray reference to a gradient: a leaf may then take it without a copy.
             continue_with = g = None
     finally:
