@@ -414,11 +414,13 @@ class RemainderBackward0(Node):
         return (grad,)
 
 
-class RemainderBackward1(Node):
-    """self - floor(self / other) * other: grad, and -grad * floor(self / other)."""
+class _RoundedRemainderBackward(Node):
+    """self - round(self / other) * other, ``rounding`` being floor (remainder) or trunc
+    (fmod): grad for self, and -grad * round(self / other) for other."""
 
     __slots__ = ("self_", "other")
     _saved_fields = ("self_", "other")
+    rounding = "floor"
 
     def release_saved(self) -> None:
         # self and other are saved only for other's gradient; a node that saved nothing
@@ -431,10 +433,16 @@ class RemainderBackward1(Node):
             return grad, None
         self_, other = xp.saved(self.self_), xp.saved(self.other)
         if isinstance(self_, np.ndarray):
-            quotient = np.floor(self_ / other)
+            with np.errstate(all="ignore"):
+                quotient = getattr(np, self.rounding)(self_ / other)
         else:  # torch's formula rounds inside the division, whose own gradient is zero
-            quotient = div(self_, other, rounding_mode="floor")
+            quotient = div(self_, other, rounding_mode=self.rounding)
         return grad, -grad * quotient
+
+
+class RemainderBackward1(_RoundedRemainderBackward):
+    __slots__ = ()
+    rounding = "floor"
 
 
 def remainder(input, other) -> Tensor:

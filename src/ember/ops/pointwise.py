@@ -33,6 +33,7 @@ from ember.ops.elementwise import (
     _check_tensor,
     _inplace,
     _records,
+    _RoundedRemainderBackward,
     _true_divide_operands,
     _unary,
     broadcast_error,
@@ -679,30 +680,9 @@ class FmodBackward0(Node):
         return (grad,)
 
 
-class FmodBackward1(Node):
-    """self - trunc(self / other) * other: grad, and -grad * trunc(self / other)."""
-
-    __slots__ = ("self_", "other")
-    _saved_fields = ("self_", "other")
-
-    def release_saved(self) -> None:
-        # torch saves self and other only for other's gradient; a node that saved nothing
-        # can run again
-        if getattr(self, "self_", None) is not None or getattr(self, "other", None) is not None:
-            super().release_saved()
-
-    def backward(self, grad, xp):
-        if not self.needs_input_grad(1):
-            return grad, None
-        self_, other = xp.saved(self.self_), xp.saved(self.other)
-        if isinstance(self_, np.ndarray):
-            with np.errstate(all="ignore"):
-                quotient = np.trunc(self_ / other)
-        else:  # a rounded division, whose own gradient is zero (as torch's formula is)
-            from ember.ops.elementwise import div
-
-            quotient = div(self_, other, rounding_mode="trunc")
-        return grad, -grad * quotient
+class FmodBackward1(_RoundedRemainderBackward):
+    __slots__ = ()
+    rounding = "trunc"
 
 
 def fmod(input, other) -> Tensor:
