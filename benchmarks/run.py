@@ -13,6 +13,114 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
+
+# The digits MLP training of the benchmark below, and the same steps written with NumPy alone
+# (the floor for ember: a reference row runs it in ember's column against torch's run).
+_DIGITS_MLP = """
+import numpy as np
+from ember.datasets import load_digits
+images, labels = load_digits()
+rng = np.random.default_rng(0)
+x_all = lib.tensor(images.reshape(-1, 64).astype(np.float32) / 16)
+y_all = lib.tensor(labels.astype(np.int64))
+sizes = [64, 256, 256, 10]
+def fresh_model():
+    # the same initial weights in both libraries, from NumPy
+    init = np.random.default_rng(1)
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1 / np.sqrt(fan_in)
+        params.append(lib.tensor(init.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32),
+                                 requires_grad=True))
+        params.append(lib.tensor(init.uniform(-bound, bound, fan_out).astype(np.float32),
+                                 requires_grad=True))
+    return params
+orders = [lib.tensor(rng.permutation(len(labels))) for _ in range(5)]
+F = lib.nn.functional
+final_loss = []
+def run():
+    params = fresh_model()
+    opt = lib.optim.SGD(params, lr=0.05)
+    w1, b1, w2, b2, w3, b3 = params
+    for order in orders:
+        for start in range(0, len(order), 32):
+            index = order[start:start + 32]
+            xb, yb = x_all[index], y_all[index]
+            h = F.relu(F.linear(xb, w1, b1))
+            h = F.relu(F.linear(h, w2, b2))
+            loss = F.cross_entropy(F.linear(h, w3, b3), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    final_loss[:] = [loss.item()]
+def result():
+    return final_loss[0]
+OPS = 5
+"""
+
+_DIGITS_MLP_NUMPY = """
+import numpy as np
+from ember.datasets import load_digits
+images, labels = load_digits()
+rng = np.random.default_rng(0)
+sizes = [64, 256, 256, 10]
+orders = [rng.permutation(len(labels)) for _ in range(5)]
+final_loss = []
+x_all = images.reshape(-1, 64).astype(np.float32) / 16
+y_all = labels.astype(np.int64)
+def fresh_model():
+    init = np.random.default_rng(1)
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1 / np.sqrt(fan_in)
+        params.append(init.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32))
+        params.append(init.uniform(-bound, bound, fan_out).astype(np.float32))
+    return params
+def run():
+    params = fresh_model()
+    w1, b1, w2, b2, w3, b3 = params
+    for order in orders:
+        for start in range(0, len(order), 32):
+            index = order[start:start + 32]
+            x, y = x_all.take(index, 0), y_all.take(index, 0)
+            a1 = x @ w1.T
+            a1 += b1
+            h1 = np.maximum(a1, 0)
+            a2 = h1 @ w2.T
+            a2 += b2
+            h2 = np.maximum(a2, 0)
+            z = h2 @ w3.T
+            z += b3
+            z -= z.max(1, keepdims=True)
+            e = np.exp(z)
+            total = e.sum(1, keepdims=True)
+            rows = np.arange(len(y))
+            loss = -(z[rows, y] - np.log(total[:, 0])).mean()
+            g = e / total
+            g[rows, y] -= 1
+            g /= len(y)
+            grads = [None, None, g.T @ h2, g.sum(0)]
+            g = g @ w3
+            g *= a2 > 0
+            grads[:2] = g.T @ h1, g.sum(0)
+            g = g @ w2
+            g *= a1 > 0
+            grads[:0] = g.T @ x, g.sum(0)
+            for p, gp in zip(params, grads):
+                p -= np.float32(0.05) * gp
+    final_loss[:] = [float(loss)]
+def result():
+    return final_loss[0]
+OPS = 5
+"""
+
+
+def _numpy_in_ember_column(numpy_source: str, torch_source: str) -> str:
+    """A workload running ``numpy_source`` where ember would run, ``torch_source`` for torch."""
+    return (f"if lib.__name__ == 'ember':\n{textwrap.indent(numpy_source, '    ')}"
+            f"else:\n{textwrap.indent(torch_source, '    ')}")
+
 
 # Each workload is source text run with `lib` bound to ember or torch; it defines run().
 WORKLOADS = {
@@ -65,130 +173,9 @@ def run():
     loss.backward()
 OPS = 1
 """,
-    "digits MLP 64-256-256-10 (ReLU), batch 32, SGD lr 0.05, 5 epochs (per epoch)": """
-import numpy as np
-from ember.datasets import load_digits
-images, labels = load_digits()
-rng = np.random.default_rng(0)
-x_all = lib.tensor(images.reshape(-1, 64).astype(np.float32) / 16)
-y_all = lib.tensor(labels.astype(np.int64))
-sizes = [64, 256, 256, 10]
-def fresh_model():
-    # the same initial weights in both libraries, from NumPy
-    init = np.random.default_rng(1)
-    params = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        bound = 1 / np.sqrt(fan_in)
-        params.append(lib.tensor(init.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32),
-                                 requires_grad=True))
-        params.append(lib.tensor(init.uniform(-bound, bound, fan_out).astype(np.float32),
-                                 requires_grad=True))
-    return params
-orders = [lib.tensor(rng.permutation(len(labels))) for _ in range(5)]
-F = lib.nn.functional
-final_loss = []
-def run():
-    params = fresh_model()
-    opt = lib.optim.SGD(params, lr=0.05)
-    w1, b1, w2, b2, w3, b3 = params
-    for order in orders:
-        for start in range(0, len(order), 32):
-            index = order[start:start + 32]
-            xb, yb = x_all[index], y_all[index]
-            h = F.relu(F.linear(xb, w1, b1))
-            h = F.relu(F.linear(h, w2, b2))
-            loss = F.cross_entropy(F.linear(h, w3, b3), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    final_loss[:] = [loss.item()]
-def result():
-    return final_loss[0]
-OPS = 5
-""",
-    "reference: the digits MLP step hand-written in NumPy (NumPy in ember's column)": """
-import numpy as np
-from ember.datasets import load_digits
-images, labels = load_digits()
-rng = np.random.default_rng(0)
-sizes = [64, 256, 256, 10]
-orders = [rng.permutation(len(labels)) for _ in range(5)]
-final_loss = []
-if lib.__name__ == "ember":  # the floor: the same step with nothing but NumPy calls
-    x_all = images.reshape(-1, 64).astype(np.float32) / 16
-    y_all = labels.astype(np.int64)
-    def fresh_model():
-        init = np.random.default_rng(1)
-        params = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            bound = 1 / np.sqrt(fan_in)
-            params.append(init.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32))
-            params.append(init.uniform(-bound, bound, fan_out).astype(np.float32))
-        return params
-    def run():
-        params = fresh_model()
-        w1, b1, w2, b2, w3, b3 = params
-        for order in orders:
-            for start in range(0, len(order), 32):
-                index = order[start:start + 32]
-                x, y = x_all.take(index, 0), y_all.take(index, 0)
-                a1 = x @ w1.T
-                a1 += b1
-                h1 = np.maximum(a1, 0)
-                a2 = h1 @ w2.T
-                a2 += b2
-                h2 = np.maximum(a2, 0)
-                z = h2 @ w3.T
-                z += b3
-                z -= z.max(1, keepdims=True)
-                e = np.exp(z)
-                total = e.sum(1, keepdims=True)
-                rows = np.arange(len(y))
-                loss = -(z[rows, y] - np.log(total[:, 0])).mean()
-                g = e / total
-                g[rows, y] -= 1
-                g /= len(y)
-                grads = [None, None, g.T @ h2, g.sum(0)]
-                g = g @ w3
-                g *= a2 > 0
-                grads[:2] = g.T @ h1, g.sum(0)
-                g = g @ w2
-                g *= a1 > 0
-                grads[:0] = g.T @ x, g.sum(0)
-                for p, gp in zip(params, grads):
-                    p -= np.float32(0.05) * gp
-        final_loss[:] = [float(loss)]
-else:  # torch: the benchmark above
-    x_all = lib.tensor(images.reshape(-1, 64).astype(np.float32) / 16)
-    y_all = lib.tensor(labels.astype(np.int64))
-    torders = [lib.tensor(o) for o in orders]
-    F = lib.nn.functional
-    def run():
-        init = np.random.default_rng(1)
-        params = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            bound = 1 / np.sqrt(fan_in)
-            params.append(lib.tensor(init.uniform(-bound, bound, (fan_out, fan_in))
-                                     .astype(np.float32), requires_grad=True))
-            params.append(lib.tensor(init.uniform(-bound, bound, fan_out).astype(np.float32),
-                                     requires_grad=True))
-        opt = lib.optim.SGD(params, lr=0.05)
-        w1, b1, w2, b2, w3, b3 = params
-        for order in torders:
-            for start in range(0, len(order), 32):
-                index = order[start:start + 32]
-                xb, yb = x_all[index], y_all[index]
-                h = F.relu(F.linear(xb, w1, b1))
-                h = F.relu(F.linear(h, w2, b2))
-                loss = F.cross_entropy(F.linear(h, w3, b3), yb)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-        final_loss[:] = [loss.item()]
-def result():
-    return final_loss[0]
-OPS = 5
-""",
+    "digits MLP 64-256-256-10 (ReLU), batch 32, SGD lr 0.05, 5 epochs (per epoch)": _DIGITS_MLP,
+    "reference: the digits MLP step hand-written in NumPy (NumPy in ember's column)":
+        _numpy_in_ember_column(_DIGITS_MLP_NUMPY, _DIGITS_MLP),
     "Hessian of sum(tanh(A @ x)), n=100, float64, autograd.functional.hessian (ms per call)": """
 import numpy as np
 _rng = np.random.default_rng(0)
