@@ -90,6 +90,18 @@ def _seed_key(seed32: int) -> np.ndarray:
     return np.random.RandomState(seed32).get_state()[1]
 
 
+def _polynomial_steps(t, z64, p0, k1, m1, k2, m2) -> None:
+    """``t = ((p0*z + k1 - m1)*z + k2 - m2)*z`` in place: the steps the sine and cosine
+    polynomials of the float normal kernel share (with their own constants)."""
+    np.multiply(z64, p0, t)
+    np.add(t, k1, t)
+    np.subtract(t, m1, t)
+    np.multiply(t, z64, t)
+    np.add(t, k2, t)
+    np.subtract(t, m2, t)
+    np.multiply(t, z64, t)
+
+
 class Generator:
     """A CPU generator: mt19937 plus torch's cached normal samples.
 
@@ -647,13 +659,7 @@ class _BoxMuller32:
         z64[...] = z
         # cosine polynomial: ((c0*z + c1)*z + c2)*z*z - z/2 (fused) + 1; the fused step is
         # fma(y, z, -z/2) = (y - 1/2) * z, one exact double product
-        np.multiply(z64, _K_COS_P0, t)
-        np.add(t, _K_COS_K1, t)
-        np.subtract(t, _K_COS_M1, t)
-        np.multiply(t, z64, t)
-        np.add(t, _K_COS_K2, t)
-        np.subtract(t, _K_COS_M2, t)
-        np.multiply(t, z64, t)
+        _polynomial_steps(t, z64, _K_COS_P0, _K_COS_K1, _K_COS_M1, _K_COS_K2, _K_COS_M2)
         yc[...] = t
         t[...] = yc
         np.subtract(t, _K_HALF64, t)
@@ -661,13 +667,7 @@ class _BoxMuller32:
         self._round_checked(t, cp, lambda i: (yc[i], z[i], -np.float32(z[i]) * _f32(0.5)))
         np.add(cp, _K_ONE32, cp)
         # sine polynomial: ((s0*z + s1)*z + s2)*z*x + x (fused)
-        np.multiply(z64, _K_SIN_P0, t)
-        np.add(t, _K_SIN_K1, t)
-        np.subtract(t, _K_SIN_M1, t)
-        np.multiply(t, z64, t)
-        np.add(t, _K_SIN_K2, t)
-        np.subtract(t, _K_SIN_M2, t)
-        np.multiply(t, z64, t)
+        _polynomial_steps(t, z64, _K_SIN_P0, _K_SIN_K1, _K_SIN_M1, _K_SIN_K2, _K_SIN_M2)
         ys[...] = t
         t[...] = ys
         np.multiply(t, x64, t)
