@@ -298,10 +298,7 @@ def _call_with_node_hooks(node, hooks, grad, xp, anomaly):
     grad_outputs = tuple(
         _as_tensor(g, node, nr, xp) for nr, g in enumerate([grad] if single else grad)
     )
-    for hook in list(hooks.pre.values()):
-        result = hook(grad_outputs)
-        if result is not None:
-            grad_outputs = _checked_tuple(hook, grad_outputs, result)
+    grad_outputs = _pre_hooked(hooks, grad_outputs)
     args = [_from_tensor(g, xp) for g in grad_outputs]
     grad = args[0] if single else args
     continue_with = anomaly_call(node, grad, xp) if anomaly else node.backward(grad, xp)
@@ -315,14 +312,18 @@ def _call_with_node_hooks(node, hooks, grad, xp, anomaly):
     return continue_with
 
 
-def _run_node_pre_hooks(node, hooks, grad, xp):
-    """A leaf's node pre-hooks (``AccumulateGrad.register_prehook``): may replace its grad."""
-    grad_outputs = (_as_tensor(grad, node, 0, xp),)
+def _pre_hooked(hooks, grad_outputs: tuple) -> tuple:
+    """``grad_outputs`` after the node's pre-hooks, each of which may replace them."""
     for hook in list(hooks.pre.values()):
         result = hook(grad_outputs)
         if result is not None:
             grad_outputs = _checked_tuple(hook, grad_outputs, result)
-    return _from_tensor(grad_outputs[0], xp)
+    return grad_outputs
+
+
+def _run_node_pre_hooks(node, hooks, grad, xp):
+    """A leaf's node pre-hooks (``AccumulateGrad.register_prehook``): may replace its grad."""
+    return _from_tensor(_pre_hooked(hooks, (_as_tensor(grad, node, 0, xp),))[0], xp)
 
 
 def _checked_tuple(hook, old: tuple, new) -> tuple:
