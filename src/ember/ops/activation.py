@@ -127,8 +127,13 @@ def _hardtanh(input: Tensor, min_val, max_val) -> Tensor:
     lo, hi = min_val, max_val
     if input._dtype.category != FLOATING:
         lo, hi = int(lo), int(hi)
-    return _pointwise(input, lambda a: np.minimum(np.maximum(a, lo), hi), HardtanhBackward0,
+    return _pointwise(input, lambda a: _clamped(a, lo, hi), HardtanhBackward0,
                       min_val=min_val, max_val=max_val)
+
+
+def _clamped(a: np.ndarray, lo, hi) -> np.ndarray:
+    """``a`` clamped to [lo, hi], keeping ``a`` on a tie (hardtanh(-0.0) is -0.0, as torch)."""
+    return E.keeping_first(np.minimum, E.keeping_first(np.maximum, a, lo, a.dtype), hi, a.dtype)
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,

@@ -808,7 +808,7 @@ def relu(input: Tensor) -> Tensor:
     if input.__class__ is Tensor and input._dtype.category == FLOATING:
         # what _unary does for it, without its general branches (every hidden layer runs this)
         a = input._array
-        out = wrap(np.maximum(a, a.dtype.type(0)), input._dtype)
+        out = wrap(keeping_first(np.maximum, a, a.dtype.type(0), a.dtype), input._dtype)
         if input._requires_grad and grad_state.enabled:
             node = new_node(ReluBackward0, (edge(input),), out._array)
             node.result = SavedTensor(out, is_output=True)
@@ -821,7 +821,17 @@ def relu(input: Tensor) -> Tensor:
 
 
 def _relu_array(a: np.ndarray) -> np.ndarray:
-    return np.maximum(a, a.dtype.type(0))
+    return keeping_first(np.maximum, a, a.dtype.type(0), a.dtype)
+
+
+def keeping_first(function, first, second, dtype: np.dtype):
+    """``function`` (np.maximum or np.minimum) returning ``first`` on a tie, as torch's
+    ``max(a, b)`` does: a tie is 0.0 against -0.0, so ``relu(-0.0)`` is -0.0. NumPy's float32
+    and float64 loops return their second operand on a tie, its float16 loop its first
+    (``dtype``: the loop's)."""
+    if dtype == np.float16:
+        return function(first, second)
+    return function(second, first)
 
 
 class SignBackward0(Node):
@@ -891,11 +901,14 @@ def clamp(input: Tensor, min=None, max=None) -> Tensor:
     lo = cast(min._array, dtype) if isinstance(min, Tensor) else min
     hi = cast(max._array, dtype) if isinstance(max, Tensor) else max
     result = a
+    # On a tie (0.0 and -0.0) torch keeps the input, but a tensor bound in float64
     try:
         if lo is not None:
-            result = np.maximum(result, lo)
+            result = (np.maximum(result, lo) if dtype is D.float64 and isinstance(min, Tensor)
+                      else keeping_first(np.maximum, result, lo, result.dtype))
         if hi is not None:
-            result = np.minimum(result, hi)
+            result = (np.minimum(result, hi) if dtype is D.float64 and isinstance(max, Tensor)
+                      else keeping_first(np.minimum, result, hi, result.dtype))
     except ValueError:
         raise broadcast_error(*(v for v in (input, min, max) if v is not None)) from None
     out = wrap(np.asarray(result, dtype=dtype.numpy), dtype)
@@ -1030,10 +1043,13 @@ class MinimumBackward0(Node):
 
 
 def _extremum(input: Tensor, other: Tensor, function, node_cls) -> Tensor:
+    """maximum/minimum. On a tie (0.0 and -0.0) torch returns its first operand in float16
+    and float32, its second in float64."""
     _check_other(other, function.__name__)
     a, b, dtype = binary_operands(input, other)
     try:
-        out = wrap(function(a, b), dtype)
+        out = wrap(function(a, b) if dtype is D.float64
+                   else keeping_first(function, a, b, dtype.numpy), dtype)
     except ValueError:
         raise broadcast_error(input, other) from None
     if _records(input, other):
