@@ -284,6 +284,18 @@ def test_randn_large_threaded_fill(threads, monkeypatch):
     assert_continues(gen)
 
 
+@pytest.mark.parametrize("sizes", [[1, 623, 1, 624, 625], [1248, 7, 100_003], [0, 16, 608, 17]])
+def test_masked_word_draw_is_the_low_bits_of_the_stream(sizes):
+    """The float normal kernel draws its words with ``_random24``: the same words as
+    ``_random`` masked to 24 bits, and the same generator state after, at any position."""
+    g24, g = R.Generator(99), R.Generator(99)
+    for n in sizes:
+        w24 = g24._random24(n)
+        assert w24.dtype == np.uint32
+        assert np.array_equal(w24, g._random(n) & np.uint64(0xFFFFFF))
+        assert np.array_equal(g24._state_bytes(), g._state_bytes())
+
+
 def test_float_kernel_needs_no_midpoint_fixups():
     """The float Box-Muller kernel rounds three fmas through a double without checking for
     double rounding; over all 2**24 possible words it must equal the checked version."""
@@ -349,9 +361,9 @@ def test_float_kernel_matches_torch_on_every_word():
     class Words:
         pos = 0
 
-        def _random(self, count):
+        def _random24(self, count):
             self.pos += count
-            return words[self.pos - count:self.pos].astype(np.uint64)
+            return words[self.pos - count:self.pos] & np.uint32(0xFFFFFF)
 
     ours = R._normal_fill_f32(Words(), words.size // 16, 0.0, 1.0)
     assert_bits(theirs, ours)

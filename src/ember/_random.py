@@ -111,6 +111,7 @@ class Generator:
 
     def __init__(self, seed: int = DEFAULT_SEED) -> None:
         self._bitgen = np.random.MT19937(0)
+        self._legacy = np.random.RandomState(self._bitgen)
         self.device = "cpu"
         self.manual_seed(seed)
 
@@ -202,6 +203,16 @@ class Generator:
             return np.empty(0, dtype=np.uint64)
         self._fresh = False
         return self._bitgen.random_raw(n)
+
+    def _random24(self, n: int) -> np.ndarray:
+        """``n`` consecutive ``random()`` words masked to their low 24 bits (uint32): what
+        a float uniform uses.  RandomState's masked bounded draw takes exactly one word per
+        value for the range ``[0, 2**24)`` and never rejects, so this is ``_random(n) &
+        0xFFFFFF`` without the 64-bit array and the masking pass."""
+        if n <= 0:
+            return np.empty(0, dtype=np.uint32)
+        self._fresh = False
+        return self._legacy.randint(0, 1 << 24, size=n, dtype=np.uint32)
 
     def _random64(self, n: int) -> np.ndarray:
         """``n`` consecutive ``random64()`` values: (first word << 32) | second word."""
@@ -532,26 +543,28 @@ class _BoxMuller32:
 
     Every fma is evaluated as an exact double product plus addend and rounded to float
     once (a cast, or the ``_magic`` add/subtract); plain float operations stay in float32.
-    Buffers are reused across chunks so that they stay in cache, and every ufunc writes
-    into one of them (positional ``out``: the per-call overhead matters at this size).
+    The buffers are few and shared between the steps (seven 4-byte and three 8-byte slots
+    per pair) so that a large chunk still stays in cache: the ~100 ufunc calls per chunk
+    cost about half a microsecond each, so chunks should be large.  Every ufunc writes into
+    a buffer (positional ``out``), and the slices for a chunk size are made once.
     """
 
     def __init__(self, pairs: int, checked: bool = False) -> None:
-        f32, f64, i32 = np.float32, np.float64, np.int32
         self.pairs = pairs
         self.checked = checked
+        self._w4 = np.empty((7, pairs), dtype=np.uint32)
+        self._w8 = np.empty((3, pairs), dtype=np.float64)
+        self._cache: dict = {}
+        if checked:
+            self.u = np.empty(pairs, dtype=np.uint64)
+            self.flag = np.empty(pairs, dtype=np.bool_)
 
-        def e(dt):
-            return np.empty(pairs, dtype=dt)
-
-        self.a, self.b = e(np.uint32), e(np.uint32)
-        self.i1, self.i2, self.i3 = e(i32), e(i32), e(i32)
-        self.f1, self.x, self.ex, self.y, self.y2, self.z, self.tmp = (e(f32) for _ in range(7))
-        self.th, self.xr, self.yc, self.cp, self.ys, self.sp, self.rad = (
-            e(f32) for _ in range(7))
-        self.x64, self.t, self.t2, self.z64 = (e(f64) for _ in range(4))
-        self.u = e(np.uint64)
-        self.flag = e(np.bool_)
+    def views(self, m: int) -> tuple:
+        """(a, b, f1, f2, f3, f4, f5) as uint32 and (t, x64, z64) as float64, ``m`` long."""
+        v = self._cache.get(m)
+        if v is None:
+            v = self._cache[m] = (tuple(r[:m] for r in self._w4), tuple(r[:m] for r in self._w8))
+        return v
 
     def _round_checked(self, t: np.ndarray, out: np.ndarray, operands) -> None:
         """out = float(t) for t = a*b + c in a double.
@@ -574,108 +587,118 @@ class _BoxMuller32:
                 out[i] = np.float32(_round_fraction(q, np.float32))
 
     def log_radius(self, a: np.ndarray) -> np.ndarray:
-        """sqrt(-2 * log256_ps(1 - u)) for 24-bit values ``a`` (u = a * 2**-24), which it
-        overwrites."""
+        """sqrt(-2 * log256_ps(1 - u)) for 24-bit values ``a`` (u = a * 2**-24); ``a`` must
+        be this object's first buffer (or is copied there).  Returns the third buffer."""
         m = a.size
-        ai = a.view(np.int32)
-        i1 = self.i1[:m]
-        f1, x, ex, y, y2, z, tmp = (b[:m] for b in (
-            self.f1, self.x, self.ex, self.y, self.y2, self.z, self.tmp))
-        x64, t, t2 = self.x64[:m], self.t[:m], self.t2[:m]
+        (a_, _b, f1, f2, f3, f4, f5), (t, x64, _z64) = self.views(m)
+        if a is not a_:
+            a_[...] = a
+        ai = a_.view(np.int32)
+        x, ex, y, z, tmp = (f1.view(np.float32), f2.view(np.float32), f3.view(np.float32),
+                            f4.view(np.float32), f5.view(np.float32))
+        mul, add, sub = np.multiply, np.add, np.subtract
         # 1 - u = n * 2**-24 with n = 2**24 - a in [1, 2**24], exact as a float
-        np.subtract(_K_TWO24, ai, ai)
-        f1[...] = ai
+        sub(_K_TWO24, ai, ai)
+        x[...] = ai
         # Cephes splits 1 - u into a mantissa x_m in [0.5, 1) and exponent e; if
         # x_m < sqrt(1/2): e -= 1 and x = 2*x_m - 1, else x = x_m - 1.  Adding
         # 2**23 - frac(sqrt(1/2)) to the bits carries into the exponent field exactly when
         # x_m >= sqrt(1/2), so one integer add gives e (high bits, less the bias folded into
         # _LOG_G) and the bits of x + 1 (low 23 bits, re-based by _LOG_XB).
         g = f1.view(np.int32)
-        np.add(g, _K_LOG_G, g)
-        np.right_shift(g, _K_23, i1)
-        ex[...] = i1
+        add(g, _K_LOG_G, g)
+        np.right_shift(g, _K_23, ai)
+        ex[...] = ai
         np.bitwise_and(g, _K_FRAC, g)
-        np.add(g, _K_LOG_XB, g)
-        np.subtract(f1, _K_ONE32, x)
+        add(g, _K_LOG_XB, g)
+        sub(x, _K_ONE32, x)
         # Horner with fma: y = fma(y, x, p_k), exact in a double, rounded to float per step
         x64[...] = x
-        np.multiply(x64, _K_LOG_P[0], t)
-        np.add(t, _K_LOG_P[1], t)
+        mul(x64, _K_LOG_P[0], t)
+        add(t, _K_LOG_P[1], t)
         for p in _K_LOG_P[2:8]:
             y[...] = t
             t[...] = y
-            np.multiply(t, x64, t)
-            np.add(t, p, t)
+            mul(t, x64, t)
+            add(t, p, t)
         y[...] = t
         t[...] = y
-        np.multiply(t, x64, t)
-        np.add(t, _K_LOG_K8, t)
-        np.subtract(t, _K_LOG_M8, t)
-        np.multiply(t, x64, t)  # y*x, rounded to float
+        mul(t, x64, t)
+        add(t, _K_LOG_K8, t)
+        sub(t, _K_LOG_M8, t)
+        mul(t, x64, t)  # y*x, rounded to float
         y[...] = t
-        # y = fma(y, z, e*q1) with z = x*x
-        np.multiply(x, x, z)
-        np.multiply(ex, _K_LOG_Q1, tmp)
+        # y = fma(y, z, e*q1) with z = x*x (x64 is free now and holds the double operands)
+        mul(x, x, z)
+        mul(ex, _K_LOG_Q1, tmp)
         t[...] = y
-        t2[...] = z
-        np.multiply(t, t2, t)
-        t2[...] = tmp
-        np.add(t, t2, t)
-        self._round_checked(t, y2, lambda i: (y[i], z[i], tmp[i]))
+        x64[...] = z
+        mul(t, x64, t)
+        x64[...] = tmp
+        add(t, x64, t)
+        if self.checked:
+            y0 = y.copy()
+            self._round_checked(t, y, lambda i: (y0[i], z[i], tmp[i]))
+        else:
+            y[...] = t
         # y -= z/2; x += y; x += e*q2; radius = sqrt(-2 * x)
-        np.multiply(z, _K_HALF32, tmp)
-        np.subtract(y2, tmp, y2)
-        np.add(x, y2, x)
-        np.multiply(ex, _K_LOG_Q2, ex)
-        np.add(x, ex, x)
-        np.multiply(x, _K_MINUS_TWO32, x)
-        rad = self.rad[:m]
-        np.sqrt(x, rad)
-        return rad
+        mul(z, _K_HALF32, tmp)
+        sub(y, tmp, y)
+        add(x, y, x)
+        mul(ex, _K_LOG_Q2, ex)
+        add(x, ex, x)
+        mul(x, _K_MINUS_TWO32, x)
+        np.sqrt(x, x)
+        return x
 
     def sincos(self, b: np.ndarray) -> tuple:
-        """sincos256_ps(2*pi*u) for 24-bit values ``b`` (u = b * 2**-24), which it
-        overwrites; returns (sin, cos) float32 arrays."""
+        """sincos256_ps(2*pi*u) for 24-bit values ``b`` (u = b * 2**-24); ``b`` must be this
+        object's second buffer (or is copied there).  Returns (sin, cos) float32 arrays in
+        the second and fourth buffers; leaves the third (the radius) alone."""
         m = b.size
-        bi = b.view(np.int32)
-        i1, i2, i3 = self.i1[:m], self.i2[:m], self.i3[:m]
-        th, xr, yc, cp, ys, sp, z = (q[:m] for q in (
-            self.th, self.xr, self.yc, self.cp, self.ys, self.sp, self.z))
-        x64, t, z64 = self.x64[:m], self.t[:m], self.z64[:m]
+        (i1, b_, _f1, f2, f3, f4, f5), (t, x64, z64) = self.views(m)
+        if b is not b_:
+            b_[...] = b
+        bi, i1 = b_.view(np.int32), i1.view(np.int32)
+        th, xr, z, yc = (f2.view(np.float32), f3.view(np.float32), f4.view(np.float32),
+                         f5.view(np.float32))
+        mul, add, sub = np.multiply, np.add, np.subtract
         th[...] = bi
-        np.multiply(th, _K_TWO_PI_ULP, th)  # 2pi * u, rounded
+        mul(th, _K_TWO_PI_ULP, th)  # 2pi * u, rounded
         # octant: j = (int(theta * 4/pi) + 1) & ~1, kept as jj = j / 2; over the 2**24
         # possible words this is (b + 2**21) >> 22
-        np.add(bi, _K_OCT_BIAS, bi)
+        add(bi, _K_OCT_BIAS, bi)
         np.right_shift(bi, _K_22, i1)
         # x = theta - j*pi/4 (extended precision), z = x*x
         x64[...] = th
         t[...] = i1
-        np.multiply(t, _K_DP_SUM2, t)
-        np.add(x64, t, x64)
+        mul(t, _K_DP_SUM2, t)
+        add(x64, t, x64)
         xr[...] = x64
         x64[...] = xr
-        np.multiply(xr, xr, z)
+        mul(xr, xr, z)
         z64[...] = z
         # cosine polynomial: ((c0*z + c1)*z + c2)*z*z - z/2 (fused) + 1; the fused step is
         # fma(y, z, -z/2) = (y - 1/2) * z, one exact double product
+        cp, ys, sp = th, yc, b_.view(np.float32)
         _polynomial_steps(t, z64, _K_COS_P0, _K_COS_K1, _K_COS_M1, _K_COS_K2, _K_COS_M2)
         yc[...] = t
         t[...] = yc
-        np.subtract(t, _K_HALF64, t)
-        np.multiply(t, z64, t)
+        sub(t, _K_HALF64, t)
+        mul(t, z64, t)
         self._round_checked(t, cp, lambda i: (yc[i], z[i], -np.float32(z[i]) * _f32(0.5)))
-        np.add(cp, _K_ONE32, cp)
+        add(cp, _K_ONE32, cp)
         # sine polynomial: ((s0*z + s1)*z + s2)*z*x + x (fused)
         _polynomial_steps(t, z64, _K_SIN_P0, _K_SIN_K1, _K_SIN_M1, _K_SIN_K2, _K_SIN_M2)
         ys[...] = t
         t[...] = ys
-        np.multiply(t, x64, t)
-        np.add(t, x64, t)
+        mul(t, x64, t)
+        add(t, x64, t)
         self._round_checked(t, sp, lambda i: (ys[i], xr[i], xr[i]))
         # odd octants swap the polynomials; sin flips sign when jj bit 1 is set, cos when
         # exactly one of jj's two low bits is
-        spi, cpi, d = sp.view(np.int32), cp.view(np.int32), ys.view(np.int32)
+        spi, cpi = sp.view(np.int32), cp.view(np.int32)
+        i2, i3, d = f4.view(np.int32), f5.view(np.int32), f3.view(np.int32)
         np.left_shift(i1, _K_31, i2)  # jj bit 0 as the sign bit
         np.right_shift(i2, _K_31, i3)  # -1 where the polynomials swap
         np.left_shift(i1, _K_30, i1)
@@ -689,10 +712,13 @@ class _BoxMuller32:
         return sp, cp
 
 
-_BM_PAIRS = 32768
+_BM_PAIRS = 131072
 # Fills of at least this many chunks are shared between two threads (see _normal_fill_f32).
 _THREAD_MIN_CHUNKS = 4
 FILL_THREADS = 1
+
+
+_local = threading.local()
 
 
 class _Chunks:
@@ -711,24 +737,20 @@ class _Chunks:
             if s >= self.nb or self.failed:
                 return None
             e = self.next = min(s + self.cb, self.nb)
-            return s, e, self.gen._random(16 * (e - s))
+            return s, e, self.gen._random24(16 * (e - s))
 
 
 def _fill_worker(chunks: _Chunks, dst: np.ndarray, mean32, std32) -> None:
     """Box-Muller on chunks taken from ``chunks`` until none is left, each written to its
     own blocks of ``dst``: what a chunk produces depends only on its words."""
     bm = _BoxMuller32(chunks.cb * 8)
-    w32 = np.empty(chunks.cb * 16, dtype=np.uint32)
     plain = std32 == 1 and mean32 == 0
     try:
         while (job := chunks.take()) is not None:
             s, e, words = job
             m = (e - s) * 8
-            w = w32[: 2 * m]
-            w[...] = words
-            np.bitwise_and(w, _K_MASK24, w)
-            halves = w.view("V32").reshape(e - s, 2)
-            a, b = bm.a[:m], bm.b[:m]
+            halves = words.view("V32").reshape(e - s, 2)
+            (a, b, *_), _ = bm.views(m)
             a.view("V32")[:] = halves[:, 0]
             b.view("V32")[:] = halves[:, 1]
             radius_zero = plain and a.min() == 0
