@@ -777,25 +777,26 @@ def sigmoid(input: Tensor) -> Tensor:
 
 
 class ReluBackward0(Node):
-    """relu: the gradient passes where the result is positive (so 0 at 0, as in torch)."""
+    """relu: the gradient is 0 where the result is <= 0 (so 0 at 0) and passes elsewhere,
+    NaN results included, as torch's threshold_backward."""
 
     __slots__ = ("result",)
     _saved_fields = ("result",)
 
     def backward(self, grad, xp):
-        positive = xp.saved_output(self.result, self) > 0
-        if positive.__class__ is np.ndarray and grad.__class__ is np.ndarray and (
-                grad.dtype.kind == "f" and grad.shape == positive.shape):
-            return (_pass_where(positive, grad),)
-        return (xp.where(positive, grad, 0),)
+        stopped = xp.saved_output(self.result, self) <= 0
+        if stopped.__class__ is np.ndarray and grad.__class__ is np.ndarray and (
+                grad.dtype.kind == "f" and grad.shape == stopped.shape):
+            return (_zero_where(stopped, grad),)
+        return (xp.where(stopped, 0, grad),)
 
 
-def _pass_where(mask: np.ndarray, grad: np.ndarray) -> np.ndarray:
-    """``np.where(mask, grad, 0)`` without its per-element branch (10x slower on a random
-    mask): grad's bits ANDed with all ones where mask holds, all zeros (+0.0) elsewhere.
+def _zero_where(mask: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """``np.where(mask, 0, grad)`` without its per-element branch (10x slower on a random
+    mask): grad's bits ANDed with all zeros (+0.0) where mask holds, all ones elsewhere.
     Exact, NaN and -0.0 included."""
     ints = _SAME_SIZE_INTS[grad.dtype.itemsize]
-    bits = np.negative(mask, dtype=ints)  # True -> -1: all bits set
+    bits = np.subtract(mask, 1, dtype=ints)  # True -> 0, False -> -1: all bits set
     np.bitwise_and(bits, grad.view(ints), out=bits)
     return bits.view(grad.dtype)
 

@@ -1,4 +1,4 @@
-"""Ties in max/min-style ops, seen in the sign of a zero: ``relu(-0.0)`` is ``-0.0`` in torch.
+"""Special values (signed zeros, NaN) through max/min-style ops: ``relu(-0.0)`` is ``-0.0``.
 
 torch's clamp with number bounds (relu, hardtanh, ...) keeps the input on a tie; its
 tensor-tensor maximum/minimum (and clamp with tensor bounds) keep the first operand in float16
@@ -57,3 +57,17 @@ def test_ties_keep_the_first_operand(number, size, dtype):
     assert np.array_equal(np.isnan(a), nan)
     assert np.array_equal(a[~nan].view(bits), b[~nan].view(bits))
     assert repr(mine) == repr(theirs)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("size", [len(VALUES), 4096])
+def test_relu_gradient_passes_at_nan_and_stops_at_zeros(size, dtype):
+    """torch's threshold_backward zeroes the gradient where ``result <= 0``: NaN passes."""
+    values = np.resize(np.array(VALUES), size)
+
+    def run(lib):
+        x = lib.tensor(values, dtype=getattr(lib, dtype), requires_grad=True)
+        lib.relu(x).backward(lib.arange(1.0, size + 1, dtype=x.dtype))
+        return x.grad.numpy()
+
+    assert np.array_equal(run(ember), run(torch))
