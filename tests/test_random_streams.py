@@ -284,6 +284,16 @@ def test_randn_large_threaded_fill(threads, monkeypatch):
     assert_continues(gen)
 
 
+@avx2_only
+def test_float_fills_of_many_sizes_reuse_the_kernel_buffers():
+    """Each thread keeps its kernel buffers between fills (growing them for a larger one, and
+    forgetting the slices of old sizes): fills of many sizes in a row still match torch."""
+    gen = seeded(5)
+    for n in [16 * k + 3 for k in range(1, 12)] + [R._BM_PAIRS * 2 + 48, 4000, 16]:
+        assert_bits(torch.randn(n), R.normal(gen, (n,), np.float32))
+    assert_continues(gen)
+
+
 @pytest.mark.parametrize("sizes", [[1, 623, 1, 624, 625], [1248, 7, 100_003], [0, 16, 608, 17]])
 def test_masked_word_draw_is_the_low_bits_of_the_stream(sizes):
     """The float normal kernel draws its words with ``_random24``: the same words as

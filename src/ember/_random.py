@@ -563,6 +563,8 @@ class _BoxMuller32:
         """(a, b, f1, f2, f3, f4, f5) as uint32 and (t, x64, z64) as float64, ``m`` long."""
         v = self._cache.get(m)
         if v is None:
+            if len(self._cache) > 8:  # fills of many sizes: keep the table small
+                self._cache.clear()
             v = self._cache[m] = (tuple(r[:m] for r in self._w4), tuple(r[:m] for r in self._w8))
         return v
 
@@ -721,6 +723,12 @@ FILL_THREADS = 1
 _local = threading.local()
 
 
+# Each thread keeps its kernel buffers (at most _BM_PAIRS pairs, 6.8 MB) for the next fill:
+# allocating and first touching them again costs more than the whole kernel for fills of up
+# to a few hundred thousand numbers.
+_KERNELS = threading.local()
+
+
 class _Chunks:
     """Hands out the chunks of one fill in order and draws each chunk's words as it does, so
     the stream is consumed in the same order whichever thread computes which chunk."""
@@ -743,7 +751,9 @@ class _Chunks:
 def _fill_worker(chunks: _Chunks, dst: np.ndarray, mean32, std32) -> None:
     """Box-Muller on chunks taken from ``chunks`` until none is left, each written to its
     own blocks of ``dst``: what a chunk produces depends only on its words."""
-    bm = _BoxMuller32(chunks.cb * 8)
+    bm = getattr(_KERNELS, "bm", None)
+    if bm is None or bm.pairs < chunks.cb * 8:
+        bm = _KERNELS.bm = _BoxMuller32(chunks.cb * 8)
     plain = std32 == 1 and mean32 == 0
     try:
         while (job := chunks.take()) is not None:
