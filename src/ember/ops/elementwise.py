@@ -664,13 +664,16 @@ negative = neg
 
 
 class AbsBackward0(Node):
-    """|self|: grad * sign(self), so 0 at 0 as in torch."""
+    """|self|: grad * sgn(self), so 0 at 0 and at NaN as in torch."""
 
     __slots__ = ("self_",)
     _saved_fields = ("self_",)
 
     def backward(self, grad, xp):
-        return (grad * xp.sign(xp.saved(self.self_)),)
+        self_ = xp.saved(self.self_)
+        if isinstance(self_, np.ndarray):
+            return (grad * _sign_array(self_),)
+        return (grad * xp.sign(self_),)
 
 
 def abs(input: Tensor) -> Tensor:
@@ -836,16 +839,28 @@ def keeping_first(function, first, second, dtype: np.dtype):
 
 
 class SignBackward0(Node):
+    """sign is piecewise constant: zeros, not grad * 0 (which is -0.0 or NaN where grad is
+    negative or not finite), and no graph under create_graph, as torch's zeros_like(grad)."""
+
     __slots__ = ()
 
     def backward(self, grad, xp):
-        return (grad * 0,)
+        return (xp.zeros_like(grad),)
+
+
+def _sign_array(a: np.ndarray) -> np.ndarray:
+    """-1, 0 or 1 as torch counts them, ``(a > 0) - (a < 0)``: NaN is neither, so its sign
+    is 0 (NumPy's is NaN), and -0.0's is 0.0. The two masks are subtracted as int8, which
+    is cheaper than np.sign followed by a NaN check."""
+    if a.dtype.kind != "f":
+        return np.sign(a)
+    return ((a > 0).view(np.int8) - (a < 0).view(np.int8)).astype(a.dtype)
 
 
 def sign(input: Tensor) -> Tensor:
     if isinstance(input, Tensor) and input._dtype is D.bool_:
         return wrap(input._array.copy(), D.bool_)
-    return _unary(input, np.sign, SignBackward0, None, floating=False)
+    return _unary(input, _sign_array, SignBackward0, None, floating=False)
 
 
 # ----- clamp, maximum, minimum ----------------------------------------------------------------
