@@ -111,14 +111,15 @@ def relu_(input: Tensor) -> Tensor:
 
 
 class HardtanhBackward0(Node):
-    """hardtanh: the gradient passes strictly inside (min_val, max_val)."""
+    """hardtanh: the gradient stops where self <= min_val or self >= max_val and passes
+    elsewhere, NaN included (torch's scalar kernel; its vectorized loop stops it at NaN)."""
 
     __slots__ = ("self_", "min_val", "max_val")
     _saved_fields = ("self_",)
 
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
-        return (xp.where((x > self.min_val) & (x < self.max_val), grad, 0),)
+        return (xp.where((x <= self.min_val) | (x >= self.max_val), 0, grad),)
 
 
 def _hardtanh(input: Tensor, min_val, max_val) -> Tensor:
@@ -199,41 +200,109 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
+def _elu_slope(grad, x: np.ndarray, alpha, scale, input_scale, is_result: bool):
+    """elu_backward on arrays, as torch's kernel: ``x`` is the input, or the result
+    (``is_result``, after an in-place elu) with the gradient grad * input_scale *
+    (result + alpha * scale), exactly 0 where the result saturated at -alpha * scale. NaN
+    takes the positive side, grad * scale (torch's scalar loop)."""
+    if is_result:
+        negative = grad * input_scale * (x + alpha * scale)
+    else:
+        negative = grad * input_scale * (alpha * scale) * np.exp(x * input_scale)
+    return np.where(x <= 0, negative, grad * scale)
+
+
+def _elu_grad(xp, grad, x, node):
+    """elu_backward(grad, x) with ``node``'s constants, in either formula world."""
+    if isinstance(x, np.ndarray):
+        return _elu_slope(grad, x, node.alpha, node.scale, node.input_scale, node.is_result)
+    return _elu_backward(grad, x, node)
+
+
 class EluBackward0(Node):
     """elu(x) = scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1))."""
 
     __slots__ = ("self_", "alpha", "scale", "input_scale")
     _saved_fields = ("self_",)
+    is_result = False
 
     def backward(self, grad, xp):
-        x = xp.saved(self.self_)
-        # exp(min(x, 0)) written so that x == 0 takes the constant: torch's second derivative
-        # is 0 there
-        negative = grad * (self.input_scale * self.scale * self.alpha) * xp.exp(
-            xp.where(x < 0, x, 0) * self.input_scale)
-        return (xp.where(x <= 0, negative, grad * self.scale),)
+        return (_elu_grad(xp, grad, xp.saved(self.self_), self),)
 
 
-class EluBackward1(EluBackward0):
-    __slots__ = ()
+class EluBackward1(Node):
+    """In-place elu: the input is gone, so the formula reads the result (see _elu_slope)."""
+
+    __slots__ = ("result", "alpha", "scale", "input_scale")
+    _saved_fields = ("result",)
+    is_result = True
+
+    def backward(self, grad, xp):
+        if self.alpha < 0:
+            raise RuntimeError(
+                "In-place elu backward calculation is triggered with a negative slope which is "
+                "not supported. This is caused by calling in-place forward function with a "
+                "negative slope, please call out-of-place version instead.")
+        return (_elu_grad(xp, grad, xp.saved_output(self.result, self), self),)
 
 
 class CeluBackward0(EluBackward0):
     __slots__ = ()
 
 
-class CeluBackward1(EluBackward0):
+class CeluBackward1(EluBackward1):
     __slots__ = ()
+
+
+class EluBackwardBackward0(Node):
+    """elu_backward(grad_output, self_or_result): linear in grad_output; for its saved
+    tensor torch's elu_double_backward, nonzero only where self_or_result < 0 (a product
+    with the 0/1 mask, so -0.0 or NaN where the gradient is negative or not finite)."""
+
+    __slots__ = ("grad_output", "self_or_result", "alpha", "scale", "input_scale",
+                 "is_result")
+    _saved_fields = ("grad_output", "self_or_result")
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_or_result)
+        d_x = None
+        if self.needs_input_grad(1):
+            scaled = grad * xp.saved(self.grad_output) * self.input_scale
+            if not self.is_result:
+                scaled = _elu_grad(xp, scaled, x, self)
+            d_x = scaled * xp.cast(x < 0, scaled)
+        if not self.needs_input_grad(0):
+            return (None, d_x)
+        return (_elu_grad(xp, grad, x, self), d_x)
+
+
+def _elu_backward(grad: Tensor, x: Tensor, node) -> Tensor:
+    """elu's gradient as a recorded op (create_graph=True differentiates it again)."""
+    with np.errstate(all="ignore"):
+        array = _elu_slope(grad._array, x._array, node.alpha, node.scale, node.input_scale,
+                           node.is_result)
+    out = wrap(array.astype(x._array.dtype, copy=False), x._dtype)
+    if grad_state.enabled and (grad._requires_grad or x._requires_grad):
+        twice = new_node(EluBackwardBackward0, (edge(grad), edge(x)), out._array)
+        twice.grad_output, twice.self_or_result = SavedTensor(grad), SavedTensor(x)
+        twice.alpha, twice.scale = node.alpha, node.scale
+        twice.input_scale, twice.is_result = node.input_scale, node.is_result
+        set_history(out, twice)
+    return out
 
 
 def _elu(input: Tensor, alpha, scale, input_scale, node_cls, kernel="elu_cpu") -> Tensor:
     _need_float(input, kernel)
 
     def forward(a):
-        negative = np.expm1(np.minimum(a, 0) * input_scale) * (alpha * scale)
+        # min(a, 0) keeping a on the tie, so elu(-0.0) is -0.0 as in torch (expm1 of the
+        # positive inputs would also be slower: zeros are its fast case)
+        negative = np.expm1(E.keeping_first(np.minimum, a, a.dtype.type(0), a.dtype)
+                            * input_scale) * (alpha * scale)
         return np.where(a > 0, a * scale, negative)
 
-    return _pointwise(input, forward, node_cls, alpha=alpha, scale=scale,
+    save = "result" if issubclass(node_cls, EluBackward1) else "self_"
+    return _pointwise(input, forward, node_cls, save, alpha=alpha, scale=scale,
                       input_scale=input_scale)
 
 
@@ -286,7 +355,13 @@ def _gelu_array(a: np.ndarray, approximate: str) -> np.ndarray:
     if approximate == "tanh":
         inner = _SQRT_2_PI * (a + 0.044715 * a * a * a)
         return 0.5 * a * (1 + np.tanh(inner))
-    return a * 0.5 * (1 + _erf(a / a.dtype.type(_SQRT_2)))
+    out = a * 0.5 * (1 + _erf(a / a.dtype.type(_SQRT_2)))
+    if a.dtype == np.float32 and a.size > 1 and a.flags.c_contiguous:
+        # torch's vectorized float32 loop (every element of a contiguous tensor of two or
+        # more) never returns -0.0: gelu(-0.0) and underflowing negatives give 0.0 there,
+        # while its scalar loop (one element, or strided input) keeps -0.0 like float64
+        out += 0
+    return out
 
 
 def _gelu_first(a: np.ndarray, approximate: str) -> np.ndarray:
@@ -393,19 +468,29 @@ def _softplus_xp(xp, x):
     return xp.where(x > 20, x, xp.log(1 + xp.exp(xp.where(x > 20, 0, x))))
 
 
+def _sigmoid_xp(xp, x):
+    """The logistic function as torch's silu and mish formulas take it: 1 / (1 + exp(-x))
+    on arrays, ``sigmoid`` on tensors. Unlike 0.5 * (1 + tanh(x / 2)) it does not round to
+    0 below x = -9 in float32. (NumPy's exp, a few ulps from torch's at most, keeps it fast:
+    a float64 exp would be 4 times slower.)"""
+    if isinstance(x, Tensor):
+        return sigmoid(x)
+    return 1 / (1 + np.exp(-x))
+
+
 class SiluBackward0(Node):
     __slots__ = ("self_",)
     _saved_fields = ("self_",)
 
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
-        s = _logistic(xp, x)
-        return (grad * (s * (1 + x * (1 - s))),)
+        s = _sigmoid_xp(xp, x)
+        return (grad * s * (1 + x * (1 - s)),)
 
 
 def _silu(input: Tensor) -> Tensor:
     _need_float(input, "silu_cpu")
-    return _pointwise(input, lambda a: a * (0.5 * (1 + np.tanh(0.5 * a))), SiluBackward0)
+    return _pointwise(input, lambda a: a / (1 + np.exp(-a)), SiluBackward0)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -419,13 +504,18 @@ class MishBackward0(Node):
 
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
-        t = xp.tanh(_softplus_xp(xp, x))
-        return (grad * (t + x * _logistic(xp, x) * (1 - t * t)),)
+        t = _tanh_softplus(xp, x)
+        return (grad * (t + x * _sigmoid_xp(xp, x) * (1 - t * t)),)
+
+
+def _tanh_softplus(xp, x):
+    """tanh(log1p(exp(x))), the steps torch takes, in either world."""
+    return xp.tanh(xp.log1p(xp.exp(x)))
 
 
 def _mish(input: Tensor) -> Tensor:
     _need_float(input, "mish_cpu")
-    return _pointwise(input, lambda a: a * np.tanh(np.logaddexp(0, a)), MishBackward0)
+    return _pointwise(input, lambda a: a * _tanh_softplus(np, a), MishBackward0)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -515,13 +605,17 @@ def softsign(input: Tensor) -> Tensor:
     return E.div(input, E.add(E.abs(input), 1))
 
 
+# torch's hardsigmoid_backward multiplies by 1/6 rounded to float32, in float64 too
+_ONE_SIXTH = float(np.float32(1 / 6))
+
+
 class HardsigmoidBackward0(Node):
     __slots__ = ("self_",)
     _saved_fields = ("self_",)
 
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
-        result = xp.where((x > -3) & (x < 3), grad / 6, 0)
+        result = xp.where((x > -3) & (x < 3), grad * _ONE_SIXTH, 0)
         if isinstance(x, Tensor) and grad_state.enabled and (
                 x._requires_grad or grad._requires_grad):
             # torch has no derivative for hardsigmoid's backward
@@ -542,13 +636,53 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     return _maybe_inplace(input, inplace, _hardsigmoid)
 
 
+def _hardswish_slope(grad, x):
+    """hardswish_backward on arrays: 0 up to -3, grad * (x / 3 + 0.5) below 3, grad from 3
+    on and at NaN (torch's scalar loop)."""
+    return np.where(x <= -3, 0, np.where(x < 3, grad * (x / 3 + 0.5), grad))
+
+
 class HardswishBackward0(Node):
     __slots__ = ("self_",)
     _saved_fields = ("self_",)
 
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
-        return (xp.where(x <= -3, 0, xp.where(x < 3, grad * (x / 3 + 0.5), grad)),)
+        if isinstance(x, np.ndarray):
+            return (_hardswish_slope(grad, x),)
+        return (_hardswish_backward(grad, x),)
+
+
+class HardswishBackwardBackward0(Node):
+    """hardswish_backward(grad_output, self): linear in grad_output; its self-derivative is
+    grad * grad_output / 3 strictly inside (-3, 3), else 0. A dedicated node, as in torch:
+    differentiating the piecewise formula would give NaN (0 * inf) at infinite inputs."""
+
+    __slots__ = ("grad_output", "self_")
+    _saved_fields = ("grad_output", "self_")
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        d_self = None
+        if self.needs_input_grad(1):
+            d_self = xp.where((x > -3) & (x < 3), grad * xp.saved(self.grad_output) / 3, 0)
+        if not self.needs_input_grad(0):
+            return (None, d_self)
+        if isinstance(x, np.ndarray):
+            return (_hardswish_slope(grad, x), d_self)
+        return (_hardswish_backward(grad, x), d_self)
+
+
+def _hardswish_backward(grad: Tensor, x: Tensor) -> Tensor:
+    """hardswish's gradient as a recorded op (create_graph=True differentiates it again)."""
+    with np.errstate(all="ignore"):
+        array = _hardswish_slope(grad._array, x._array)
+    out = wrap(array.astype(x._array.dtype, copy=False), x._dtype)
+    if grad_state.enabled and (grad._requires_grad or x._requires_grad):
+        node = new_node(HardswishBackwardBackward0, (edge(grad), edge(x)), out._array)
+        node.grad_output, node.self_ = SavedTensor(grad), SavedTensor(x)
+        set_history(out, node)
+    return out
 
 
 def _hardswish(input: Tensor) -> Tensor:
@@ -629,12 +763,15 @@ def tanhshrink(input: Tensor) -> Tensor:
 
 
 class SoftshrinkBackward0(Node):
+    """The gradient stops on [-lambd, lambd] and passes elsewhere, NaN included (torch's
+    scalar kernel; its vectorized loop stops it at NaN)."""
+
     __slots__ = ("self_", "lambd")
     _saved_fields = ("self_",)
 
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
-        return (xp.where((x > self.lambd) | (x < -self.lambd), grad, 0),)
+        return (xp.where((x >= -self.lambd) & (x <= self.lambd), 0, grad),)
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
@@ -645,9 +782,14 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
             f"lambda must be in range [0, 3.40282e+38] for input dtype "
             f"{_legacy(input._dtype)}, but found {lambd:g}"
         )
-    return _pointwise(
-        input, lambda a: np.where(a > lambd, a - lambd, np.where(a < -lambd, a + lambd, 0)),
-        SoftshrinkBackward0, lambd=lambd)
+    return _pointwise(input, lambda a: _softshrink_array(a, lambd), SoftshrinkBackward0,
+                      lambd=lambd)
+
+
+def _softshrink_array(a: np.ndarray, lambd) -> np.ndarray:
+    """a moved lambd towards 0 outside [-lambd, lambd]; inside, ``a * 0`` as torch's scalar
+    kernel: NaN stays NaN, and -0.0 and -lambd give -0.0."""
+    return np.where(np.abs(a) > lambd, a - np.copysign(lambd, a), a * 0)
 
 
 class HardshrinkBackward0(SoftshrinkBackward0):
@@ -657,7 +799,8 @@ class HardshrinkBackward0(SoftshrinkBackward0):
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     _check_tensor(input, "hardshrink")
     _need_float(input, "hardshrink_cpu")
-    return _pointwise(input, lambda a: np.where((a > lambd) | (a < -lambd), a, 0),
+    # zero on [-lambd, lambd], the input elsewhere (NaN stays NaN)
+    return _pointwise(input, lambda a: np.where((a >= -lambd) & (a <= lambd), 0, a),
                       HardshrinkBackward0, lambd=lambd)
 
 
@@ -673,10 +816,30 @@ class ThresholdBackward1(ThresholdBackward0):
     __slots__ = ()
 
 
+def _integer_scalar(number, dtype: D.dtype) -> int:
+    """``number`` as torch converts a Scalar to an integer dtype: floats truncate toward 0
+    and must lie in the dtype's range; integers may also be negative for an unsigned dtype
+    (down to -max, wrapping around)."""
+    info = np.iinfo(dtype.numpy)
+    if isinstance(number, float):
+        fits = info.min <= number <= info.max  # False for NaN
+    else:
+        number = int(number)
+        fits = number <= info.max and (number >= info.min or -number <= info.max)
+    if not fits:
+        name = "int" if dtype is D.int32 else dtype.name + "_t"
+        raise RuntimeError(f"value cannot be converted to type {name} without overflow")
+    return int(number) & info.max if info.min == 0 else int(number)
+
+
 def _threshold(input: Tensor, threshold, value, node_cls=ThresholdBackward0) -> Tensor:
     if input._dtype is D.bool_:
         raise NotImplementedError('"threshold_cpu" not implemented for \'Bool\'')
-    return _pointwise(input, lambda a: np.where(a <= threshold, value, a), node_cls,
+    compare = threshold
+    if input._dtype.category != FLOATING:  # torch compares with the truncated threshold
+        compare = _integer_scalar(threshold, input._dtype)
+        value = _integer_scalar(value, input._dtype)
+    return _pointwise(input, lambda a: np.where(a <= compare, value, a), node_cls,
                       threshold=threshold)
 
 
@@ -710,8 +873,8 @@ class GluBackward0(Node):
         key_a = (slice(None),) * self.dim + (slice(0, half),)
         key_b = (slice(None),) * self.dim + (slice(half, None),)
         a, b = x[key_a], x[key_b]
-        s = _logistic(xp, b)
-        return (_cat(xp, [grad * s, grad * a * s * (1 - s)], self.dim),)
+        s = _sigmoid_xp(xp, b)
+        return (_cat(xp, [s * grad, (1 - s) * s * a * grad], self.dim),)  # torch's order
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
@@ -728,7 +891,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     a = input._array[(slice(None),) * dim + (slice(0, half),)]
     b = input._array[(slice(None),) * dim + (slice(half, None),)]
     with np.errstate(all="ignore"):
-        array = (a * (0.5 * (1 + np.tanh(0.5 * b)))).astype(input._array.dtype, copy=False)
+        array = (a * (1 / (1 + np.exp(-b)))).astype(input._array.dtype, copy=False)
     out = wrap(array, input._dtype)
     if _records(input):
         node = new_node(GluBackward0, (edge(input),), out._array)
