@@ -10,6 +10,9 @@ the user's code when the user called an op that creates its node itself (``x * y
 ``x.sum()``): ``sys._getframe(2)`` returns it without building frame objects for the frames
 in between; it is the user's if its code object is the one last found to be (the loop
 that keeps calling ops: one identity check), or else if its file name is in ``USER_FILES``.
+An op whose node is made one or two calls further in (``F.relu`` calls ``relu``, ``linear``
+calls ``_linear_2d``) is caught by walking out through frames of files known to be ember's
+until that same code object, still inside ``new_node``.
 It stores the code object and the bytecode offset in two slots of the node: a tuple per
 node would cost more than all the rest (allocated, tracked by the garbage collector,
 freed), and the line number's lookup is what would be slow, so that is worked out only
@@ -25,12 +28,13 @@ depth.
 from __future__ import annotations
 
 __all__ = [
-    "LAST_USER_CODE", "USER_FILES", "creation_site", "site_location", "user_site", "with_hint",
+    "EMBER_FILES", "LAST_USER_CODE", "USER_FILES", "creation_site", "site_location", "user_site",
+    "with_hint",
 ]
 
 USER_FILES: set = set()  # co_filename of code seen to be outside ember (the user's)
 LAST_USER_CODE: list = [None]  # the user's code object found last (by new_node or user_site)
-_EMBER_FILES: set = set()  # ... and of ember's own modules
+EMBER_FILES: set = set()  # ... and of ember's own modules
 
 
 def _is_ember(frame) -> bool:
@@ -45,11 +49,11 @@ def user_site(frame) -> tuple:
         filename = code.co_filename
         if filename in USER_FILES:
             break
-        if filename not in _EMBER_FILES:
+        if filename not in EMBER_FILES:
             if not _is_ember(frame):
                 USER_FILES.add(filename)
                 break
-            _EMBER_FILES.add(filename)
+            EMBER_FILES.add(filename)
         back = frame.f_back
         if back is None:  # all ember: no user's line (ember called at the bottom of a thread)
             return None, 0

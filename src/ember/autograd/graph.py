@@ -17,7 +17,7 @@ import itertools
 import re
 from sys import _getframe
 
-from ember._hints import LAST_USER_CODE, USER_FILES, user_site
+from ember._hints import EMBER_FILES, LAST_USER_CODE, USER_FILES, user_site
 
 _next_sequence_nr = itertools.count().__next__
 
@@ -204,7 +204,14 @@ def new_node(cls: type[Node], next_functions: tuple, out) -> Node:
             LAST_USER_CODE[0] = node._site = code
             node._site_offset = frame.f_lasti
         else:
-            node._site, node._site_offset = user_site(frame)
+            outer = frame
+            while outer is not None and outer.f_code.co_filename in EMBER_FILES:
+                outer = outer.f_back  # out through frames known to be ember's ...
+            if outer is not None and outer.f_code is LAST_USER_CODE[0]:  # ... to the user's loop
+                node._site = outer.f_code
+                node._site_offset = outer.f_lasti
+            else:
+                node._site, node._site_offset = user_site(frame)
     except ValueError:  # no frame there: the op was called from the bottom of the stack
         node._site = None
     # end of creation site
