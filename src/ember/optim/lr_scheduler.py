@@ -578,6 +578,9 @@ class ReduceLROnPlateau(LRScheduler):
         self._last_lr = _lrs(self.optimizer)
 
 
+_PHASE_KEYS = ("end_step", "start_lr", "end_lr", "start_momentum", "end_momentum")
+
+
 class OneCycleLR(LRScheduler):
     """The 1cycle policy: lr rises from max_lr/div_factor to max_lr over ``pct_start`` of the
     steps, then falls to a tiny min_lr; momentum (or beta1) moves the opposite way."""
@@ -605,19 +608,20 @@ class OneCycleLR(LRScheduler):
             self.total_steps = epochs * steps_per_epoch
         else:
             raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+        # The phases are kept as torch keeps them (a list of dicts under ``_schedule_phases``)
+        # so that state dicts pass between the two libraries.
         up_end = float(pct_start * self.total_steps) - 1
         if three_phase:
-            self._phases = [
-                (up_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                (float(2 * pct_start * self.total_steps) - 2, "max_lr", "initial_lr",
-                 "base_momentum", "max_momentum"),
-                (self.total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
-            ]
+            phases = [(up_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                      (float(2 * pct_start * self.total_steps) - 2, "max_lr", "initial_lr",
+                       "base_momentum", "max_momentum"),
+                      (self.total_steps - 1, "initial_lr", "min_lr", "max_momentum",
+                       "max_momentum")]
         else:
-            self._phases = [
-                (up_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                (self.total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
-            ]
+            phases = [(up_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                      (self.total_steps - 1, "max_lr", "min_lr", "base_momentum",
+                       "max_momentum")]
+        self._schedule_phases = [dict(zip(_PHASE_KEYS, phase)) for phase in phases]
         if pct_start < 0 or pct_start > 1 or not isinstance(pct_start, float):
             raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
         if anneal_strategy not in ["cos", "linear"]:
@@ -659,14 +663,18 @@ class OneCycleLR(LRScheduler):
             raise ValueError(f"Tried to step {step} times. The specified number of total steps "
                              f"is {self.total_steps}")
         lrs = []
+        phases = self._schedule_phases
         for group in self.optimizer.param_groups:
             start = 0.0
-            for i, (end, lr_from, lr_to, m_from, m_to) in enumerate(self._phases):
-                if step <= end or i == len(self._phases) - 1:
+            for i, phase in enumerate(phases):
+                end = phase["end_step"]
+                if step <= end or i == len(phases) - 1:
                     pct = (step - start) / (end - start)
-                    lrs.append(self._anneal(group[lr_from], group[lr_to], pct))
+                    lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]],
+                                            pct))
                     if self.cycle_momentum:
-                        momentum = self._anneal(group[m_from], group[m_to], pct)
+                        momentum = self._anneal(group[phase["start_momentum"]],
+                                                group[phase["end_momentum"]], pct)
                         if self.use_beta1:
                             group["betas"] = (momentum, *group["betas"][1:])
                         else:
