@@ -291,3 +291,267 @@ def test_param_group_checks_and_named_parameters_as_torch():
         return out
 
     check(program)
+
+
+# --- hooks -------------------------------------------------------------------------------------
+
+HOOKED = [(name, CONFIGS[name][-1]) for name in sorted(CONFIGS)] + [
+    ("LBFGS", {"max_iter": 3}), ("LBFGS", {"line_search_fn": "strong_wolfe", "max_iter": 4})]
+
+
+def _optimizer_module(lib):
+    import importlib
+
+    return importlib.import_module(lib.__name__ + ".optim.optimizer")
+
+
+def _no_address(text: str) -> str:
+    import re
+
+    return re.sub(r"0x[0-9a-f]+", "0x?", text)
+
+
+def hooked_steps(lib, name, config):
+    """Every kind of step hook, recorded as it runs around steps (and the closure calls of
+    one step): order, what the hooks are given, grad mode inside them, what step returns."""
+    log = []
+    w = lib.tensor(W0, requires_grad=True)
+    b = lib.tensor(B0, requires_grad=True)
+    x, y = lib.tensor(X), lib.tensor(Y)
+    opt = getattr(lib.optim, name)([w, b], **config)
+
+    def closure():
+        opt.zero_grad()
+        loss = ((lib.tanh(x @ w + b) - y) ** 2).mean()
+        loss.backward()
+        log.append(("closure", lib.is_grad_enabled()))
+        return loss
+
+    def seen(tag):
+        def hook(optimizer, args, kwargs):
+            log.append((tag, optimizer is opt, args[0] is opt, len(args), sorted(kwargs),
+                        lib.is_grad_enabled()))
+        return hook
+
+    module = _optimizer_module(lib)
+    handles = [module.register_optimizer_step_post_hook(seen("global post")),
+               opt.register_step_post_hook(seen("post 1")),
+               opt.register_step_pre_hook(seen("pre 1")),
+               module.register_optimizer_step_pre_hook(seen("global pre")),
+               opt.register_step_pre_hook(seen("pre 2")),
+               opt.register_step_post_hook(seen("post 2"))]
+    try:
+        loss = opt.step(closure)
+        log.append(("returned", round(loss.item(), 5)))
+        loss = opt.step(closure=closure)
+        log.append(("returned", round(loss.item(), 5)))
+        if name != "LBFGS":  # LBFGS needs its closure
+            closure()
+            log.append(("returned", opt.step()))
+        # a pre-hook may replace the arguments: here it swaps in another closure
+        swapped = opt.register_step_pre_hook(
+            lambda optimizer, args, kwargs: ((optimizer, lambda: log.append("swapped")
+                                              or closure()), {}))
+        log.append(("returned", round(opt.step(closure).item(), 5)))
+        swapped.remove()
+        # anything else than None or a pair is an error that names the step function
+        bad = opt.register_step_pre_hook(lambda optimizer, args, kwargs: [args, kwargs])
+        try:
+            opt.step(closure)
+        except RuntimeError as e:
+            log.append(("error", _no_address(str(e))))
+        bad.remove()
+    finally:
+        for handle in handles:
+            handle.remove()
+    log.append(("no hooks", round(opt.step(closure).item(), 5)))
+    return log, [w.detach().numpy().copy(), b.detach().numpy().copy()]
+
+
+@pytest.mark.parametrize("name,config", HOOKED, ids=[f"{n}-{i}" for i, (n, _) in
+                                                     enumerate(HOOKED)])
+def test_step_hooks_run_as_torch_runs_them(name, config):
+    (ours, our_params), (theirs, their_params) = (hooked_steps(ember, name, config),
+                                                  hooked_steps(torch, name, config))
+    assert ours == theirs
+    assert any(entry[0] == "error" for entry in ours)
+    for mine, want in zip(our_params, their_params):
+        np.testing.assert_allclose(mine, want, rtol=1e-4, atol=1e-5)
+
+
+def test_plain_sgd_step_runs_hooks_and_a_removed_hook_is_gone():
+    """SGD's plain path (no momentum, no decay) runs the hooks too; a pre-hook's new kwargs
+    reach step; removing a handle twice is harmless."""
+
+    def program(lib):
+        log = []
+        p = lib.ones(3, requires_grad=True)
+        opt = lib.optim.SGD([p], lr=0.5)
+        p.grad = lib.full((3,), 2.0)
+        h1 = opt.register_step_pre_hook(lambda o, a, k: log.append(("pre", p.tolist())))
+        h2 = opt.register_step_post_hook(lambda o, a, k: log.append(("post", p.tolist())))
+        h3 = opt.register_step_pre_hook(lambda o, a, k: (a, {"closure": lambda: 7.0}))
+        log.append(opt.step())
+        h3.remove()
+        h1.remove()
+        h1.remove()
+        log.append(opt.step())
+        h2.remove()
+        opt.step()
+        log.append(p.tolist())
+        return log
+
+    assert program(ember) == program(torch)
+
+
+def test_step_hooks_of_a_user_optimizer_and_a_scheduler_on_it():
+    """A user's Optimizer subclass with its own step gets the hooks too (and a scheduler on it
+    sees that step ran, so it does not warn)."""
+    import warnings
+
+    def program(lib):
+        log = []
+
+        class Halve(lib.optim.Optimizer):
+            def __init__(self, params, lr=0.5):
+                super().__init__(params, {"lr": lr})
+
+            @lib.no_grad()
+            def step(self, closure=None):
+                log.append(("step", lib.is_grad_enabled()))
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        p.mul_(group["lr"])
+
+        p = lib.ones(2, requires_grad=True)
+        opt = Halve([p])
+        opt.register_step_pre_hook(lambda o, a, k: log.append(("pre", len(a),
+                                                               lib.is_grad_enabled())))
+        opt.register_step_post_hook(lambda o, a, k: log.append(("post", len(a))))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sched = lib.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+            opt.step()
+            sched.step()
+            opt.step()
+        log += [p.tolist(), [str(w.message) for w in caught]]
+        return log
+
+    assert program(ember) == program(torch)
+
+
+def test_state_dict_hooks_as_torch():
+    """state_dict's pre-hooks see the optimizer, post-hooks the packed dict (a returned dict
+    replaces it); ``prepend`` puts a hook first; handles remove them."""
+
+    def program(lib):
+        log = []
+        p = lib.ones(2, requires_grad=True)
+        opt = lib.optim.SGD([p], lr=0.1, momentum=0.9)
+        p.grad = lib.ones(2)
+        opt.step()
+        handles = [
+            opt.register_state_dict_pre_hook(lambda o: log.append("pre a")),
+            opt.register_state_dict_pre_hook(lambda o: log.append("pre b"), prepend=True),
+            opt.register_state_dict_post_hook(
+                lambda o, sd: log.append(("post a", sorted(sd), sd["param_groups"][0]["lr"]))),
+            opt.register_state_dict_post_hook(
+                lambda o, sd: log.append(("post b", sd.get("extra"))) or {**sd, "extra": 1}),
+            opt.register_state_dict_post_hook(
+                lambda o, sd: log.append(("post c", sd.get("extra"))), prepend=True),
+            opt.register_state_dict_post_hook(lambda o, sd: log.append(("post d", sorted(sd)))),
+        ]
+        state = opt.state_dict()
+        log.append((sorted(state), sorted(state["state"][0])))
+        for handle in handles[::2]:
+            handle.remove()
+        log.append(sorted(opt.state_dict()))
+        return log
+
+    assert program(ember) == program(torch)
+
+
+def test_load_state_dict_hooks_as_torch():
+    """load_state_dict's pre-hooks get a shallow copy they may edit or replace (the caller's
+    dict is untouched); post-hooks run after the load, ``prepend`` first."""
+
+    def program(lib):
+        log = []
+        p = lib.ones(2, requires_grad=True)
+        opt = lib.optim.SGD([p], lr=0.1, momentum=0.9)
+        p.grad = lib.ones(2)
+        opt.step()
+        saved = opt.state_dict()
+
+        def edit(o, sd):
+            log.append(("edit", sorted(sd), o.param_groups[0]["lr"]))
+            sd["param_groups"] = [{**g, "lr": 0.25} for g in sd["param_groups"]]
+
+        def replace(o, sd):
+            log.append(("replace", sd["param_groups"][0]["lr"]))
+            return {"state": {}, "param_groups": [{**sd["param_groups"][0], "momentum": 0.5}]}
+
+        fresh = lib.optim.SGD([p], lr=0.3, momentum=0.1)
+        fresh.register_load_state_dict_pre_hook(edit)
+        fresh.register_load_state_dict_pre_hook(replace)
+        fresh.register_load_state_dict_pre_hook(
+            lambda o, sd: log.append(("first", sd["param_groups"][0]["lr"])), prepend=True)
+        fresh.register_load_state_dict_post_hook(
+            lambda o: log.append(("post a", o.param_groups[0]["lr"], len(o.state))))
+        handle = fresh.register_load_state_dict_post_hook(lambda o: log.append("post b"),
+                                                          prepend=True)
+        fresh.load_state_dict(saved)
+        log += [saved["param_groups"][0]["lr"], fresh.param_groups[0]["momentum"]]
+        handle.remove()
+        fresh.load_state_dict(saved)
+        return log
+
+    assert program(ember) == program(torch)
+
+
+def test_load_state_dict_replaces_the_groups_as_torch():
+    """The loaded groups replace the optimizer's: a key the saved group lacks (initial_lr added
+    by a scheduler made after saving) is gone, names stay unless the saved group has some; state
+    not tied to a parameter is kept; numbering of a repeated parameter as torch's."""
+    import warnings
+
+    def program(lib):
+        w, b = lib.ones(2, requires_grad=True), lib.ones(1, requires_grad=True)
+        opt = lib.optim.SGD([("w", w), ("b", b)], lr=0.1, momentum=0.9)
+        saved = opt.state_dict()
+        lib.optim.lr_scheduler.StepLR(opt, 2)
+        unnamed = {"state": {"extra": {"x": 1}}, "param_groups": [
+            {k: v for k, v in g.items() if k != "param_names"} for g in saved["param_groups"]]}
+        opt.load_state_dict(unnamed)
+        out = [sorted(opt.param_groups[0]), opt.param_groups[0]["param_names"],
+               dict(opt.state), opt.state_dict()["state"]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            c = lib.ones(1, requires_grad=True)
+            repeated = lib.optim.SGD([w, b, w], lr=0.1)
+            repeated.add_param_group({"params": [c]})
+        out.append([g["params"] for g in repeated.state_dict()["param_groups"]])
+        return out
+
+    assert program(ember) == program(torch)
+
+
+def test_copies_of_an_optimizer_leave_its_hooks_behind():
+    import copy
+    import pickle
+
+    def program(lib):
+        log = []
+        p = lib.ones(2, requires_grad=True)
+        opt = lib.optim.SGD([p], lr=0.1)
+        opt.register_step_pre_hook(lambda o, a, k: log.append("pre"))
+        opt.register_state_dict_pre_hook(lambda o: log.append("sd pre"))
+        p.grad = lib.ones(2)
+        for other in (copy.deepcopy(opt), pickle.loads(pickle.dumps(opt))):
+            other.step()
+            other.state_dict()
+            log.append(sorted(other.__getstate__()))
+        opt.step()
+        return log
+
+    assert program(ember) == program(torch)
