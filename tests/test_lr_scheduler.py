@@ -193,3 +193,107 @@ def test_misuse_raises_as_torch(name):
         return None
 
     assert outcome(ember) == outcome(torch) is not None
+
+
+def _plain(value, structure_only=False):
+    """A state-dict value reduced to plain data that both libraries' values reduce to alike."""
+    if isinstance(value, dict):
+        return type(value).__name__, {k: _plain(v, structure_only) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value).__name__, [_plain(v, structure_only) for v in value]
+    if callable(value):
+        return "callable"
+    return type(value).__name__, value
+
+
+@pytest.mark.parametrize("name", sorted(schedules(ember)))
+@pytest.mark.parametrize("steps", [0, 5])
+def test_state_dict_has_torchs_keys_and_values(name, steps):
+    """Every scheduler's state dict holds the same keys (private ones included), with values of
+    the same types and structure, as torch's: so checkpoints pass between the two."""
+
+    def state(lib):
+        p, q = lib.ones(2, requires_grad=True), lib.ones(1, requires_grad=True)
+        opt = lib.optim.SGD([{"params": [p]}, {"params": [q], "lr": 0.3}], lr=0.1, momentum=0.9)
+        sched = schedules(lib)[name](opt)
+        for _ in range(steps):
+            opt.step()
+            sched.step()
+        return _plain(sched.state_dict())
+
+    assert state(ember) == state(torch)
+
+
+def test_reduce_on_plateau_state_dict_as_torch():
+    def state(lib):
+        opt = lib.optim.SGD([lib.ones(1, requires_grad=True)], lr=1.0)
+        sched = lib.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=1, min_lr=[0.01])
+        for loss in (1.0, 1.0, 1.0, 0.5):
+            sched.step(loss)
+        return _plain(sched.state_dict())
+
+    assert state(ember) == state(torch)
+
+
+def _convert(value, lib):
+    """An optimizer state dict of one library with its tensors remade in ``lib``."""
+    if isinstance(value, dict):
+        return {k: _convert(v, lib) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_convert(v, lib) for v in value)
+    if isinstance(value, (ember.Tensor, torch.Tensor)):
+        return lib.tensor(value.detach().numpy().copy())
+    return value
+
+
+ONE_CYCLE = {
+    "cos": dict(max_lr=[0.5, 0.2], total_steps=25),
+    "three_phase_linear": dict(max_lr=0.4, total_steps=30, three_phase=True,
+                               anneal_strategy="linear", pct_start=0.25),
+    "epochs_no_momentum": dict(max_lr=1.0, epochs=3, steps_per_epoch=8, div_factor=10,
+                               final_div_factor=100, cycle_momentum=False),
+}
+
+
+def _one_cycle(lib, optimizer_name, kwargs):
+    p, q = lib.ones(2, requires_grad=True), lib.ones(1, requires_grad=True)
+    extra = {"momentum": 0.9} if optimizer_name == "SGD" else {}
+    opt = getattr(lib.optim, optimizer_name)([{"params": [p]}, {"params": [q], "lr": 0.3}],
+                                             lr=0.1, **extra)
+    for t in (p, q):
+        t.grad = lib.full(tuple(t.shape), 0.5)
+    return opt, lib.optim.lr_scheduler.OneCycleLR(opt, **kwargs)
+
+
+def _rates(opt, sched, steps):
+    out = []
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+        out.append((sched.get_last_lr(),
+                    [g.get("momentum", g.get("betas")) for g in opt.param_groups]))
+    return out
+
+
+@pytest.mark.parametrize("optimizer_name", ["SGD", "Adam"])
+@pytest.mark.parametrize("config", sorted(ONE_CYCLE))
+@pytest.mark.parametrize("source,target", [("torch", "ember"), ("ember", "torch")])
+def test_one_cycle_state_dict_crosses_over_and_resumes_exactly(optimizer_name, config, source,
+                                                               target):
+    """A OneCycleLR (and its optimizer) saved part-way in one library loads into a scheduler of
+    the other library built with other settings, and goes on with the very same learning rates
+    and momenta as the original."""
+    libs = {"torch": torch, "ember": ember}
+    src, dst = libs[source], libs[target]
+    opt, sched = _one_cycle(src, optimizer_name, ONE_CYCLE[config])
+    total = sched.total_steps
+    _rates(opt, sched, 7)
+    saved_sched, saved_opt = sched.state_dict(), _convert(opt.state_dict(), dst)
+    assert "_schedule_phases" in saved_sched
+    expected = _rates(opt, sched, total - 7)
+
+    other = ONE_CYCLE[min(set(ONE_CYCLE) - {config})]  # other phases, steps and strategy
+    new_opt, new_sched = _one_cycle(dst, optimizer_name, other)
+    new_sched.load_state_dict(saved_sched)
+    new_opt.load_state_dict(saved_opt)
+    assert _rates(new_opt, new_sched, total - 7) == expected
