@@ -204,6 +204,18 @@ def test_post_accumulate_hook_can_step_the_parameter():
     check(program)
 
 
+@pytest.mark.parametrize("returned", ["int", "tensor", "none"])
+def test_post_accumulate_hook_must_return_none(returned):
+    def program(lib):
+        x = lib.zeros(2, requires_grad=True)
+        value = {"int": 1, "tensor": lib.zeros(2), "none": None}[returned]
+        x.register_post_accumulate_grad_hook(lambda t: value)
+        (x * 2).sum().backward()
+        return x.grad
+
+    check(program)
+
+
 # ----- saved tensor hooks -----------------------------------------------------------------------
 def test_saved_tensors_hooks_pack_and_unpack():
     def program(lib):

@@ -150,9 +150,7 @@ def run_backward(
                         _store_grad(variable, grad, create_graph, steal=True)
                     if variable._hooks is not None:
                         for hook in list(variable._hooks.post_accumulate.values()):
-                            if hook(variable) is not None:
-                                raise RuntimeError(
-                                    "Tensor post accumulate grad hooks should return None.")
+                            _check_post_accumulate_result(hook(variable))
                 if grad is not None and hooks is not None and hooks.post:
                     outputs = (_as_tensor(grad, node, 0, xp),)
                     for hook in list(hooks.post.values()):
@@ -324,6 +322,17 @@ def _pre_hooked(hooks, grad_outputs: tuple) -> tuple:
 def _run_node_pre_hooks(node, hooks, grad, xp):
     """A leaf's node pre-hooks (``AccumulateGrad.register_prehook``): may replace its grad."""
     return _from_tensor(_pre_hooked(hooks, (_as_tensor(grad, node, 0, xp),))[0], xp)
+
+
+def _check_post_accumulate_result(result) -> None:
+    """A post-accumulate hook must return None: torch's errors for a tensor and for others."""
+    if result is None:
+        return
+    from ember._tensor import Tensor
+
+    if not isinstance(result, Tensor):
+        raise TypeError(f"expected Variable, but hook returned '{type(result).__name__}'")
+    raise RuntimeError("Tensor post accumulate grad hooks should return None.")
 
 
 def _checked_tuple(hook, old: tuple, new) -> tuple:
