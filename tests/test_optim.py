@@ -555,3 +555,27 @@ def test_copies_of_an_optimizer_leave_its_hooks_behind():
         return log
 
     assert program(ember) == program(torch)
+
+
+def test_a_copied_lbfgs_still_steps_like_torchs():
+    """A deepcopy keeps only groups and state (as torch's); ember's L-BFGS looks its
+    parameters up in the group, so the copy steps on the copied parameters, along torch's
+    path. (torch's own copy loses its ``_params`` and cannot step.)"""
+    import copy
+
+    def path(lib, copied):
+        x = lib.tensor([1.5, -2.0, 0.5], requires_grad=True)
+        opt = lib.optim.LBFGS([x], max_iter=4)
+        if copied:
+            opt = copy.deepcopy(opt)
+            x = opt.param_groups[0]["params"][0]
+
+        def closure():
+            opt.zero_grad()
+            loss = ((x - 1) ** 4).sum() + (x * x).sum()
+            loss.backward()
+            return loss
+
+        return [opt.step(closure).item() for _ in range(3)] + x.tolist()
+
+    np.testing.assert_allclose(path(ember, True), path(torch, False), rtol=1e-5)

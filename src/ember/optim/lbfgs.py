@@ -121,7 +121,12 @@ class LBFGS(Optimizer):
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
-        self._params = self.param_groups[0]["params"]
+
+    @property
+    def _params(self) -> list:
+        """The one group's parameters, looked up each time, so that a copy (which keeps only
+        the groups and state) still steps."""
+        return self.param_groups[0]["params"]
 
     def _flat_grad(self) -> np.ndarray:
         return np.concatenate([
