@@ -22,6 +22,10 @@ __all__ = ["Optimizer", "register_optimizer_step_post_hook", "register_optimizer
 _global_optimizer_pre_hooks: OrderedDict = OrderedDict()
 _global_optimizer_post_hooks: OrderedDict = OrderedDict()
 
+# False until a step hook is first registered on any optimizer: until then a step looks at no
+# hook dict at all (one global test on the hot path of training loops).
+_step_hooks_registered = False
+
 _HOOK_DICTS = ("_optimizer_step_pre_hooks", "_optimizer_step_post_hooks",
                "_optimizer_state_dict_pre_hooks", "_optimizer_state_dict_post_hooks",
                "_optimizer_load_state_dict_pre_hooks", "_optimizer_load_state_dict_post_hooks")
@@ -35,15 +39,26 @@ def _add_hook(hooks: OrderedDict, hook: Callable, prepend: bool = False) -> Remo
     return handle
 
 
+def _add_step_hook(hooks: OrderedDict, hook: Callable) -> RemovableHandle:
+    global _step_hooks_registered
+    _step_hooks_registered = True
+    return _add_hook(hooks, hook)
+
+
 def register_optimizer_step_pre_hook(hook: Callable) -> RemovableHandle:
     """Run ``hook(optimizer, args, kwargs)`` before every optimizer's ``step``; it may return
     ``(new_args, new_kwargs)`` (``args`` starts with the optimizer itself)."""
-    return _add_hook(_global_optimizer_pre_hooks, hook)
+    return _add_step_hook(_global_optimizer_pre_hooks, hook)
 
 
 def register_optimizer_step_post_hook(hook: Callable) -> RemovableHandle:
     """Run ``hook(optimizer, args, kwargs)`` after every optimizer's ``step``."""
-    return _add_hook(_global_optimizer_post_hooks, hook)
+    return _add_step_hook(_global_optimizer_post_hooks, hook)
+
+
+def _has_step_hooks(optimizer: Optimizer) -> bool:
+    return bool(_global_optimizer_pre_hooks or _global_optimizer_post_hooks
+                or optimizer._optimizer_step_pre_hooks or optimizer._optimizer_step_post_hooks)
 
 
 def _step_with_hooks(self, step: Callable, run: Callable, args: tuple, kwargs: dict):
@@ -74,8 +89,7 @@ def _hook_step(step: Callable) -> Callable:
     @functools.wraps(step)
     def hooked(self, *args, **kwargs):
         self._opt_called = True
-        if (_global_optimizer_pre_hooks or _global_optimizer_post_hooks
-                or self._optimizer_step_pre_hooks or self._optimizer_step_post_hooks):
+        if _step_hooks_registered and _has_step_hooks(self):
             return _step_with_hooks(self, step, step, args, kwargs)
         return step(self, *args, **kwargs)
 
@@ -138,11 +152,11 @@ class Optimizer:
     def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
         """``hook(optimizer, args, kwargs)`` runs before each ``step`` of this optimizer;
         returning ``(new_args, new_kwargs)`` changes what ``step`` is called with."""
-        return _add_hook(self._optimizer_step_pre_hooks, hook)
+        return _add_step_hook(self._optimizer_step_pre_hooks, hook)
 
     def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
         """``hook(optimizer, args, kwargs)`` runs after each ``step`` of this optimizer."""
-        return _add_hook(self._optimizer_step_post_hooks, hook)
+        return _add_step_hook(self._optimizer_step_post_hooks, hook)
 
     def register_state_dict_pre_hook(self, hook: Callable,
                                      prepend: bool = False) -> RemovableHandle:
@@ -340,8 +354,7 @@ class Optimizer:
             steps = self._steps_taken = self._steps_taken + 1
             if steps in _CHECK_AT_STEPS:  # now and then: is old graph kept alive?
                 check_for_kept_graphs(self, steps, sys._getframe(1))
-            if (_global_optimizer_pre_hooks or _global_optimizer_post_hooks
-                    or self._optimizer_step_pre_hooks or self._optimizer_step_post_hooks):
+            if _step_hooks_registered and _has_step_hooks(self):
                 return _step_with_hooks(self, step, run, args, kwargs)
             saved = (grad_state.enabled, grad_state.inference, grad_state.fw_only)
             _set_enabled(False)
