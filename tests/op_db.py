@@ -1153,12 +1153,13 @@ PUBLIC_OPS = (
 import op_db_complex  # noqa: E402
 import op_db_conv  # noqa: E402
 import op_db_linalg  # noqa: E402
+import op_db_more  # noqa: E402
 import op_db_nn  # noqa: E402
 import op_db_pointwise  # noqa: E402
 import op_db_selection  # noqa: E402
 import op_db_sorting  # noqa: E402
 
-for _family in (op_db_complex, op_db_conv, op_db_linalg, op_db_nn, op_db_pointwise,
+for _family in (op_db_complex, op_db_conv, op_db_linalg, op_db_more, op_db_nn, op_db_pointwise,
                 op_db_selection, op_db_sorting):
     PUBLIC_OPS += list(_family.PUBLIC_OPS)
 

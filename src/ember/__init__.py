@@ -93,6 +93,7 @@ from ember.ops.linalg import *  # noqa: F403
 from ember.ops.loss import *  # noqa: F403
 from ember.ops.normalization import *  # noqa: F403
 from ember.ops.pointwise import *  # noqa: F403
+from ember.ops.pointwise_more import *  # noqa: F403
 from ember.ops.reduction import *  # noqa: F403
 from ember.ops.selection import *  # noqa: F403
 from ember.ops.shape import *  # noqa: F403

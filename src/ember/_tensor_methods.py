@@ -22,6 +22,7 @@ from ember.ops import (
     loss,
     normalization,
     pointwise,
+    pointwise_more,
     selection,
     sorting,
 )
@@ -172,7 +173,7 @@ METHODS = {
 METHODS.update(R_OPS.TENSOR_METHODS)  # uniform_, normal_, bernoulli_, ... (torch's streams)
 # Each op family's module declares the methods it adds.
 for _family in (E, I, L, R, S, activation, complex_numbers, convolution, loss, normalization,
-                pointwise, selection, sorting):
+                pointwise, pointwise_more, selection, sorting):
     METHODS.update(_family.TENSOR_METHODS)
 
 for _name, _function in METHODS.items():

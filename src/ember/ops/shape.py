@@ -1,10 +1,10 @@
 """Shape ops and views: reshape/view, squeeze/unsqueeze, transpose/permute, expand, cat/stack.
 
 A view shares its parent's array (NumPy does that for free) and version counter, and records
-``(parent, step)`` in ``_view_of``. A step is one of five replayable operations (index,
-reshape, permute, expand, diagonal) so that an in-place change of a view can rewrite its base's
-history as torch does (``CopySlices``): the same steps pick the view's region out of the base's
-gradient.
+``(parent, step)`` in ``_view_of``. A step is one of six replayable operations (index,
+reshape, permute, expand, diagonal, unfold) so that an in-place change of a view can rewrite its
+base's history as torch does (``CopySlices``): the same steps pick the view's region out of the
+base's gradient.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ember.ops._core import (
 
 # ----- view steps -----------------------------------------------------------------------------
 INDEX, RESHAPE, PERMUTE, EXPAND, DIAGONAL = "index", "reshape", "permute", "expand", "diagonal"
+UNFOLD = "unfold"
 
 
 def view_key(key: tuple) -> tuple:
@@ -49,6 +50,8 @@ def apply_view_step(x, step, xp):
         from ember.ops.selection import diagonal
 
         return diagonal(x, *arg)
+    if kind is UNFOLD:
+        return unfold_array(x, *arg) if isinstance(x, np.ndarray) else unfold(x, *arg)
     return xp.expand(x, arg)
 
 
@@ -558,10 +561,304 @@ def size_of(input: Tensor) -> Size:
     return Size(input._array.shape)
 
 
+# ----- ravel, sum_to_size ---------------------------------------------------------------------
+def ravel(input: Tensor) -> Tensor:
+    """A flat view of ``input``, copying first when it is not contiguous (as torch)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(
+            f"ravel(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if not input._array.flags.c_contiguous:
+        from ember.ops.elementwise import clone
+
+        input = clone(input)
+    return view(input, -1)
+
+
+def sum_to_size(input: Tensor, *size) -> Tensor:
+    """``input`` summed down to ``size``, the reverse of expanding ``size`` to input's shape."""
+    if not size:
+        raise TypeError('sum_to_size() missing 1 required positional arguments: "size"')
+    target = shape_args(size)
+    shape = input._array.shape
+    lead = len(shape) - len(target)
+    if lead < 0 or any(s != 1 and s != shape[lead + i] for i, s in enumerate(target)):
+        raise RuntimeError(f"size {{{list(target)}}} is not expandable to size {{{list(shape)}}}.")
+    from ember.ops.reduction import sum as sum_
+
+    if not target:  # a full sum, even of a 0-dim tensor (torch records SumBackward0)
+        return sum_(input)
+    if target == shape:
+        return input
+    dims = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(target) if s == 1 and shape[lead + i] != 1)
+    out = sum_(input, dims, keepdim=True) if dims else input
+    return view(out, target) if lead else out
+
+
+# ----- in-place views -------------------------------------------------------------------------
+class TBackward1(TBackward0):
+    """``t_()``."""
+
+    __slots__ = ()
+
+
+class TransposeBackward1(PermuteBackward0):
+    """``transpose_()``, ``swapdims_()``, ``swapaxes_()``."""
+
+    __slots__ = ()
+
+
+class SqueezeBackward3(ViewBackward0):
+    """``squeeze_()`` of every size-1 dimension."""
+
+    __slots__ = ()
+
+
+class SqueezeBackward5(ViewBackward0):
+    """``squeeze_(dims)`` with a tuple of dimensions (one int: SqueezeBackward4)."""
+
+    __slots__ = ()
+
+
+class UnsqueezeBackward1(ViewBackward0):
+    __slots__ = ()
+
+
+def _restride(self: Tensor, array: np.ndarray, step, node_cls, **fields) -> Tensor:
+    """Give ``self`` the new shape and strides ``array`` has (same memory), in place.
+
+    Its history gains ``node_cls``. A view keeps its base: its old self becomes an
+    intermediate of its view chain, so an in-place change can still find its region.
+    """
+    from ember.ops._core import check_inplace
+
+    check_inplace(self)
+    node = None
+    if self._requires_grad and grad_state.enabled:
+        node = new_node(node_cls, (edge(self),), array)
+        for name, value in fields.items():
+            setattr(node, name, value)
+    if self._view_of is not None:
+        before = wrap(self._array, self._dtype)
+        before._version_counter = self._version_counter
+        before._view_of = self._view_of
+        self._view_of = (before, step)
+    self._array = array
+    self._version_counter[0] += 1
+    if node is not None:
+        set_history(self, node)
+    return self
+
+
+def t_(self: Tensor) -> Tensor:
+    ndim = self._array.ndim
+    if ndim > 2:
+        raise RuntimeError(f"t_() expects a tensor with <= 2 dimensions, but self is {ndim}D")
+    dims = tuple(reversed(range(ndim)))
+    return _restride(self, self._array.transpose(dims), (PERMUTE, dims), TBackward1, dims=dims)
+
+
+def transpose_(self: Tensor, dim0: int, dim1: int) -> Tensor:
+    ndim = self._array.ndim
+    order = list(range(ndim))
+    if ndim:
+        d0, d1 = _canonical_dim(dim0, ndim), _canonical_dim(dim1, ndim)
+        order[d0], order[d1] = order[d1], order[d0]
+    else:
+        _canonical_dim(dim0, 0), _canonical_dim(dim1, 0)
+    dims = tuple(order)
+    return _restride(self, self._array.transpose(dims), (PERMUTE, dims), TransposeBackward1,
+                     dims=dims)
+
+
+def _reshaped_in_place(self: Tensor, new_shape: tuple, node_cls) -> Tensor:
+    return _restride(self, self._array.reshape(new_shape), (RESHAPE, new_shape), node_cls,
+                     self_sizes=self._array.shape)
+
+
+def squeeze_(self: Tensor, dim=None) -> Tensor:
+    shape = self._array.shape
+    if dim is None:
+        return _reshaped_in_place(self, tuple(s for s in shape if s != 1), SqueezeBackward3)
+    dims = [_canonical_dim(d, len(shape)) for d in ((dim,) if isinstance(dim, int) else dim)]
+    for i, d in enumerate(dims):
+        if d in dims[:i]:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    new_shape = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
+    return _reshaped_in_place(self, new_shape,
+                              SqueezeBackward4 if isinstance(dim, int) else SqueezeBackward5)
+
+
+def unsqueeze_(self: Tensor, dim: int) -> Tensor:
+    shape = self._array.shape
+    d = _canonical_dim(dim, len(shape) + 1)
+    return _reshaped_in_place(self, shape[:d] + (1,) + shape[d:], UnsqueezeBackward1)
+
+
+# ----- unfold ---------------------------------------------------------------------------------
+def unfold_array(a: np.ndarray, dim: int, size: int, step: int) -> np.ndarray:
+    """The windows view: dimension ``dim`` becomes the window count, a new last one the window
+    (NumPy's strides, no copy; writable when ``a`` is)."""
+    if a.ndim == 0:
+        return a.reshape((1,))[:size]
+    n = a.shape[dim]
+    count = (n - size) // step + 1
+    shape = a.shape[:dim] + (count,) + a.shape[dim + 1:] + (size,)
+    strides = a.strides[:dim] + (a.strides[dim] * step,) + a.strides[dim + 1:] + (a.strides[dim],)
+    return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=a.flags.writeable)
+
+
+class UnfoldBackward0(Node):
+    """Each window's gradient goes back to the elements it covers (summed where they
+    overlap): one strided slice per position inside the window."""
+
+    __slots__ = ("self_sizes", "dim", "size", "step")
+
+    def backward(self, grad, xp):
+        shape, dim, size, step = self.self_sizes, self.dim, self.size, self.step
+        if not shape:
+            return (xp.reshape(grad, ()) if size else xp.zeros((), grad),)
+        count = grad.shape[dim]
+        lead = (slice(None),) * dim
+        if grad.__class__ is np.ndarray:
+            out = np.zeros(shape, grad.dtype)
+            for k in range(size):
+                out[lead + (slice(k, k + step * (count - 1) + 1, step),)] += grad[..., k]
+            return (out,)
+        total = xp.zeros(shape, grad)
+        for k in range(size):
+            key = lead + (slice(k, k + step * (count - 1) + 1, step),)
+            total = total + xp.put_at(shape, key, grad[..., k], grad, accumulate=False)
+        return (total,)
+
+
+def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """``input.unfold(dimension, size, step)``: a view of the sliding windows along a dim."""
+    shape = input._array.shape
+    ndim = len(shape)
+    d = _canonical_dim(dimension, max(ndim, 1))
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    n = shape[d] if ndim else 1
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    array = unfold_array(input._array, d, size, step)
+    out = make_view(input, array, (UNFOLD, (d, size, step)))
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(UnfoldBackward0, (edge(input),), array)
+        node.self_sizes, node.dim, node.size, node.step = shape, d, size, step
+        set_history(out, node)
+    return out
+
+
+# ----- copies: narrow_copy, diff, diagflat ----------------------------------------------------
+class NarrowCopyBackward0(Node):
+    __slots__ = ("self_sizes", "key")
+
+    def backward(self, grad, xp):
+        shape, key = self.self_sizes, self.key
+        d = len(key) - 1
+        region = len(range(*key[d].indices(shape[d])))
+        if region != grad.shape[d]:  # torch's slice of a negative start ending at 0: empty
+            if grad.shape[d] != 1:
+                raise RuntimeError(f"The size of tensor a ({region}) must match the size of "
+                                   f"tensor b ({grad.shape[d]}) at non-singleton dimension {d}")
+            return (xp.zeros(shape, grad),)
+        return (xp.put_at(shape, key, grad, grad, accumulate=False),)
+
+
+def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """A new tensor (not a view) of ``length`` slices along ``dim`` from ``start``."""
+    shape = input._array.shape
+    if not shape:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    d = _canonical_dim(dim, len(shape))
+    n = shape[d]
+    if start < -n or start > n:
+        raise IndexError(
+            f"start out of range (expected to be in range of [{-n}, {n}], but got {start})")
+    # torch's backward slices from the start as given: for a negative start whose slice ends
+    # at the last element (start + length == 0) that slice is empty and the gradient zero
+    grad_key = (slice(None),) * d + (slice(start, start + length),)
+    if start < 0:
+        start += n
+    if length < 0 or start + length > n:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
+    key = (slice(None),) * d + (slice(start, start + length),)
+    out = wrap(input._array[key].copy(), input._dtype)
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(NarrowCopyBackward0, (edge(input),), out._array)
+        node.self_sizes, node.key = shape, grad_key
+        set_history(out, node)
+    return out
+
+
+def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None,
+         append: Tensor | None = None) -> Tensor:
+    """The ``n``-th forward difference along ``dim`` (xor for bool), after joining ``prepend``
+    and ``append`` on either side."""
+    from ember.ops import elementwise as E
+    from ember.ops.indexing import getitem
+
+    if not isinstance(input, Tensor):
+        raise TypeError(
+            f"diff(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    for name, extra in (("prepend", prepend), ("append", append)):
+        if extra is not None and not isinstance(extra, Tensor):
+            raise TypeError(f"diff(): argument '{name}' must be Tensor, not "
+                            f"{type(extra).__name__}")
+    ndim = input._array.ndim
+    if ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    d = _canonical_dim(dim, ndim)
+    for extra in (prepend, append):
+        if extra is not None and extra._array.ndim != ndim:
+            raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+    if n == 0:  # a copy of the input alone (torch ignores prepend and append here)
+        from ember.ops.indexing import copy_
+
+        return copy_(wrap(np.empty_like(input._array), input._dtype), input)
+    if prepend is not None or append is not None:
+        input = cat([x for x in (prepend, input, append) if x is not None], d)
+    n = min(n, input._array.shape[d])  # differences of nothing: the input itself
+    lead = (slice(None),) * d
+    later, earlier = lead + (slice(1, None),), lead + (slice(None, -1),)
+    for _ in range(n):
+        if input._dtype is D.bool_:
+            from ember.ops.pointwise_more import logical_xor
+
+            input = logical_xor(getitem(input, later), getitem(input, earlier))
+        else:
+            input = E.sub(getitem(input, later), getitem(input, earlier))
+    return input
+
+
+def diagflat(input: Tensor, offset: int = 0) -> Tensor:
+    """``input`` flattened onto the ``offset``-th diagonal of a square matrix."""
+    from ember.ops.selection import diag_embed
+
+    if not isinstance(input, Tensor):
+        raise TypeError(f"diagflat(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    if not isinstance(offset, int):
+        raise TypeError(f"diagflat(): argument 'offset' must be int, not {type(offset).__name__}")
+    return diag_embed(ravel(input), offset)
+
+
 # The names ``ember`` exports from this family, and the Tensor methods it adds beyond those
 # ``_tensor_methods.METHODS`` binds.
 __all__ = [
-    "broadcast_to", "cat", "concat", "concatenate", "flatten", "permute", "reshape", "squeeze",
-    "stack", "swapaxes", "swapdims", "t", "transpose", "unflatten", "unsqueeze",
+    "broadcast_to", "cat", "concat", "concatenate", "diagflat", "diff", "flatten", "narrow_copy",
+    "permute", "ravel", "reshape", "squeeze", "stack", "swapaxes", "swapdims", "t", "transpose",
+    "unflatten", "unsqueeze",
 ]
-TENSOR_METHODS: dict = {}
+TENSOR_METHODS: dict = {
+    "ravel": ravel, "sum_to_size": sum_to_size, "t_": t_, "transpose_": transpose_,
+    "swapdims_": transpose_, "swapaxes_": transpose_, "squeeze_": squeeze_,
+    "unsqueeze_": unsqueeze_, "unfold": unfold, "narrow_copy": narrow_copy, "diff": diff,
+    "diagflat": diagflat,
+}
