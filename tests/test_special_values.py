@@ -277,3 +277,30 @@ def test_threshold_on_integers_truncates_its_numbers(dtype):
         return results
 
     assert run(ember) == run(torch)
+
+
+_GRAPH_PROGRAMS = [e for e in AGREEING + SCALAR_LOOP if e[2] == 2 and not e[0].startswith("glu")]
+
+
+@pytest.mark.parametrize("name, program, order", _GRAPH_PROGRAMS,
+                         ids=[e[0] for e in _GRAPH_PROGRAMS])
+def test_activation_gradients_build_torchs_double_backward_graph(name, program, order):
+    """Under create_graph the gradient's grad_fn is torch's (HardtanhBackwardBackward0...),
+    and differentiating it again for x works even where it is piecewise constant (zeros, as
+    torch's zeros_like(grad), rather than an unused-input error), or fails as in torch."""
+    def run(lib):
+        x = lib.tensor([-1.0, 0.5, 2.0, -4.0, 0.0], requires_grad=True)
+        (grad,) = lib.autograd.grad(program(lib.nn.functional, x), x, lib.ones(5),
+                                    create_graph=True)
+        try:
+            (again,) = lib.autograd.grad(grad.sum(), x)
+        except RuntimeError as error:
+            return type(grad.grad_fn).__name__, str(error).splitlines()[0]
+        return type(grad.grad_fn).__name__, again.numpy(force=True)
+
+    (mine, mine_again), (theirs, theirs_again) = run(ember), run(torch)
+    assert mine == theirs
+    if isinstance(theirs_again, str):
+        assert mine_again == theirs_again
+    else:
+        _assert_same(mine_again, theirs_again, False)

@@ -110,16 +110,60 @@ def relu_(input: Tensor) -> Tensor:
     return E.relu_(input)
 
 
+def _piecewise(node, grad, x, params: tuple):
+    """The gradient of a piecewise-linear activation, ``node.slope(grad, x, *params)``: on
+    arrays directly; on tensors (create_graph=True) as a recorded op whose node is
+    ``node.twice``, as torch's <Op>BackwardBackward0."""
+    if isinstance(x, np.ndarray):
+        return node.slope(grad, x, *params)
+    with np.errstate(all="ignore"):
+        array = node.slope(grad._array, x._array, *params)
+    out = wrap(np.asarray(array, dtype=x._array.dtype), x._dtype)
+    if grad_state.enabled and (grad._requires_grad or x._requires_grad):
+        twice = new_node(node.twice, (edge(grad), edge(x)), out._array)
+        twice.self_, twice.slope, twice.params = SavedTensor(x), node.slope, params
+        set_history(out, twice)
+    return out
+
+
+class _PiecewiseBackwardBackward(Node):
+    """The backward of a piecewise-linear activation's backward: linear in grad_output (the
+    same formula again), and zeros for self, as torch's zeros_like(grad): the gradient does
+    reach self (torch.autograd.grad(grad, x) gives zeros, not an unused-input error)."""
+
+    __slots__ = ("self_", "slope", "params")
+    _saved_fields = ("self_",)
+
+    @property
+    def twice(self):
+        return type(self)
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        d_self = xp.zeros_like(x) if self.needs_input_grad(1) else None
+        if not self.needs_input_grad(0):
+            return (None, d_self)
+        return (_piecewise(self, grad, x, self.params), d_self)
+
+
+class HardtanhBackwardBackward0(_PiecewiseBackwardBackward):
+    __slots__ = ()
+
+
 class HardtanhBackward0(Node):
     """hardtanh: the gradient stops where self <= min_val or self >= max_val and passes
     elsewhere, NaN included (torch's scalar kernel; its vectorized loop stops it at NaN)."""
 
     __slots__ = ("self_", "min_val", "max_val")
     _saved_fields = ("self_",)
+    twice = HardtanhBackwardBackward0
+
+    @staticmethod
+    def slope(grad, x, min_val, max_val):
+        return np.where((x <= min_val) | (x >= max_val), 0, grad)
 
     def backward(self, grad, xp):
-        x = xp.saved(self.self_)
-        return (xp.where((x <= self.min_val) | (x >= self.max_val), 0, grad),)
+        return (_piecewise(self, grad, xp.saved(self.self_), (self.min_val, self.max_val)),)
 
 
 def _hardtanh(input: Tensor, min_val, max_val) -> Tensor:
@@ -156,12 +200,21 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
+class LeakyReluBackwardBackward0(_PiecewiseBackwardBackward):
+    __slots__ = ()
+
+
 class LeakyReluBackward0(Node):
     __slots__ = ("self_", "negative_slope")
     _saved_fields = ("self_",)
+    twice = LeakyReluBackwardBackward0
+
+    @staticmethod
+    def slope(grad, x, negative_slope):
+        return np.where(x > 0, grad, grad * negative_slope)
 
     def backward(self, grad, xp):
-        return (xp.where(xp.saved(self.self_) > 0, grad, grad * self.negative_slope),)
+        return (_piecewise(self, grad, xp.saved(self.self_), (self.negative_slope,)),)
 
 
 class LeakyReluBackward1(LeakyReluBackward0):
@@ -762,16 +815,24 @@ def tanhshrink(input: Tensor) -> Tensor:
     return E.sub(input, E.tanh(input))
 
 
+class SoftshrinkBackwardBackward0(_PiecewiseBackwardBackward):
+    __slots__ = ()
+
+
 class SoftshrinkBackward0(Node):
     """The gradient stops on [-lambd, lambd] and passes elsewhere, NaN included (torch's
     scalar kernel; its vectorized loop stops it at NaN)."""
 
     __slots__ = ("self_", "lambd")
     _saved_fields = ("self_",)
+    twice = SoftshrinkBackwardBackward0
+
+    @staticmethod
+    def slope(grad, x, lambd):
+        return np.where((x >= -lambd) & (x <= lambd), 0, grad)
 
     def backward(self, grad, xp):
-        x = xp.saved(self.self_)
-        return (xp.where((x >= -self.lambd) & (x <= self.lambd), 0, grad),)
+        return (_piecewise(self, grad, xp.saved(self.self_), (self.lambd,)),)
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
@@ -792,8 +853,13 @@ def _softshrink_array(a: np.ndarray, lambd) -> np.ndarray:
     return np.where(np.abs(a) > lambd, a - np.copysign(lambd, a), a * 0)
 
 
+class HardshrinkBackwardBackward0(_PiecewiseBackwardBackward):
+    __slots__ = ()
+
+
 class HardshrinkBackward0(SoftshrinkBackward0):
     __slots__ = ()
+    twice = HardshrinkBackwardBackward0
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
@@ -804,12 +870,21 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
                       HardshrinkBackward0, lambd=lambd)
 
 
+class ThresholdBackwardBackward0(_PiecewiseBackwardBackward):
+    __slots__ = ()
+
+
 class ThresholdBackward0(Node):
     __slots__ = ("self_", "threshold")
     _saved_fields = ("self_",)
+    twice = ThresholdBackwardBackward0
+
+    @staticmethod
+    def slope(grad, x, threshold):
+        return np.where(x <= threshold, 0, grad)
 
     def backward(self, grad, xp):
-        return (xp.where(xp.saved(self.self_) <= self.threshold, 0, grad),)
+        return (_piecewise(self, grad, xp.saved(self.self_), (self.threshold,)),)
 
 
 class ThresholdBackward1(ThresholdBackward0):
@@ -964,16 +1039,33 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     return out
 
 
+class RreluWithNoiseBackwardBackward0(_PiecewiseBackwardBackward):
+    __slots__ = ()
+
+
+class _RreluTrainingSlope:
+    """rrelu's gradient in training: grad scaled by the slopes drawn in the forward."""
+
+    twice = RreluWithNoiseBackwardBackward0
+
+    @staticmethod
+    def slope(grad, x, noise):
+        return grad * noise
+
+
 class RreluWithNoiseBackward0(LeakyReluBackward0):
     """In evaluation a leaky relu of slope (lower + upper) / 2; in training (``negative_slope``
     None) the gradient is scaled by the slopes drawn in the forward (1 where input > 0)."""
 
     __slots__ = ("noise",)
     _saved_fields = ("self_", "noise")
+    twice = RreluWithNoiseBackwardBackward0
 
     def backward(self, grad, xp):
         if self.negative_slope is None:
-            return (grad * xp.saved(self.noise),)
+            noise = xp.saved(self.noise)
+            noise = noise._array if isinstance(noise, Tensor) else noise
+            return (_piecewise(_RreluTrainingSlope, grad, xp.saved(self.self_), (noise,)),)
         return super().backward(grad, xp)
 
 
