@@ -111,7 +111,9 @@ AGREEING = [
     ("threshold_", _inplace(lambda F, y: F.threshold_(y, 0.5, 2.0)), 2),
     ("rrelu_eval", lambda F, x: F.rrelu(x, training=False), 2),
     ("rrelu_eval_", _inplace(lambda F, y: F.rrelu(y, training=False, inplace=True)), 2),
-    ("prelu", lambda F, x: F.prelu(x, x.new_tensor([0.25])), 1),
+    ("prelu", lambda F, x: F.prelu(x, x.new_tensor([0.25])), 2),
+    ("prelu_channels", lambda F, x: F.prelu(x.reshape(1, -1, 1), x.new_tensor(
+        np.resize([0.25, -0.5, 2.0], x.numel()).tolist()))[0, :, 0], 2),
     ("hardsigmoid", lambda F, x: F.hardsigmoid(x), 1),
     ("softplus", lambda F, x: F.softplus(x), 2),
     ("softplus_beta", lambda F, x: F.softplus(x, beta=2, threshold=1), 2),

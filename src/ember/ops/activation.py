@@ -975,8 +975,24 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     return out
 
 
+def _to_weight(g, node, xp):
+    """A weight-broadcast gradient summed back to the weight's own shape."""
+    lead = len(g.shape) - len(node.weight_view)
+    dims = tuple(i for i in range(len(g.shape))
+                 if i < lead or node.weight_view[i - lead] == 1)
+    if dims:
+        g = xp.sum(g, dims)
+    return xp.reshape(g, node.weight_shape)
+
+
+def _prelu_grads(grad, x, w):
+    """prelu's kernel backward on arrays: grad where x > 0, weight * grad elsewhere, and
+    for the weight x * grad where x <= 0 (x's shape: not yet summed to the weight's)."""
+    return np.where(x > 0, grad, w * grad), np.where(x > 0, 0, x * grad)
+
+
 class PreluKernelBackward0(Node):
-    """prelu: x where x >= 0, weight * x elsewhere (weight along dim 1)."""
+    """prelu: x where x > 0, weight * x elsewhere (weight along dim 1)."""
 
     __slots__ = ("self_", "weight", "weight_view", "weight_shape")
     _saved_fields = ("self_", "weight")
@@ -984,21 +1000,73 @@ class PreluKernelBackward0(Node):
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
         w = xp.reshape(xp.saved(self.weight), self.weight_view)
-        positive = x > 0
-        grad_x = grad_w = None
+        if isinstance(x, np.ndarray):
+            grad_x, grad_w = _prelu_grads(grad, x, w)
+            grads = grad_x, _to_weight(grad_w, self, np)
+        else:
+            grads = _prelu_backward(grad, x, xp.saved(self.weight), self)
+        return tuple(g if self.needs_input_grad(i) else None for i, g in enumerate(grads))
+
+
+class PreluKernelBackwardBackward0(Node):
+    """_prelu_kernel_backward(grad_output, self, weight) -> (grad_self, grad_weight), with
+    torch's double-backward formulas: they take self >= 0 as the linear side (so at 0 the
+    derivative in grad_output is 1 though the value used the weight), and give self zeros
+    when only grad_self is differentiated."""
+
+    __slots__ = ("grad_output", "self_", "weight", "weight_view", "weight_shape")
+    _saved_fields = ("grad_output", "self_", "weight")
+    num_outputs = 2
+
+    def backward(self, grads, xp):
+        g_self, g_weight = grads
+        x = xp.saved(self.self_)
+        w = xp.reshape(xp.saved(self.weight), self.weight_view)
+        linear = x >= 0  # (g_weight, like the output it is the gradient of, has x's shape)
+        d_grad = d_x = d_w = None
         if self.needs_input_grad(0):
-            # at x == 0 torch takes weight's value but gives it no second derivative there
-            w_const = w.detach() if isinstance(w, Tensor) else w
-            grad_x = xp.where(positive, grad, grad * xp.where(x < 0, w, w_const))
-        if self.needs_input_grad(1):
-            g = xp.where(x >= 0, 0, grad * x)  # (>=: torch's second derivative is 0 at 0)
-            lead, dims = len(g.shape) - len(self.weight_view), []
-            dims = tuple(i for i in range(len(g.shape))
-                         if i < lead or self.weight_view[i - lead] == 1)
-            if dims:
-                g = xp.sum(g, dims)
-            grad_w = xp.reshape(g, self.weight_shape)
-        return grad_x, grad_w
+            if g_self is None:
+                d_grad = xp.where(linear, 0, g_weight * x)
+            elif g_weight is None:
+                d_grad = xp.where(linear, g_self, g_self * w)
+            else:
+                d_grad = xp.where(linear, g_self, g_self * w + g_weight * x)
+        if self.needs_input_grad(1) or self.needs_input_grad(2):
+            grad_output = xp.saved(self.grad_output)
+            if self.needs_input_grad(1):
+                d_x = (xp.zeros_like(x) if g_weight is None
+                       else xp.where(linear, 0, grad_output * g_weight))
+            if self.needs_input_grad(2) and g_self is not None:
+                d_w = _to_weight(xp.where(linear, 0, grad_output * g_self), self, xp)
+        return d_grad, d_x, d_w
+
+
+def _prelu_backward(grad: Tensor, x: Tensor, weight: Tensor, node) -> tuple:
+    """prelu's gradients as one recorded op of two outputs (create_graph=True); the
+    weight's is then summed (SumBackward1) and reshaped (ViewBackward0) to the weight's
+    shape as recorded ops, as in torch's graph."""
+    w = weight._array.reshape(node.weight_view)
+    with np.errstate(all="ignore"):
+        arrays = _prelu_grads(grad._array, x._array, w)
+    grad_x, grad_w = (wrap(np.asarray(a, dtype=x._array.dtype), x._dtype) for a in arrays)
+    if grad_state.enabled and (grad._requires_grad or x._requires_grad
+                               or weight._requires_grad):
+        twice = new_node(PreluKernelBackwardBackward0, (edge(grad), edge(x), edge(weight)),
+                         grad_x._array)
+        twice._out_meta = ((grad_x._array.shape, grad_x._array.dtype),) * 2
+        twice.grad_output, twice.self_ = SavedTensor(grad), SavedTensor(x)
+        twice.weight = SavedTensor(weight)
+        twice.weight_view, twice.weight_shape = node.weight_view, node.weight_shape
+        set_history(grad_x, twice, 0)
+        set_history(grad_w, twice, 1)
+    view = node.weight_view
+    if tuple(grad_w.shape) != tuple(view):
+        lead = grad_w.ndim - len(view)
+        dims = tuple(i for i in range(grad_w.ndim) if i < lead or view[i - lead] == 1)
+        grad_w = R.sum(grad_w, dims, True)
+    if tuple(grad_w.shape) != tuple(node.weight_shape):
+        grad_w = S.reshape(grad_w, node.weight_shape)
+    return grad_x, grad_w
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
