@@ -359,6 +359,43 @@ def test_function_gradient_count_and_shape_errors(case):
     check(program)
 
 
+@pytest.mark.parametrize("materialize", [True, False])
+@pytest.mark.parametrize("outputs", [1, 2])
+def test_function_reached_only_by_undefined_gradients_still_runs(materialize, outputs):
+    """A Function whose every incoming gradient is undefined (the Function after it returned
+    None) is still called: with zeros, or with Nones under set_materialize_grads(False)."""
+    def program(lib):
+        log = []
+
+        class A(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.set_materialize_grads(materialize)
+                return (x * 2,) * outputs if outputs > 1 else x * 2
+
+            @staticmethod
+            def backward(ctx, *grads):
+                log.append(["A"] + [None if g is None else g.tolist() for g in grads])
+                return None if grads[0] is None else grads[0] * 2
+
+        class B(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, y):
+                return y * 3
+
+            @staticmethod
+            def backward(ctx, g):
+                log.append(["B", g.tolist()])
+                return None
+
+        x = lib.ones(2, requires_grad=True)
+        y = A.apply(x)
+        B.apply(y[0] if outputs > 1 else y).sum().backward()
+        return log, x.grad
+
+    check(program)
+
+
 def test_function_several_outputs_non_differentiable_and_materialize():
     def program(lib):
         seen = []

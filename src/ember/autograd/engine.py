@@ -162,9 +162,11 @@ def run_backward(
                 # A captured input's own node, with nothing needed below it: torch does not run
                 # it (so its saved values stay for a later backward).
                 continue
-            if grad is None:
+            if grad is None and not node.runs_without_grads:
                 continue_with = (None,) * len(node.next_functions)
             else:
+                if grad is None:  # a custom Function's node, with every gradient undefined
+                    grad = None if node.num_outputs == 1 else [None] * node.num_outputs
                 try:
                     if node._released:
                         raise RuntimeError(FREED_MESSAGE)

@@ -54,6 +54,7 @@ class BackwardCFunction(Node, FunctionCtx):
     # What ``save_for_backward`` kept lives in ``_saved``: naming it tells the engine (and
     # graph_stats / viz) that this node holds saved values to drop after backward.
     _saved_fields = ("_saved",)
+    runs_without_grads = True  # torch calls it (materializing zeros, or with Nones)
 
     def name(self) -> str:
         return type(self).__name__

@@ -56,6 +56,10 @@ class Node:
     )
     _saved_fields: tuple[str, ...] = ()  # slots holding saved values, dropped after backward
     num_outputs = 1
+    # Whether the engine calls the node when every gradient reaching it is undefined (a
+    # custom Function's backward may materialize zeros or see Nones); a built-in formula
+    # would only give undefined gradients back, so the engine skips it.
+    runs_without_grads = False
 
     def name(self) -> str:
         return type(self).__name__
