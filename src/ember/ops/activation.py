@@ -1,8 +1,15 @@
 """Activation functions, softmax and dropout: each op's forward and derivative together.
 
 Derivative formulas use only names both formula worlds share (``where``, ``exp``, ``log``,
-``tanh``, ``sum``...), so ``create_graph=True`` differentiates them again. The logistic
-function is written ``0.5 * (1 + tanh(x / 2))`` there: it never overflows.
+``tanh``, ``sum``...), so ``create_graph=True`` differentiates them again. Where torch gives
+a gradient its own double-backward node (HardtanhBackwardBackward0, EluBackwardBackward0...),
+the gradient is a recorded op with that node instead, so the graph, the signed zeros and the
+zeros for piecewise-constant parts are torch's.
+
+At NaN, -0.0 and infinities torch's scalar and vectorized CPU loops sometimes disagree (the
+vectorized one stops hardtanh's gradient at NaN, the scalar one passes it): ember follows the
+scalar loop, except for float32 gelu (see _gelu_array). tests/test_special_values.py says
+which op follows which.
 """
 
 from __future__ import annotations
@@ -66,7 +73,8 @@ def wrap_dim(dim: int, ndim: int) -> int:
 
 
 def _logistic(xp, x):
-    """sigmoid(x) in either formula world, without overflow."""
+    """sigmoid(x) in either formula world, without overflow (but 0 below x = -9 in float32:
+    silu, mish and glu use _sigmoid_xp, as torch)."""
     return 0.5 * (1 + xp.tanh(0.5 * x))
 
 
