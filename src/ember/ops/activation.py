@@ -171,7 +171,10 @@ class HardtanhBackward0(Node):
         return np.where((x <= min_val) | (x >= max_val), 0, grad)
 
     def backward(self, grad, xp):
-        return (_piecewise(self, grad, xp.saved(self.self_), (self.min_val, self.max_val)),)
+        x = xp.saved(self.self_)
+        if x.__class__ is np.ndarray:  # (the common case, without _piecewise's call)
+            return (self.slope(grad, x, self.min_val, self.max_val),)
+        return (_piecewise(self, grad, x, (self.min_val, self.max_val)),)
 
 
 def _hardtanh(input: Tensor, min_val, max_val) -> Tensor:
@@ -222,7 +225,10 @@ class LeakyReluBackward0(Node):
         return np.where(x > 0, grad, grad * negative_slope)
 
     def backward(self, grad, xp):
-        return (_piecewise(self, grad, xp.saved(self.self_), (self.negative_slope,)),)
+        x = xp.saved(self.self_)
+        if x.__class__ is np.ndarray:
+            return (self.slope(grad, x, self.negative_slope),)
+        return (_piecewise(self, grad, x, (self.negative_slope,)),)
 
 
 class LeakyReluBackward1(LeakyReluBackward0):
@@ -892,7 +898,10 @@ class ThresholdBackward0(Node):
         return np.where(x <= threshold, 0, grad)
 
     def backward(self, grad, xp):
-        return (_piecewise(self, grad, xp.saved(self.self_), (self.threshold,)),)
+        x = xp.saved(self.self_)
+        if x.__class__ is np.ndarray:
+            return (self.slope(grad, x, self.threshold),)
+        return (_piecewise(self, grad, x, (self.threshold,)),)
 
 
 class ThresholdBackward1(ThresholdBackward0):
