@@ -480,11 +480,222 @@ add_entry("diagflat", lambda m, x, offset: m.diagflat(x, offset),
           ))
 add_entry("diagflat_method", lambda m, x: x.diagflat(), unary(dtypes=FLOAT_DTYPES), covers=())
 
+# ----- logit, sinc ---------------------------------------------------------------------------
+UNIT = st.one_of(st.sampled_from((0.0, 1.0, 0.5, 0.05, 0.95, 0.1, 0.9)),
+                 st.floats(0.03125, 0.96875, width=32))
+EDGES = st.one_of(st.sampled_from((0.0, -0.0, 1.0, -1.0, 2.0, float("inf"), -float("inf"),
+                                   float("nan"), 1e-30, 1e30)), st.floats(-3, 3, width=32))
+
+
+def _floats_of(elements, dtypes=FLOAT_DTYPES, kwargs=None, ints=st.integers(-2, 2)):
+    def make(grad: bool):
+        @st.composite
+        def sample(draw):
+            dtype = draw(st.sampled_from(_pick_dtypes(dtypes, grad)))
+            shape = draw(shapes())
+            element = {F32: elements, F64: elements, I64: ints, BOOL: st.booleans()}[dtype]
+            array = draw(hnp.arrays(np.dtype(dtype), shape, elements=element))
+            kw = draw(kwargs(shape)) if kwargs is not None else {}
+            return Sample((array,), kw, (draw(st.booleans()),))
+
+        return sample()
+
+    return make
+
+
+def _eps(shape):
+    return st.fixed_dictionaries({"eps": st.sampled_from((None, 0.1, 0.0, 0.25, 1e-6))})
+
+
+add_entry("logit", lambda m, x, eps: m.logit(x, eps), _floats_of(UNIT, ALL_DTYPES, _eps,
+                                                                 st.integers(0, 1)),
+          errors=(not_tensor("logit"),))
+add_entry("logit_outside", lambda m, x, eps: m.logit(x, eps=eps),
+          _floats_of(st.floats(-2, 2, width=32), FLOAT_DTYPES, lambda s: st.fixed_dictionaries(
+              {"eps": st.sampled_from((0.1, 0.3))})), covers=())
+add_entry("logit_edges", fn("logit"), _floats_of(EDGES), differentiable=False, covers=())
+add_entry("logit_", lambda m, x: m.logit_(x.clone(), 0.2), _floats_of(UNIT), errors=(
+    ("int tensor", lambda m: m.logit_(T(m, [0, 1]))),
+))
+add_entry("logit_method_", lambda m, x: x.clone().logit_(), _floats_of(UNIT), covers=())
+# Magnitudes below 1/8 become 0: near 0 sinc's derivative formula cancels (completely below
+# ~1e-5), and which rounding torch's second derivative keeps there depends on the order its
+# engine sums gradients in (float32 differs by 1e-3 at x = 2**-8), and in float32 even the
+# first derivative there hangs on last-bit differences of torch's vectorized sin and cos.
+# ``sinc_tiny`` checks the values there.
+NEAR_ZERO_IS_ZERO = st.floats(-3, 3, width=32).map(lambda v: 0.0 if abs(v) < 0.125 else v)
+add_entry("sinc", fn("sinc"), _floats_of(NEAR_ZERO_IS_ZERO | st.sampled_from(
+    (0.0, 1.0, -2.0, 0.5)), ALL_DTYPES), errors=(not_tensor("sinc"),), atol=1e-4)
+add_entry("sinc_tiny", fn("sinc"), _floats_of(st.floats(-2.0**-10, 2.0**-10, width=32)),
+          covers=(), differentiable=False, atol=1e-4)
+add_entry("sinc_edges", fn("sinc"), _floats_of(EDGES), differentiable=False, covers=(),
+          atol=1e-4)
+add_entry("sinc_", lambda m, x: m.sinc_(x.clone()), _floats_of(NEAR_ZERO_IS_ZERO),
+          errors=(("int tensor", lambda m: m.sinc_(T(m, [0, 1]))),), atol=1e-4)
+add_entry("sinc_method_", lambda m, x: x.clone().sinc_(), _floats_of(NEAR_ZERO_IS_ZERO),
+          covers=(), atol=1e-4)
+
+# ----- heaviside, fmax, fmin ------------------------------------------------------------------
+SAME_PAIRS = ((F32, F32), (F64, F64), (I64, I64), (BOOL, BOOL))
+add_entry("heaviside", fn("heaviside"), binary(pairs=SAME_PAIRS), errors=(
+    ("dtype mismatch", lambda m: m.heaviside(m.ones(2), T(m, [1]))),
+    ("number values", lambda m: m.heaviside(m.ones(2), 0.5)),
+    ("shape mismatch", lambda m: m.heaviside(m.ones(2, 3), m.ones(4))),
+    ("number input", lambda m: m.heaviside(1.0, m.ones(2))),
+    ("backward", lambda m: m.heaviside(m.ones(2, requires_grad=True), m.ones(1)).sum().backward()),
+), differentiable=False)
+add_entry("heaviside_grad_fn", lambda m, x, y: m.heaviside(x.requires_grad_(), y),
+          binary(pairs=((F32, F32), (F64, F64))), differentiable=False, covers=())
+add_entry("heaviside_", lambda m, x, y: x.clone().heaviside_(y),
+          binary(pairs=SAME_PAIRS, equal_shapes=True), differentiable=False, covers=())
+NAN_PAIRS = st.one_of(st.sampled_from((float("nan"), 0.0, 1.0, -1.0)), st.floats(-3, 3, width=32))
+
+
+def _nan_binary(grad: bool):
+    @st.composite
+    def sample(draw):
+        da, db = draw(st.sampled_from(_pick_pairs_all(grad)))
+        sa, sb = draw(hnp.mutually_broadcastable_shapes(
+            num_shapes=2, min_dims=0, max_dims=3, min_side=0, max_side=3)).input_shapes
+
+        def element(dtype):
+            return {F32: NAN_PAIRS, F64: NAN_PAIRS, I64: st.integers(-2, 2),
+                    BOOL: st.booleans()}[dtype]
+
+        a = draw(hnp.arrays(np.dtype(da), sa, elements=element(da)))
+        b = draw(hnp.arrays(np.dtype(db), sb, elements=element(db)))
+        if sa == sb and da == db and draw(st.booleans()):
+            b = a.copy()
+        return Sample((a, b), {}, (draw(st.booleans()), draw(st.booleans())))
+
+    return sample()
+
+
+def _pick_pairs_all(grad: bool):
+    return tuple(p for p in PAIRS_ALL if not grad or p[0] in FLOAT_DTYPES or p[1] in FLOAT_DTYPES)
+
+
+for _name in ("fmax", "fmin"):
+    add_entry(_name, fn(_name), _nan_binary, errors=(
+        ("number other", (lambda n: lambda m: getattr(m, n)(m.ones(2), 1.0))(_name)),
+        ("number input", (lambda n: lambda m: getattr(m, n)(1.0, m.ones(2)))(_name)),
+        shape_mismatch(_name),
+    ))
+
+# ----- ldexp, nextafter, frexp ----------------------------------------------------------------
+LDEXP_PAIRS = ((F32, I64), (F64, I64), (F32, F32), (F64, F32), (I64, I64), (F32, F64),
+               (I64, F64), (BOOL, I64))
+
+
+def _ldexp_samples(grad: bool):
+    @st.composite
+    def sample(draw):
+        pairs = tuple(p for p in LDEXP_PAIRS if not grad or F32 in p or F64 in p)
+        da, db = draw(st.sampled_from(pairs))
+        sa, sb = draw(hnp.mutually_broadcastable_shapes(
+            num_shapes=2, min_dims=0, max_dims=3, min_side=0, max_side=3)).input_shapes
+        a = draw(arrays(da, sa))
+        b = draw(hnp.arrays(np.dtype(db), sb, elements=st.integers(-3, 4) if db == I64 else
+                            st.sampled_from((0.0, 1.0, -2.0, 0.5, 3.0, -1.5))))
+        return Sample((a, b), {}, (draw(st.booleans()), draw(st.booleans())))
+
+    return sample()
+
+
+add_entry("ldexp", fn("ldexp"), _ldexp_samples, errors=(
+    ("number other", lambda m: m.ldexp(m.ones(2), 2)),
+    ("number input", lambda m: m.ldexp(2.0, m.ones(2))),
+    shape_mismatch("ldexp"),
+))
+add_entry("ldexp_", lambda m, x, y: m.ldexp_(x.clone(), y), _ldexp_samples, errors=(
+    ("in place on an int tensor", lambda m: m.ldexp_(T(m, [1, 2]), T(m, [1, 2]))),
+))
+add_entry("nextafter", fn("nextafter"), _nan_binary, errors=(
+    ("int operands", lambda m: m.nextafter(T(m, [1, 2]), T(m, [1, 2]))),
+    ("number other", lambda m: m.nextafter(m.ones(2), 1.0)),
+    shape_mismatch("nextafter"),
+))
+add_entry("nextafter_", lambda m, x, y: x.clone().nextafter_(y),
+          binary(pairs=((F32, F32), (F64, F64), (F64, F32)), equal_shapes=True), covers=())
+
+
+def _frexp(m, x):
+    mantissa, exponent = m.frexp(x)
+    return mantissa, exponent, m.frexp(x).mantissa, type(m.frexp(x)).__name__ == "frexp"
+
+
+add_entry("frexp", lambda m, x: m.frexp(x), _floats_of(EDGES), errors=(
+    ("int tensor", lambda m: m.frexp(T(m, [1, 2]))),
+    not_tensor("frexp"),
+))
+add_entry("frexp_method", lambda m, x: x.frexp().exponent, _floats_of(EDGES),
+          differentiable=False, covers=())
+
+# ----- gcd, lcm, isreal -----------------------------------------------------------------------
+_GCD_INTS = st.integers(-30, 30)
+
+
+def _int_pairs(grad: bool):
+    @st.composite
+    def sample(draw):
+        sa, sb = draw(hnp.mutually_broadcastable_shapes(
+            num_shapes=2, min_dims=0, max_dims=3, min_side=0, max_side=3)).input_shapes
+        a = draw(hnp.arrays(np.int64, sa, elements=_GCD_INTS))
+        b = draw(hnp.arrays(np.int64, sb, elements=_GCD_INTS))
+        return Sample((a, b))
+
+    return sample()
+
+
+for _name in ("gcd", "lcm"):
+    add_entry(_name, fn(_name), _int_pairs, differentiable=False, errors=(
+        ("float operands", (lambda n: lambda m: getattr(m, n)(m.ones(2), m.ones(2)))(_name)),
+        ("number other", (lambda n: lambda m: getattr(m, n)(T(m, [2]), 3))(_name)),
+        ("shape mismatch", (lambda n: lambda m: getattr(m, n)(T(m, [[1, 2]]), T(m, [1, 2, 3])))(
+            _name)),
+        ("bool operands", (lambda n: lambda m: getattr(m, n)(T(m, [True]), T(m, [True])))(
+            _name)),
+    ))
+    add_entry(f"{_name}_", (lambda n: lambda m, x, y: getattr(m, n + "_")(x.clone(), y))(_name),
+              lambda grad: st.builds(lambda a, b: Sample((a, b)),
+                                     hnp.arrays(np.int64, (2, 3), elements=_GCD_INTS),
+                                     hnp.arrays(np.int64, (3,), elements=_GCD_INTS)),
+              differentiable=False, errors=(
+                  ("grows", (lambda n: lambda m: getattr(m, n + "_")(T(m, [1]), T(m, [1, 2])))(
+                      _name)),
+              ))
+    add_entry(f"{_name}_int32", (lambda n: lambda m, x, y: getattr(x.int(), n)(y.int()))(_name),
+              _int_pairs, differentiable=False, covers=())
+add_entry("isreal", fn("isreal"), unary(dtypes=ALL_DTYPES), differentiable=False,
+          errors=(not_tensor("isreal"),))
+
+
+# ----- logcumsumexp ---------------------------------------------------------------------------
+def _one_dim(shape):
+    ndim = len(shape)
+    lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
+    return st.fixed_dictionaries({"dim": st.integers(lo, hi)})
+
+
+WIDE = st.one_of(st.sampled_from((0.0, 1.0, -1.0, 50.0, -50.0, 80.0)), st.floats(-5, 5, width=32))
+add_entry("logcumsumexp", lambda m, x, dim: m.logcumsumexp(x, dim),
+          _floats_of(WIDE, kwargs=_one_dim), errors=(
+              ("int tensor", lambda m: m.logcumsumexp(T(m, [1, 2]), 0)),
+              ("bool tensor", lambda m: m.logcumsumexp(T(m, [True]), 0)),
+              ("dim out of range", lambda m: m.logcumsumexp(m.ones(2, 3), 2)),
+              ("0-dim dim 1", lambda m: m.logcumsumexp(m.tensor(2.0), 1)),
+              ("number input", lambda m: m.logcumsumexp(2.0, 0)),
+          ), atol=1e-4)
+add_entry("logcumsumexp_edges", lambda m, x, dim: x.logcumsumexp(dim),
+          _floats_of(EDGES, kwargs=_one_dim), differentiable=False, covers=(), atol=1e-4)
+
+
 # This family's entries (for ``pytest -k``) and public op names (see op_db.PUBLIC_OPS).
 ENTRY_NAMES = [e.name for e in OP_DB[_FIRST:]]
 # This family's public op names (see op_db.PUBLIC_OPS).
 PUBLIC_OPS: tuple[str, ...] = tuple((
     "addcdiv addcmul bitwise_and bitwise_left_shift bitwise_or bitwise_right_shift "
-    "bitwise_xor diagflat diff get_device is_inference is_nonzero is_same_size is_signed "
-    "logical_xor narrow_copy positive ravel signbit"
+    "bitwise_xor diagflat diff fmax fmin frexp gcd gcd_ get_device heaviside is_inference "
+    "is_nonzero is_same_size is_signed isreal lcm lcm_ ldexp ldexp_ logcumsumexp logical_xor "
+    "logit logit_ narrow_copy nextafter positive ravel signbit sinc sinc_"
 ).split())

@@ -28,6 +28,7 @@ from ember.ops.elementwise import (
     _check_tensor,
     _inplace,
     _tensor_input,
+    _unary,
     bitwise_and,
     bitwise_or,
     bitwise_xor,
@@ -273,11 +274,385 @@ def _nbytes(self: Tensor) -> int:
     return self._array.size * self._array.itemsize
 
 
+# ----- logit, sinc ---------------------------------------------------------------------------
+class LogitBackward0(Node):
+    """log(x / (1 - x)): grad / (x (1 - x)); zero where eps clamped x."""
+
+    __slots__ = ("self_", "eps")
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        slope = grad / (x * (1 - x))
+        eps = self.eps
+        if eps is None:
+            return (slope,)
+        return (xp.where((x >= eps) & (x <= 1 - eps), slope, 0),)
+
+
+def _logit_array(a: np.ndarray, eps) -> np.ndarray:
+    if eps is not None:
+        a = np.clip(a, eps, 1 - eps)
+    return np.log(a / (1 - a))
+
+
+def logit(input: Tensor, eps: float | None = None) -> Tensor:
+    """The inverse of sigmoid; ``eps`` first clamps input to [eps, 1 - eps]."""
+    _check_tensor(input, "logit")
+    out = _unary(input, lambda a: _logit_array(a, eps), LogitBackward0, "self_")
+    if out.grad_fn is not None and out.grad_fn.__class__ is LogitBackward0:
+        out.grad_fn.eps = eps
+    return out
+
+
+class SincBackward0(Node):
+    """sin(pi x) / (pi x): with y = pi x, grad (y cos y - sin y) / (y x), and 0 where y x is 0
+    (at x = 0 the second derivative is NaN, as in torch)."""
+
+    __slots__ = ("self_",)
+    _saved_fields = ("self_",)
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        product = x * np.pi
+        denominator = product * x  # 0 at x = 0, and where it underflows (the slope is ~0 there)
+        with np.errstate(all="ignore"):
+            slope = (product * xp.cos(product) - xp.sin(product)) / denominator
+            return (xp.where(denominator == 0, 0, slope * grad),)
+
+
+def _sinc_array(a: np.ndarray) -> np.ndarray:
+    # in the input's own precision, as torch (sinc(1) in float32 is -2.78e-8, not 0)
+    product = a * np.pi
+    with np.errstate(all="ignore"):
+        return np.where(a == 0, np.ones((), a.dtype), np.sin(product) / product).astype(
+            a.dtype, copy=False)
+
+
+def sinc(input: Tensor) -> Tensor:
+    _check_tensor(input, "sinc")
+    return _unary(input, _sinc_array, SincBackward0, "self_")
+
+
+logit_ = _inplace(logit)
+sinc_ = _inplace(sinc)
+
+
+# ----- heaviside, fmax, fmin ------------------------------------------------------------------
+def _two_tensors(name: str, input, other, second: str = "other") -> None:
+    _check_tensor(input, name)
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): argument '{second}' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
+
+
+def heaviside(input: Tensor, values: Tensor) -> Tensor:
+    """0 below zero, 1 above, ``values`` at zero; torch has no derivative for it."""
+    from ember.ops.elementwise import _not_implemented
+
+    _two_tensors("heaviside", input, values, "values")
+    if input._dtype is not values._dtype:
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
+    a, v = input._array, values._array
+    try:
+        array = np.where(a == 0, v, a > 0).astype(a.dtype, copy=False)
+    except ValueError:
+        raise broadcast_error(input, values) from None
+    out = wrap(np.asarray(array), input._dtype)
+    if grad_state.enabled and (input._requires_grad or values._requires_grad):
+        _not_implemented(out, "heaviside", (edge(input), edge(values)))
+    return out
+
+
+class FmaxBackward0(Node):
+    """fmax: the gradient goes to self where it won (or other is NaN), else to other."""
+
+    __slots__ = ("self_", "other")
+    _saved_fields = ("self_", "other")
+
+    def backward(self, grad, xp):
+        a, b = xp.saved(self.self_), xp.saved(self.other)
+        to_self = self._to_self(a, b) | (b != b)
+        return (xp.where(to_self, grad, 0) if self.needs_input_grad(0) else None,
+                xp.where(to_self, 0, grad) if self.needs_input_grad(1) else None)
+
+    @staticmethod
+    def _to_self(a, b):
+        return a >= b
+
+
+class FminBackward0(FmaxBackward0):
+    __slots__ = ()
+
+    @staticmethod
+    def _to_self(a, b):
+        return a <= b
+
+
+def _nan_extremum(name: str, input, other, function, node_cls) -> Tensor:
+    _two_tensors(name, input, other)
+    a, b, dtype = binary_operands(input, other)
+    try:
+        out = wrap(np.asarray(function(a, b), dtype.numpy), dtype)
+    except ValueError:
+        raise broadcast_error(input, other) from None
+    if grad_state.enabled and (input._requires_grad or other._requires_grad):
+        node = new_node(node_cls, (edge(input), edge(other)), out._array)
+        node.self_, node.other = SavedTensor(input), SavedTensor(other)
+        set_history(out, node)
+    return out
+
+
+def fmax(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise maximum that ignores a NaN when the other value is a number."""
+    return _nan_extremum("fmax", input, other, np.fmax, FmaxBackward0)
+
+
+def fmin(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise minimum that ignores a NaN when the other value is a number."""
+    return _nan_extremum("fmin", input, other, np.fmin, FminBackward0)
+
+
+# ----- ldexp, nextafter, frexp ----------------------------------------------------------------
+class LdexpBackward0(Node):
+    """self * 2**other: grad * 2**other for self, grad * result * ln 2 for other."""
+
+    __slots__ = ("other", "result", "integer_other")
+    _saved_fields = ("other", "result")
+
+    def backward(self, grad, xp):
+        g_self = g_other = None
+        if self.needs_input_grad(0):
+            other = xp.saved(self.other)
+            power = xp.exp2(other * 1.0)
+            if self.integer_other:  # torch takes 2**other in integers: 0 for negative other
+                power = xp.where(other < 0, 0, power)
+            g_self = grad * power
+        if self.needs_input_grad(1):
+            g_other = grad * xp.saved_output(self.result, self) * _LN2
+        return g_self, g_other
+
+
+_LN2 = float(np.log(2.0))
+
+
+def ldexp(input: Tensor, other: Tensor) -> Tensor:
+    """input * 2**other, in a floating dtype (2**other is float for integer ``other``)."""
+    _two_tensors("ldexp", input, other)
+    dtype = D.result_type(input, other)
+    if dtype.category != FLOATING:
+        dtype = D.get_default_dtype()
+    np_dtype = dtype.numpy
+    try:
+        with np.errstate(all="ignore"):
+            power = np.exp2(other._array.astype(np_dtype))
+            array = input._array.astype(np_dtype) * power
+    except ValueError:
+        raise broadcast_error(input, other) from None
+    out = wrap(np.asarray(array, np_dtype), dtype)
+    if grad_state.enabled and (input._requires_grad or other._requires_grad):
+        node = new_node(LdexpBackward0, (edge(input), edge(other)), out._array)
+        node.other = SavedTensor(other)
+        node.integer_other = other._dtype.category != FLOATING
+        node.result = SavedTensor(out, is_output=True)
+        set_history(out, node)
+    return out
+
+
+def ldexp_(self: Tensor, other: Tensor) -> Tensor:
+    if self._dtype.category != FLOATING:
+        raise RuntimeError(f"ldexp can't be cast to the desired output type "
+                           f"{_type_name(self._dtype)}")
+    return _inplace(ldexp)(self, other)
+
+
+class NextafterBackward0(Node):
+    """The gradient passes to self where it moved; other gets zeros (only its shape is
+    read, so that part works again after the saved values are freed)."""
+
+    __slots__ = ("self_", "other", "other_sizes")
+    _saved_fields = ("self_", "other")
+
+    def backward(self, grad, xp):
+        g_self = g_other = None
+        if self.needs_input_grad(0):
+            a, b = xp.saved(self.self_), xp.saved(self.other)
+            g_self = xp.where(a != b, grad, 0)
+        if self.needs_input_grad(1):
+            g_other = xp.zeros(self.other_sizes, grad)
+        return g_self, g_other
+
+    def release_saved(self) -> None:
+        if self.self_ is not None:  # saved only when self needs a gradient
+            self.self_ = self.other = None
+            self._released = True
+
+
+def nextafter(input: Tensor, other: Tensor) -> Tensor:
+    """The next floating-point value after ``input`` towards ``other``."""
+    _two_tensors("nextafter", input, other)
+    a, b, dtype = binary_operands(input, other)
+    if dtype.category != FLOATING:
+        raise NotImplementedError(
+            f'"nextafter_cpu" not implemented for \'{_type_name(dtype)}\'')
+    try:
+        out = wrap(np.asarray(np.nextafter(a, b), dtype.numpy), dtype)
+    except ValueError:
+        raise broadcast_error(input, other) from None
+    if grad_state.enabled and (input._requires_grad or other._requires_grad):
+        node = new_node(NextafterBackward0, (edge(input), edge(other)), out._array)
+        if input._requires_grad:
+            node.self_, node.other = SavedTensor(input), SavedTensor(other)
+        else:
+            node.self_ = node.other = None
+        node.other_sizes = other._array.shape
+        set_history(out, node)
+    return out
+
+
+nextafter_ = _inplace(nextafter)
+
+
+class FrexpBackward0(Node):
+    """mantissa = self / 2**exponent: grad / 2**exponent (the exponent is piecewise
+    constant)."""
+
+    __slots__ = ("exponent",)
+    _saved_fields = ("exponent",)
+
+    def backward(self, grad, xp):
+        exponent = xp.saved(self.exponent)
+        return (grad / xp.exp2(exponent * 1.0),)
+
+
+def _frexp_result():
+    import collections
+
+    from ember.ops.reduction import _NamedTupleRepr
+
+    base = collections.namedtuple("frexp", ["mantissa", "exponent"])
+    return type("frexp", (_NamedTupleRepr, base), {"__slots__": (), "_torch_name": "frexp"})
+
+
+frexp_result = _frexp_result()
+
+
+def frexp(input: Tensor):
+    """(mantissa, exponent) with input = mantissa * 2**exponent, |mantissa| in [0.5, 1)."""
+    _check_tensor(input, "frexp")
+    if input._dtype.category != FLOATING:
+        raise RuntimeError("torch.frexp() only supports floating-point dtypes")
+    mantissa, exponent = np.frexp(input._array)
+    mantissa_t = wrap(np.asarray(mantissa), input._dtype)
+    exponent_t = wrap(np.asarray(exponent, np.int32), D.int32)
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(FrexpBackward0, (edge(input),), mantissa_t._array)
+        node.exponent = SavedTensor(exponent_t)
+        set_history(mantissa_t, node)
+    return frexp_result(mantissa_t, exponent_t)
+
+
+# ----- logcumsumexp ---------------------------------------------------------------------------
+def _logcumsumexp_array(a: np.ndarray, axis: int) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.logaddexp.accumulate(a, axis=axis)
+
+
+class LogcumsumexpBackward0(Node):
+    """d result_j / d x_i = exp(x_i - result_j) for j >= i: the gradient is a reversed
+    cumulative sum, done in log space (positive and negative parts of grad apart) so that
+    large inputs neither overflow nor underflow."""
+
+    __slots__ = ("self_", "result", "dim")
+    _saved_fields = ("self_", "result")
+
+    def backward(self, grad, xp):
+        x = xp.saved(self.self_)
+        result = xp.saved_output(self.result, self)
+        d = self.dim
+        if grad.ndim == 0:
+            return (grad * 1,)
+        # entries of the other sign stand at the lowest finite value, not -inf: -inf - -inf
+        # would be NaN where result is -inf too
+        lowest = float(np.finfo(grad.dtype if grad.__class__ is np.ndarray
+                                else grad._dtype.numpy).min)
+        if grad.__class__ is np.ndarray:
+            with np.errstate(all="ignore"):
+                log_abs = np.log(np.abs(grad))
+
+                def part(mask):
+                    logs = np.where(mask, log_abs, lowest) - result
+                    rev = np.flip(np.logaddexp.accumulate(np.flip(logs, d), axis=d), d)
+                    return np.exp(rev + x)
+
+                return (part(grad > 0) - part(grad < 0),)
+        from ember.ops.selection import flip
+
+        def part_t(mask):
+            # the log of the masked entries only: log(0) has an infinite derivative
+            logs = xp.where(mask, xp.log(xp.where(mask, xp.abs(grad), 1.0)), lowest) - result
+            return xp.exp(flip(logcumsumexp(flip(logs, (d,)), d), (d,)) + x)
+
+        return (part_t(grad > 0) - part_t(grad < 0),)
+
+
+def logcumsumexp(input: Tensor, dim: int) -> Tensor:
+    """log(cumsum(exp(input))) along ``dim``, computed without overflow."""
+    from ember._tensor import _canonical_dim
+
+    _check_tensor(input, "logcumsumexp")
+    a = input._array
+    d = _canonical_dim(dim, a.ndim) if a.ndim else _canonical_dim(dim, 0)
+    if input._dtype.category != FLOATING:
+        raise NotImplementedError(
+            f'"logcumsumexp_out_cpu" not implemented for \'{_type_name(input._dtype)}\'')
+    array = a.copy() if a.ndim == 0 else _logcumsumexp_array(a, d)
+    out = wrap(array, input._dtype)
+    if input._requires_grad and grad_state.enabled:
+        node = new_node(LogcumsumexpBackward0, (edge(input),), out._array)
+        node.self_ = SavedTensor(input)
+        node.result = SavedTensor(out, is_output=True)
+        node.dim = d if a.ndim else 0
+        set_history(out, node)
+    return out
+
+
+# ----- gcd, lcm, isreal -----------------------------------------------------------------------
+def _integer_pair(name: str, function):
+    def op(input: Tensor, other: Tensor) -> Tensor:
+        _two_tensors(name, input, other)
+        a, b, dtype = binary_operands(input, other)
+        if dtype.category != INTEGER:
+            raise NotImplementedError(f'"{name}_cpu" not implemented for \'{_type_name(dtype)}\'')
+        try:
+            return wrap(np.asarray(function(a, b), dtype.numpy), dtype)
+        except ValueError:
+            raise broadcast_error(input, other) from None
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise {name} of two integer tensors (never negative)."
+    return op
+
+
+gcd = _integer_pair("gcd", np.gcd)
+lcm = _integer_pair("lcm", np.lcm)
+gcd_ = _inplace(gcd)
+lcm_ = _inplace(lcm)
+
+
+def isreal(input: Tensor) -> Tensor:
+    """True everywhere: ember's tensors are never complex."""
+    _check_tensor(input, "isreal")
+    return wrap(np.ones(input._array.shape, dtype=bool), D.bool_)
+
+
 # The names ``ember`` exports from this family, and the Tensor methods it adds.
 __all__: list[str] = [
     "addcdiv", "addcmul", "bitwise_and", "bitwise_left_shift", "bitwise_or",
-    "bitwise_right_shift", "bitwise_xor", "get_device", "is_inference", "is_nonzero",
-    "is_same_size", "is_signed", "logical_xor", "positive", "signbit",
+    "bitwise_right_shift", "bitwise_xor", "fmax", "fmin", "frexp", "gcd", "gcd_",
+    "get_device", "heaviside", "is_inference", "is_nonzero", "is_same_size", "is_signed",
+    "isreal", "lcm", "lcm_", "ldexp", "ldexp_", "logcumsumexp", "logical_xor", "logit", "logit_",
+    "nextafter", "positive", "signbit", "sinc", "sinc_",
 ]
 TENSOR_METHODS: dict = {
     **{name: globals()[name] for name in __all__},
@@ -286,7 +661,8 @@ TENSOR_METHODS: dict = {
     "__lshift__": bitwise_left_shift, "__rshift__": bitwise_right_shift,
     "__ilshift__": bitwise_left_shift_, "__irshift__": bitwise_right_shift_,
     "__rlshift__": _rlshift, "__rrshift__": _rrshift,
-    "logical_xor_": logical_xor_,
+    "logical_xor_": logical_xor_, "heaviside_": _inplace(heaviside),
+    "nextafter_": nextafter_,
     "less": lt, "less_equal": le, "greater": gt, "greater_equal": ge, "not_equal": ne,
     "type_as": type_as, "storage_offset": storage_offset,
     "is_cpu": property(lambda self: True),
