@@ -306,3 +306,15 @@ def test_activation_gradients_build_torchs_double_backward_graph(name, program, 
         assert mine_again == theirs_again
     else:
         _assert_same(mine_again, theirs_again, False)
+
+
+def test_relu_second_derivative_reaches_the_input_as_zeros():
+    """Under create_graph relu's gradient is recorded as torch's ThresholdBackwardBackward0,
+    so the gradient of that gradient reaches the input (zeros), instead of an unused input."""
+    def run(lib):
+        x = lib.tensor([-1.0, 0.0, 2.0, float("nan")], requires_grad=True)
+        (g,) = lib.autograd.grad(lib.relu(x).sum(), x, create_graph=True)
+        (h,) = lib.autograd.grad((g * x).sum(), x)
+        return g.grad_fn.name(), g.detach().numpy().tolist(), h.numpy().tolist()
+
+    assert repr(run(ember)) == repr(run(torch))

@@ -786,12 +786,28 @@ class ReluBackward0(Node):
     __slots__ = ("result",)
     _saved_fields = ("result",)
 
-    def backward(self, grad, xp):
-        stopped = xp.saved_output(self.result, self) <= 0
+    @property
+    def twice(self) -> type:  # the node of this formula under create_graph, as torch's
+        from ember.ops.activation import ThresholdBackwardBackward0
+
+        return ThresholdBackwardBackward0
+
+    @staticmethod
+    def slope(grad, result, threshold):
+        """threshold_backward on arrays: 0 where ``result <= threshold``."""
+        stopped = result <= threshold  # (a NumPy bool, not an array, when 0-dim)
         if stopped.__class__ is np.ndarray and grad.__class__ is np.ndarray and (
                 grad.dtype.kind == "f" and grad.shape == stopped.shape):
-            return (_zero_where(stopped, grad),)
-        return (xp.where(stopped, 0, grad),)
+            return _zero_where(stopped, grad)
+        return np.where(stopped, 0, grad)
+
+    def backward(self, grad, xp):
+        result = xp.saved_output(self.result, self)
+        if result.__class__ is np.ndarray:
+            return (self.slope(grad, result, 0),)
+        from ember.ops.activation import _piecewise  # (it imports this module)
+
+        return (_piecewise(self, grad, result, (0,)),)
 
 
 def _zero_where(mask: np.ndarray, grad: np.ndarray) -> np.ndarray:
