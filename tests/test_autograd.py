@@ -406,6 +406,25 @@ def test_modified_saved_tensor_message():
     check(program)
 
 
+@pytest.mark.parametrize("program_text", [
+    "y = x * 1; y.exp_(); y.add_(1)",
+    "y = x * 1; y.tanh_(); y.sqrt_()",
+    "y = x * 1; y.sigmoid_(); y.mul_(2)",
+    "y = x * 1; y.exp_()",
+])
+def test_inplace_op_saving_its_result_sees_later_changes(program_text):
+    """exp_ and the like save their result, which is the tensor they wrote: a later in-place
+    change to it is caught at backward, with torch's message."""
+    def program(lib):
+        x = lib.ones(2, requires_grad=True)
+        scope = {"x": x}
+        exec(program_text, scope)
+        scope["y"].sum().backward()
+        return x.grad
+
+    check(program)
+
+
 def test_modified_saved_leaf_message():
     def program(lib):
         a = lib.ones(3, requires_grad=True)

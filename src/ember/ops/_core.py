@@ -190,6 +190,8 @@ def write_into(t: Tensor, result: Tensor, node: Node | None) -> None:
     t._version_counter[0] += 1
     if node is None:
         return
+    if result._dtype is t._dtype:
+        _save_as_written(node, result, t)
     if t._view_of is None:
         if result._dtype is not t._dtype:
             node = _cast_node(node, result, t)
@@ -200,6 +202,18 @@ def write_into(t: Tensor, result: Tensor, node: Node | None) -> None:
         rebase_view_history(t, node, result)
     if t._retains_grad and t.grad_fn is not None:  # retain_grad follows the new history
         t.grad_fn._node_hooks().retained[t._output_nr] = weakref.ref(t)
+
+
+def _save_as_written(node: Node, result: Tensor, t: Tensor) -> None:
+    """A node that saved its output (``exp_``, ``sigmoid_``) now saves ``t``, which holds it:
+    a later in-place change to ``t`` is then caught at backward, as torch catches it."""
+    for field in node._saved_fields:
+        saved = getattr(node, field, None)
+        if saved.__class__ is SavedTensor and saved.tensor is None and (
+                saved.array is result._array):
+            saved.array = t._array
+            saved.version_counter = t._version_counter
+            saved.version = t._version_counter[0]
 
 
 def _cast_node(node: Node, result: Tensor, t: Tensor) -> Node:
