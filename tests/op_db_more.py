@@ -690,6 +690,53 @@ add_entry("logcumsumexp_edges", lambda m, x, dim: x.logcumsumexp(dim),
           _floats_of(EDGES, kwargs=_one_dim), differentiable=False, covers=(), atol=1e-4)
 
 
+# ----- lgamma, digamma, polygamma -------------------------------------------------------------
+GAMMA_REAL = st.one_of(st.sampled_from((1.0, 2.0, 0.5, 1.5, 2.5, 1.4616321, -0.5, -1.5, -2.5,
+                                        3.0, 10.0, 15.0, 14.75)),
+                       st.floats(-4.5, 20.0, width=32))
+GAMMA_EDGES = st.one_of(st.sampled_from((0.0, -0.0, -1.0, -2.0, float("inf"), -float("inf"),
+                                         float("nan"), 1e-30, -1e-30, 1e30, -1e30, 3e38,
+                                         -2.4566290, 1.4616321)),
+                        st.floats(-60.0, 60.0, width=32), st.floats(0.0, 1e6, width=32))
+
+
+def _order(shape):
+    return st.fixed_dictionaries({"n": st.integers(0, 4)})
+
+
+for _name in ("lgamma", "digamma"):
+    add_entry(_name, fn(_name), _floats_of(GAMMA_REAL, ALL_DTYPES, ints=st.integers(-3, 5)),
+              errors=(not_tensor(_name),), rtol=1e-4, atol=1e-4, rtol64=1e-9, atol64=1e-12)
+    add_entry(f"{_name}_edges", fn(_name), _floats_of(GAMMA_EDGES), differentiable=False,
+              covers=(), rtol=1e-5, atol=1e-5, rtol64=1e-12, atol64=1e-14)
+    add_entry(f"{_name}_", (lambda n: lambda m, x: getattr(x.clone(), n + "_")())(_name),
+              _floats_of(GAMMA_REAL), covers=(), rtol=1e-4, atol=1e-4, rtol64=1e-9,
+              atol64=1e-12, errors=(
+                  ("in place on an int tensor",
+                   (lambda n: lambda m: getattr(T(m, [1, 2]), n + "_")())(_name)),
+              ))
+    add_entry(f"{_name}_method", (lambda n: lambda m, x: getattr(x, n)())(_name),
+              _floats_of(GAMMA_REAL), covers=(), forward_only=True)
+# polygamma(1, .) is torch's own short series (relative error up to ~5e-10); ember's is exact
+# to rounding, hence the default float64 tolerance there and 1e-9 for the gradients of lgamma
+# and digamma (which are digamma and polygamma(1, .)).
+add_entry("polygamma", lambda m, x, n: m.polygamma(n, x),
+          _floats_of(GAMMA_REAL, ALL_DTYPES, kwargs=_order, ints=st.integers(-3, 5)), errors=(
+              ("negative n", lambda m: m.polygamma(-1, m.ones(2))),
+              ("float n", lambda m: m.polygamma(1.5, m.ones(2))),
+              ("tensor n", lambda m: m.polygamma(m.ones(1), 1)),
+              ("number input", lambda m: m.polygamma(1, 2.0)),
+              ("in place on an int tensor", lambda m: T(m, [1, 2]).polygamma_(1)),
+          ), rtol=1e-4, atol=1e-4)
+add_entry("polygamma_edges", lambda m, x, n: m.polygamma(n, x),
+          _floats_of(GAMMA_EDGES, kwargs=_order), differentiable=False, covers=(), rtol=1e-4,
+          atol=1e-5)
+add_entry("polygamma_method", lambda m, x, n: x.polygamma(n),
+          _floats_of(GAMMA_REAL, kwargs=_order), covers=(), rtol=1e-4, atol=1e-4)
+add_entry("polygamma_", lambda m, x, n: x.clone().polygamma_(n),
+          _floats_of(GAMMA_REAL, kwargs=_order), covers=(), rtol=1e-4, atol=1e-4)
+
+
 # This family's entries (for ``pytest -k``) and public op names (see op_db.PUBLIC_OPS).
 ENTRY_NAMES = [e.name for e in OP_DB[_FIRST:]]
 # This family's public op names (see op_db.PUBLIC_OPS).
@@ -697,5 +744,5 @@ PUBLIC_OPS: tuple[str, ...] = tuple((
     "addcdiv addcmul bitwise_and bitwise_left_shift bitwise_or bitwise_right_shift "
     "bitwise_xor diagflat diff fmax fmin frexp gcd gcd_ get_device heaviside is_inference "
     "is_nonzero is_same_size is_signed isreal lcm lcm_ ldexp ldexp_ logcumsumexp logical_xor "
-    "logit logit_ narrow_copy nextafter positive ravel signbit sinc sinc_"
+    "logit logit_ narrow_copy nextafter positive ravel signbit sinc sinc_ lgamma digamma polygamma"
 ).split())

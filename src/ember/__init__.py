@@ -98,6 +98,7 @@ from ember.ops.reduction import *  # noqa: F403
 from ember.ops.selection import *  # noqa: F403
 from ember.ops.shape import *  # noqa: F403
 from ember.ops.sorting import *  # noqa: F403
+from ember.ops.special import *  # noqa: F403
 from ember.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
 from ember.serialization import load, save
 

@@ -25,6 +25,7 @@ from ember.ops import (
     pointwise_more,
     selection,
     sorting,
+    special,
 )
 from ember.ops import elementwise as E
 from ember.ops import indexing as I
@@ -173,7 +174,7 @@ METHODS = {
 METHODS.update(R_OPS.TENSOR_METHODS)  # uniform_, normal_, bernoulli_, ... (torch's streams)
 # Each op family's module declares the methods it adds.
 for _family in (E, I, L, R, S, activation, complex_numbers, convolution, loss, normalization,
-                pointwise, pointwise_more, selection, sorting):
+                pointwise, pointwise_more, selection, sorting, special):
     METHODS.update(_family.TENSOR_METHODS)
 
 for _name, _function in METHODS.items():
