@@ -737,6 +737,41 @@ add_entry("polygamma_", lambda m, x, n: x.clone().polygamma_(n),
           _floats_of(GAMMA_REAL, kwargs=_order), covers=(), rtol=1e-4, atol=1e-4)
 
 
+# ----- renorm ---------------------------------------------------------------------------------
+def _renorm_kwargs(shape):
+    return st.fixed_dictionaries({
+        "p": st.sampled_from((2, 1, 3, 1.5, float("inf"), 2.0)),
+        "dim": st.integers(-len(shape), len(shape) - 1),
+        "maxnorm": st.sampled_from((1.0, 0.5, 2, 0.0, 10.0)),
+    })
+
+
+def _renorm_samples(grad: bool):
+    @st.composite
+    def sample(draw):
+        dtype = draw(st.sampled_from(FLOAT_DTYPES))
+        shape = draw(shapes(2, 3))
+        array = draw(arrays(dtype, shape))
+        return Sample((array,), draw(_renorm_kwargs(shape)), (draw(st.booleans()),))
+
+    return sample()
+
+
+add_entry("renorm", lambda m, x, p, dim, maxnorm: m.renorm(x, p, dim, maxnorm), _renorm_samples,
+          errors=(
+              ("non-positive p", lambda m: m.renorm(m.ones(3, 2), -1, 0, 1.0)),
+              ("negative maxnorm", lambda m: m.renorm(m.ones(3, 2), 2, 0, -1.0)),
+              ("dim out of range", lambda m: m.renorm(m.ones(3, 2), 2, 5, 1.0)),
+              ("1-D input", lambda m: m.renorm(m.ones(3), 2, 0, 1.0)),
+              ("int input", lambda m: m.renorm(T(m, [[1, 2]]), 2, 0, 1.0)),
+              ("number input", lambda m: m.renorm(1.0, 2, 0, 1.0)),
+              ("inf norm over an empty dim", lambda m: m.renorm(m.ones(2, 0, 3), float("inf"), 2,
+                                                                1.0)),
+          ), atol=1e-4)
+add_entry("renorm_method_", lambda m, x, p, dim, maxnorm: x.clone().renorm_(p, dim, maxnorm),
+          _renorm_samples, covers=(), atol=1e-4)
+
+
 # This family's entries (for ``pytest -k``) and public op names (see op_db.PUBLIC_OPS).
 ENTRY_NAMES = [e.name for e in OP_DB[_FIRST:]]
 # This family's public op names (see op_db.PUBLIC_OPS).
@@ -744,5 +779,6 @@ PUBLIC_OPS: tuple[str, ...] = tuple((
     "addcdiv addcmul bitwise_and bitwise_left_shift bitwise_or bitwise_right_shift "
     "bitwise_xor diagflat diff fmax fmin frexp gcd gcd_ get_device heaviside is_inference "
     "is_nonzero is_same_size is_signed isreal lcm lcm_ ldexp ldexp_ logcumsumexp logical_xor "
-    "logit logit_ narrow_copy nextafter positive ravel signbit sinc sinc_ lgamma digamma polygamma"
+    "logit logit_ narrow_copy nextafter positive ravel renorm signbit sinc sinc_ lgamma digamma "
+    "polygamma"
 ).split())
