@@ -411,6 +411,9 @@ def test_modified_saved_tensor_message():
     "y = x * 1; y.tanh_(); y.sqrt_()",
     "y = x * 1; y.sigmoid_(); y.mul_(2)",
     "y = x * 1; y.exp_()",
+    "y = x * 1; v = y[0:1]; v.sigmoid_(); y.mul_(2)",  # named by the view's node
+    "y = x * 1; v = y[0:1]; v.exp_(); del v; y.mul_(2)",
+    "y = x * 1; v = y[:1]; v.exp_(); z = v * 1",
 ])
 def test_inplace_op_saving_its_result_sees_later_changes(program_text):
     """exp_ and the like save their result, which is the tensor they wrote: a later in-place

@@ -252,7 +252,8 @@ class SavedTensor:
     re-wrapped with the node as its ``grad_fn`` when a formula needs it as a tensor.
     """
 
-    __slots__ = ("tensor", "array", "dtype", "version_counter", "version", "output_nr", "unpack")
+    __slots__ = ("tensor", "array", "dtype", "version_counter", "version", "output_nr", "unpack",
+                 "written_to_view")
 
     def __init__(self, tensor, is_output: bool = False) -> None:
         self.version_counter = tensor._version_counter
@@ -277,6 +278,11 @@ class SavedTensor:
         tensor = self.tensor
         if tensor is None:
             array, dtype, grad_fn, output_nr = self.array, self.dtype, node, self.output_nr
+            # an in-place op's output written into a view: named by the view's node of then,
+            # while that node lives (as torch's weak reference to it)
+            view_node = getattr(self, "written_to_view", None)
+            if view_node is not None and view_node() is not None:
+                grad_fn = view_node()
         else:
             array, dtype = tensor._array, tensor._dtype
             grad_fn, output_nr = tensor.grad_fn, tensor._output_nr

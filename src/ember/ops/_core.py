@@ -190,8 +190,7 @@ def write_into(t: Tensor, result: Tensor, node: Node | None) -> None:
     t._version_counter[0] += 1
     if node is None:
         return
-    if result._dtype is t._dtype:
-        _save_as_written(node, result, t)
+    saved_node, saved_result = node, result
     if t._view_of is None:
         if result._dtype is not t._dtype:
             node = _cast_node(node, result, t)
@@ -200,6 +199,8 @@ def write_into(t: Tensor, result: Tensor, node: Node | None) -> None:
         from ember.ops.shape import rebase_view_history
 
         rebase_view_history(t, node, result)
+    if saved_result._dtype is t._dtype:
+        _save_as_written(saved_node, saved_result, t)
     if t._retains_grad and t.grad_fn is not None:  # retain_grad follows the new history
         t.grad_fn._node_hooks().retained[t._output_nr] = weakref.ref(t)
 
@@ -214,6 +215,8 @@ def _save_as_written(node: Node, result: Tensor, t: Tensor) -> None:
             saved.array = t._array
             saved.version_counter = t._version_counter
             saved.version = t._version_counter[0]
+            if t._view_of is not None and t.grad_fn is not None:
+                saved.written_to_view = weakref.ref(t.grad_fn)
 
 
 def _cast_node(node: Node, result: Tensor, t: Tensor) -> Node:
