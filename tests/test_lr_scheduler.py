@@ -297,3 +297,172 @@ def test_one_cycle_state_dict_crosses_over_and_resumes_exactly(optimizer_name, c
     new_sched.load_state_dict(saved_sched)
     new_opt.load_state_dict(saved_opt)
     assert _rates(new_opt, new_sched, total - 7) == expected
+
+
+# ---------------------------------------------------------------- CyclicLR
+
+
+class _Halving:
+    """A stateful scale function (a callable object, so its state is saved in state dicts)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.base = 0.5
+
+    def __call__(self, x: float) -> float:
+        self.calls += 1
+        return self.base ** (x - 1)
+
+
+CYCLIC = {
+    "triangular": dict(base_lr=0.01, max_lr=0.1, step_size_up=4),
+    "triangular_per_group": dict(base_lr=[0.01, 0.02], max_lr=[0.1, 0.3], step_size_up=3,
+                                 step_size_down=5, base_momentum=[0.7, 0.8],
+                                 max_momentum=[0.9, 0.95]),
+    "triangular2": dict(base_lr=0.001, max_lr=0.05, step_size_up=2, step_size_down=3,
+                        mode="triangular2"),
+    "exp_range": dict(base_lr=0.01, max_lr=0.2, step_size_up=5, mode="exp_range", gamma=0.93),
+    "exp_range_scale_mode_ignored": dict(base_lr=0.01, max_lr=0.2, step_size_up=5,
+                                         mode="exp_range", gamma=0.9, scale_mode="cycle"),
+    "scale_fn_cycle": dict(base_lr=0.01, max_lr=0.1, step_size_up=3,
+                           scale_fn=lambda x: 1 / (1 + x), mode="ignored"),
+    "scale_fn_iterations": dict(base_lr=0.01, max_lr=0.1, step_size_up=3,
+                                scale_fn=lambda x: 0.97**x, scale_mode="iterations"),
+    "scale_fn_object": dict(base_lr=0.02, max_lr=0.1, step_size_up=2, scale_fn=_Halving()),
+    "no_momentum_cycle": dict(base_lr=0.01, max_lr=0.1, step_size_up=4, cycle_momentum=False),
+    "odd_sizes": dict(base_lr=0.3, max_lr=0.7, step_size_up=7, step_size_down=1,
+                      base_momentum=0.5, max_momentum=0.99),
+}
+
+
+def _cyclic_run(lib, config, optimizer_name="SGD", steps=30, before=None):
+    p, q = lib.ones(2, requires_grad=True), lib.ones(1, requires_grad=True)
+    extra = {"momentum": 0.9} if optimizer_name in ("SGD", "RMSprop") else {}
+    opt = getattr(lib.optim, optimizer_name)([{"params": [p]}, {"params": [q], "lr": 0.3}],
+                                             lr=0.1, **extra)
+    if before is not None:
+        before(lib, opt)
+    kwargs = dict(CYCLIC[config])
+    if isinstance(kwargs.get("scale_fn"), _Halving):
+        kwargs["scale_fn"] = _Halving()  # one per run, so calls are counted per library
+    sched = lib.optim.lr_scheduler.CyclicLR(opt, **kwargs)
+    history = [list(sched.get_last_lr()), [g.get("momentum", g.get("betas"))
+                                           for g in opt.param_groups]]
+    history += _rates(opt, sched, steps)
+    fn = kwargs.get("scale_fn")
+    return history, getattr(fn, "calls", None), _plain(sched.state_dict())
+
+
+@pytest.mark.parametrize("config", sorted(CYCLIC))
+def test_cyclic_lr_matches_torch_exactly(config):
+    """Learning rates, momenta, scale-function calls and state dicts equal torch's."""
+    assert _cyclic_run(ember, config) == _cyclic_run(torch, config)
+
+
+@pytest.mark.parametrize("optimizer_name", ["Adam", "AdamW", "NAdam", "RMSprop"])
+@pytest.mark.parametrize("config", ["triangular_per_group", "exp_range"])
+def test_cyclic_lr_cycles_beta1_or_momentum_as_torch(optimizer_name, config):
+    assert (_cyclic_run(ember, config, optimizer_name)
+            == _cyclic_run(torch, config, optimizer_name))
+
+
+@pytest.mark.parametrize("optimizer_name", ["Adagrad", "Adadelta", "Adamax"])
+def test_cyclic_lr_without_momentum_cycling(optimizer_name):
+    """Optimizers with neither momentum nor betas work with cycle_momentum=False (only)."""
+    assert (_cyclic_run(ember, "no_momentum_cycle", optimizer_name)
+            == _cyclic_run(torch, "no_momentum_cycle", optimizer_name))
+
+
+def test_cyclic_lr_after_another_scheduler_starts_as_torch():
+    """A scheduler made earlier leaves ``initial_lr`` in the groups; torch's first CyclicLR
+    rate comes from it, later ones from base_lr: ember's too."""
+
+    def before(lib, opt):
+        lib.optim.lr_scheduler.StepLR(opt, 2)
+        for group in opt.param_groups:
+            group["initial_lr"] = 0.5
+
+    assert (_cyclic_run(ember, "triangular", before=before)
+            == _cyclic_run(torch, "triangular", before=before))
+
+
+def test_cyclic_lr_step_with_epoch_warnings_and_resume():
+    def program(lib):
+        S = lib.optim.lr_scheduler
+        opt = lib.optim.SGD([lib.ones(1, requires_grad=True)], lr=0.1, momentum=0.9)
+        sched = S.CyclicLR(opt, 0.01, 0.1, step_size_up=3, mode="triangular2")
+        out = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sched.step()  # before optimizer.step(): warns
+            opt.step()
+            sched.step(7)  # deprecated epoch argument: no closed form, get_lr at epoch 7
+            sched.step()
+            out.append((sched.get_lr(), sched.get_last_lr(), opt.param_groups[0]["momentum"]))
+        out.append([str(w.message) for w in caught])
+        # resume: a new scheduler with last_epoch continues the same cycle
+        resumed = S.CyclicLR(opt, 0.01, 0.1, step_size_up=3, mode="triangular2",
+                             last_epoch=sched.last_epoch)
+        for _ in range(8):
+            opt.step()
+            sched.step()
+            resumed.step()
+            out.append((resumed.get_last_lr(), opt.param_groups[0]["momentum"]))
+        return out
+
+    assert program(ember) == program(torch)
+
+
+@pytest.mark.parametrize("config", ["exp_range", "scale_fn_object", "triangular_per_group"])
+@pytest.mark.parametrize("source,target", [("torch", "ember"), ("ember", "torch")])
+def test_cyclic_lr_state_dict_crosses_over_and_resumes_exactly(config, source, target):
+    """A CyclicLR saved part-way in one library loads into a differently built one of the
+    other library (the custom scale object's state included) and goes on as the original."""
+    libs = {"torch": torch, "ember": ember}
+
+    def build(lib, kwargs):
+        p, q = lib.ones(2, requires_grad=True), lib.ones(1, requires_grad=True)
+        opt = lib.optim.SGD([{"params": [p]}, {"params": [q], "lr": 0.3}], lr=0.1,
+                            momentum=0.9)
+        kwargs = dict(kwargs)
+        if "scale_fn" in kwargs:
+            kwargs["scale_fn"] = _Halving()
+        return opt, lib.optim.lr_scheduler.CyclicLR(opt, **kwargs)
+
+    opt, sched = build(libs[source], CYCLIC[config])
+    if config == "scale_fn_object":
+        sched._scale_fn_custom.base = 0.75
+    _rates(opt, sched, 9)
+    saved_sched, saved_opt = sched.state_dict(), _convert(opt.state_dict(), libs[target])
+    expected = _rates(opt, sched, 12)
+    other = dict(CYCLIC["triangular"], mode="triangular2")
+    if config == "scale_fn_object":
+        other["scale_fn"] = _Halving()
+    new_opt, new_sched = build(libs[target], other)
+    new_sched.load_state_dict(saved_sched)
+    new_opt.load_state_dict(saved_opt)
+    assert _rates(new_opt, new_sched, 12) == expected
+
+
+def _cyclic(lib, optimizer="SGD", **kwargs):
+    extra = {"momentum": 0.9} if optimizer == "SGD" else {}
+    opt = getattr(lib.optim, optimizer)([lib.ones(1, requires_grad=True)], lr=0.1, **extra)
+    return lib.optim.lr_scheduler.CyclicLR(opt, **kwargs)
+
+
+MISUSE.update({
+    "cyclic not an optimizer": lambda lib: lib.optim.lr_scheduler.CyclicLR(object(), 0.1, 1.0),
+    "cyclic mode": lambda lib: _cyclic(lib, base_lr=0.01, max_lr=0.1, mode="square"),
+    "cyclic no momentum": lambda lib: _cyclic(lib, "Adagrad", base_lr=0.01, max_lr=0.1),
+    "cyclic base_lr list": lambda lib: _cyclic(lib, base_lr=[0.01, 0.02], max_lr=0.1),
+    "cyclic max_lr list": lambda lib: _cyclic(lib, base_lr=0.01, max_lr=(0.1, 0.2)),
+    "cyclic momentum list": lambda lib: _cyclic(lib, base_lr=0.01, max_lr=0.1,
+                                                base_momentum=[0.8, 0.85]),
+    "cyclic resume without initial_lr": lambda lib: _cyclic(lib, base_lr=0.01, max_lr=0.1,
+                                                            last_epoch=4),
+})
+
+
+@pytest.mark.parametrize("name", sorted(k for k in MISUSE if k.startswith("cyclic")))
+def test_cyclic_lr_misuse_raises_as_torch(name):
+    test_misuse_raises_as_torch(name)
