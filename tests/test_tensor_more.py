@@ -147,3 +147,24 @@ def test_ravel_views_contiguous_tensors_only():
 
     t, e = both(build)
     assert e == t
+
+
+@pytest.mark.parametrize("op", ["addcmul", "addcdiv"])
+@pytest.mark.parametrize("flags", [(1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (0, 1, 1)])
+def test_addc_second_backward(op, flags):
+    """A second backward fails exactly when torch saved (and so freed) a tensor for it."""
+
+    def build(m):
+        x = m.ones(2, requires_grad=bool(flags[0]))
+        a = m.tensor([1.0, 2.0], requires_grad=bool(flags[1]))
+        b = m.tensor([3.0, 4.0], requires_grad=bool(flags[2]))
+        y = getattr(m, op)(x, a, b).sum()
+        y.backward()
+        try:
+            y.backward()
+        except RuntimeError as error:
+            return str(error).splitlines()[0]
+        return [t.grad.tolist() for t in (x, a, b) if t.requires_grad]
+
+    t, e = both(build)
+    assert e == t

@@ -1,5 +1,6 @@
 """More elementwise ops: addcmul/addcdiv, bit shifts and the logic torch spells out in full,
-sign tests, and the small Tensor queries (``is_cpu``, ``nbytes``, ``is_nonzero``...).
+sign tests, logit/sinc, heaviside, fmax/fmin, ldexp/nextafter/frexp, gcd/lcm, logcumsumexp,
+renorm, and the small Tensor queries (``is_cpu``, ``nbytes``, ``is_nonzero``...).
 
 As elsewhere, each op's forward sits next to its backward node, named as torch names it.
 """
@@ -58,6 +59,13 @@ class AddcmulBackward0(Node):
         if self.needs_input_grad(2):
             g2 = grad * xp.saved(self.tensor1) * value
         return grad, g1, g2
+
+    def release_saved(self) -> None:
+        # each factor is saved only for the other's gradient: with neither needed, nothing was
+        # saved and a second backward works, as in torch
+        if self.tensor1 is not None or self.tensor2 is not None:
+            self.tensor1 = self.tensor2 = None
+            self._released = True
 
 
 class AddcdivBackward0(Node):
@@ -119,7 +127,10 @@ def _addc(name: str, input, tensor1, tensor2, value, node_cls) -> Tensor:
                                or tensor2._requires_grad):
         node = new_node(node_cls, (edge(input), edge(tensor1), edge(tensor2)), out._array)
         node.tensor1 = SavedTensor(tensor1) if tensor2._requires_grad else None
-        node.tensor2 = SavedTensor(tensor2)
+        if node_cls is AddcmulBackward0 and not tensor1._requires_grad:
+            node.tensor2 = None
+        else:
+            node.tensor2 = SavedTensor(tensor2)
         node.value = value
         if node_cls is AddcdivBackward0:
             node.integer_tensor2 = None if tensor2._dtype.category == FLOATING else tensor2._dtype
