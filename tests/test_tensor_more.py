@@ -168,3 +168,27 @@ def test_addc_second_backward(op, flags):
 
     t, e = both(build)
     assert e == t
+
+
+@pytest.mark.parametrize("relayout", [
+    lambda a: a.t_(), lambda a: a.unsqueeze_(0), lambda a: a.t_().unsqueeze_(1),
+    lambda a: a.unsqueeze_(-1).transpose_(0, 2), lambda a: a[None].squeeze_(0),
+])
+def test_views_made_before_a_base_changes_layout(relayout):
+    """Views of a base taken before (and after) an in-place view op on the base, then changed
+    in place: their regions of the base's gradient follow the base's new layout."""
+
+    def build(m):
+        x = m.arange(6.0).reshape(2, 3).requires_grad_()
+        a = x * 1
+        before = a[0]
+        relayout(a)
+        after = a.reshape(-1)[1:3] if a.is_contiguous() else a.select(-1, 0)
+        before.mul_(2)
+        after.add_(10)
+        weights = m.arange(float(a.numel())).reshape(a.shape)
+        grad, = m.autograd.grad((a * weights).sum(), x)
+        return a.tolist(), grad.tolist(), type(a.grad_fn).__name__
+
+    t, e = both(build)
+    assert e == t

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 
 import numpy as np
 
@@ -72,17 +73,38 @@ def make_view(input: Tensor, array: np.ndarray, step, node_cls=None) -> Tensor:
     out = wrap(array, input._dtype)
     out._version_counter = input._version_counter
     out._view_of = (input, step)
+    if _relayouts and id(input) in _relayouts:
+        _remember(_view_epochs, out, len(_relayouts[id(input)]))
     if node_cls is not None and input._requires_grad and grad_state.enabled:
         set_history(out, new_node(node_cls, (edge(input),), array))
     return out
 
 
+# A base tensor changed by an in-place view op (``t_``, ``unsqueeze_``...) has a new layout,
+# while its existing views' steps start from the old one. Such bases keep the steps back to
+# each earlier layout (by id: a dict keyed by tensors would compare them with ``==``), and
+# their views the number of layout changes before them; ``view_chain`` prepends the way back.
+_relayouts: dict = {}  # id(base) -> [step undoing layout change 1, 2, ...]
+_view_epochs: dict = {}  # id(view of such a base) -> layout changes its base had before it
+
+
+def _remember(table: dict, t: Tensor, value) -> None:
+    if id(t) not in table:
+        weakref.finalize(t, table.pop, id(t), None)
+    table[id(t)] = value
+
+
 def view_chain(t: Tensor):
     """The root base of view ``t`` and the steps leading from it to ``t``."""
     steps = []
+    child = None
     while t._view_of is not None:
+        child = t
         t, step = t._view_of
         steps.append(step)
+    if child is not None and _relayouts:
+        undo = _relayouts.get(id(t), ())[_view_epochs.get(id(child), 0):]
+        steps.extend(undo)  # reversed below: the latest change is undone first
     steps.reverse()
     return t, steps
 
@@ -643,11 +665,21 @@ def _restride(self: Tensor, array: np.ndarray, step, node_cls, **fields) -> Tens
         before._version_counter = self._version_counter
         before._view_of = self._view_of
         self._view_of = (before, step)
+    else:  # a base: its views so far can find their way back to the old layout
+        undo = _undo_step(step, self._array.shape)
+        _remember(_relayouts, self, _relayouts.get(id(self), []) + [undo])
     self._array = array
     self._version_counter[0] += 1
     if node is not None:
         set_history(self, node)
     return self
+
+
+def _undo_step(step, old_shape: tuple):
+    kind, arg = step
+    if kind is PERMUTE:
+        return (PERMUTE, tuple(int(i) for i in np.argsort(arg)))
+    return (RESHAPE, old_shape)
 
 
 def t_(self: Tensor) -> Tensor:
