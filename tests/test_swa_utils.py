@@ -463,3 +463,32 @@ def test_module_layout_as_torch():
     assert isinstance(ember.optim.swa_utils.AveragedModel(ember.nn.Linear(1, 1)),
                       ember.nn.Module)
     assert issubclass(ember.optim.swa_utils.SWALR, ember.optim.lr_scheduler.LRScheduler)
+
+
+def test_multi_avg_fn_gets_one_call_per_dtype_group():
+    """A multi-tensor averaging function receives the tensors grouped by device and dtype,
+    each group in module order, with n_averaged (torch visits the groups in its hash map's
+    order, which says nothing; the groups themselves are compared)."""
+
+    def program(lib):
+        calls = []
+
+        def average(averaged, current, n):
+            calls.append((int(n), [str(t.dtype).split(".")[-1] for t in averaged],
+                          [tuple(t.shape) for t in averaged]))
+            for a, c in zip(averaged, current):
+                a.copy_(c * 2)
+
+        lib.manual_seed(0)
+        nn = lib.nn
+        net = nn.Sequential(nn.Linear(2, 3).double(), nn.BatchNorm1d(3), nn.Linear(3, 1),
+                            nn.BatchNorm1d(1).double())
+        averaged = lib.optim.swa_utils.AveragedModel(net, multi_avg_fn=average,
+                                                     use_buffers=True)
+        for _ in range(3):
+            averaged.update_parameters(net)
+        return sorted(calls), _state(averaged)
+
+    ours, theirs = program(ember), program(torch)
+    assert ours[0] == theirs[0] and len(ours[0]) == 6
+    _assert_states_match(ours[1], theirs[1], "float32", exact=tuple(ours[1]))

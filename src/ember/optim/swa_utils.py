@@ -104,8 +104,9 @@ def get_swa_avg_fn() -> Callable[[Tensor, Tensor, Any], Tensor]:
 
 
 def _by_device_and_dtype(pairs: list[tuple[Tensor, Tensor]]) -> dict:
-    """Pairs grouped by their averaged tensor's (device, dtype), in first-seen order: a
-    multi-tensor averaging function gets one list per group, as torch passes them."""
+    """Pairs grouped by their averaged tensor's (device, dtype): a multi-tensor averaging
+    function gets one list per group, as torch passes them. The groups come in first-seen
+    order (torch's come in its C++ hash map's order, which carries no meaning)."""
     groups: dict = {}
     for averaged, current in pairs:
         key = (averaged.device, averaged.dtype)
