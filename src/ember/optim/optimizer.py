@@ -356,12 +356,7 @@ class Optimizer:
                 check_for_kept_graphs(self, steps, sys._getframe(1))
             if _step_hooks_registered and _has_step_hooks(self):
                 return _step_with_hooks(self, step, run, args, kwargs)
-            saved = (grad_state.enabled, grad_state.inference, grad_state.fw_only)
-            _set_enabled(False)
-            try:
-                return step(self, *args, **kwargs)
-            finally:
-                grad_state.enabled, grad_state.inference, grad_state.fw_only = saved
+            return run(self, *args, **kwargs)
 
         wrapper.hooked = True
         return wrapper
