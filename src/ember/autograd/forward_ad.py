@@ -570,7 +570,23 @@ def _index_fill_jvp(node, tangents) -> list:
     return [_wrap_like(out.reshape(shape), dtype)]
 
 
+def _logcumsumexp_jvp(node, tangents) -> list:
+    # torch's rule: cumsum(exp(x - max) * t) / cumsum(exp(x - max)) (0 where that sum is
+    # below 1e-13). The backward formula works in log space of the gradient, which the
+    # double-vjp evaluates at a zero gradient, where it has no derivative.
+    x = node.self_.tensor._array
+    t = tangents[0]._array
+    shape, dim = x.shape, node.dim
+    x1, t1 = np.atleast_1d(x), np.atleast_1d(t)
+    with np.errstate(all="ignore"):
+        e = np.exp(x1 - np.max(x1, axis=dim, keepdims=True)) if x1.size else x1
+        total = np.cumsum(e, axis=dim)
+        out = np.where(total < 1e-13, 0.0, np.cumsum(e * t1, axis=dim)) / total
+    return [_wrap_like(out.reshape(shape), x.dtype)]
+
+
 _RULES = {
+    "LogcumsumexpBackward0": _logcumsumexp_jvp,
     "IndexFillBackward0": _index_fill_jvp,
     "IndexFillBackward1": _index_fill_jvp,
     "NllLossBackward0": _nll_loss_jvp,

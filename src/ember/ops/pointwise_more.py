@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember import _dtype as D
+from ember.autograd import forward_ad as _fw
 from ember.autograd.xp import ARRAY_MATH
 from ember.ops._core import (
     FLOATING,
@@ -312,8 +313,9 @@ def logit(input: Tensor, eps: float | None = None) -> Tensor:
     """The inverse of sigmoid; ``eps`` first clamps input to [eps, 1 - eps]."""
     _check_tensor(input, "logit")
     out = _unary(input, lambda a: _logit_array(a, eps), LogitBackward0, "self_")
-    if out.grad_fn is not None and out.grad_fn.__class__ is LogitBackward0:
-        out.grad_fn.eps = eps
+    node = _fw.history(out)[0]  # (under forward AD a dual-only output hides its node)
+    if node.__class__ is LogitBackward0:
+        node.eps = eps
     return out
 
 
