@@ -585,7 +585,24 @@ def _logcumsumexp_jvp(node, tangents) -> list:
     return [_wrap_like(out.reshape(shape), x.dtype)]
 
 
+def _addcdiv_jvp(node, tangents) -> list:
+    # With an integer tensor2 torch's backward refuses (value / tensor2 into an integer), its
+    # forward mode does not: self_t + value * tensor1_t / tensor2 (tensor2 has no tangent).
+    if node.integer_tensor2 is None:
+        return NotImplemented  # the backward formula gives it
+    (shape, dtype), = node._out_meta
+    divisor = node.tensor2.tensor._array
+    out = np.zeros(shape, dtype)
+    with np.errstate(all="ignore"):
+        if tangents[0] is not None:
+            out = out + tangents[0]._array
+        if tangents[1] is not None:
+            out = out + node.value * tangents[1]._array / divisor
+    return [_wrap_like(np.broadcast_to(out, shape), dtype)]
+
+
 _RULES = {
+    "AddcdivBackward0": _addcdiv_jvp,
     "LogcumsumexpBackward0": _logcumsumexp_jvp,
     "IndexFillBackward0": _index_fill_jvp,
     "IndexFillBackward1": _index_fill_jvp,
