@@ -1171,22 +1171,23 @@ def _check_other(other, name: str) -> None:
         )
 
 
-def logical_and(input: Tensor, other: Tensor) -> Tensor:
-    _check_tensor(input, "logical_and")
-    _check_other(other, "logical_and")
+def logical_binary(function, input: Tensor, other: Tensor) -> Tensor:
+    """``function`` (np.logical_and/or/xor) of two tensors, a bool tensor (no gradient)."""
+    name = function.__name__
+    _check_tensor(input, name)
+    _check_other(other, name)
     try:
-        return wrap(np.logical_and(input._array, other._array), D.bool_)
+        return wrap(function(input._array, other._array), D.bool_)
     except ValueError:
         raise broadcast_error(input, other) from None
+
+
+def logical_and(input: Tensor, other: Tensor) -> Tensor:
+    return logical_binary(np.logical_and, input, other)
 
 
 def logical_or(input: Tensor, other: Tensor) -> Tensor:
-    _check_tensor(input, "logical_or")
-    _check_other(other, "logical_or")
-    try:
-        return wrap(np.logical_or(input._array, other._array), D.bool_)
-    except ValueError:
-        raise broadcast_error(input, other) from None
+    return logical_binary(np.logical_or, input, other)
 
 
 def isnan(input: Tensor) -> Tensor:

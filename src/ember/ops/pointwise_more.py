@@ -39,6 +39,7 @@ from ember.ops.elementwise import (
     ge,
     gt,
     le,
+    logical_binary,
     lt,
     ne,
     to_dtype,
@@ -198,12 +199,7 @@ def _rrshift(self: Tensor, other) -> Tensor:
 
 
 def logical_xor(input: Tensor, other: Tensor) -> Tensor:
-    _check_tensor(input, "logical_xor")
-    _check_other(other, "logical_xor")
-    try:
-        return wrap(np.logical_xor(input._array, other._array), D.bool_)
-    except ValueError:
-        raise broadcast_error(input, other) from None
+    return logical_binary(np.logical_xor, input, other)
 
 
 logical_xor_ = _inplace(logical_xor)
