@@ -117,7 +117,9 @@ def run_backward(
     pop_buffer, get_buffer = buffers.pop, buffers.get
     wrap = _tensor_module()._wrap
     try:
-        while heap:
+        if captured is None and not create_graph and not anomaly:
+            _plain_pass(heap, buffers, dependencies, retain_graph, wrap)
+        while heap:  # every case (or the rest of the pass after a node with hooks)
             node = heappop(heap)[1]
             grad = pop_buffer(node, None)
             hooks = getattr(node, "_hooks", None)
@@ -208,6 +210,61 @@ def run_backward(
     if captured is None:
         return None
     return [captured[edge] for edge in capture_edges]
+
+
+def _plain_pass(heap, buffers, dependencies, retain_graph: bool, wrap) -> None:
+    """The loop of ``run_backward`` for an ordinary ``backward()``: no gradients captured, no
+    ``create_graph``, no anomaly mode. The same steps minus the branches those need, since
+    every training step runs this once per node. At a node with hooks (or an undefined
+    gradient) it puts the node back and returns: the general loop goes on from there."""
+    pop_buffer, get_buffer = buffers.pop, buffers.get
+    xp = ARRAY_MATH
+    while heap:
+        node = heappop(heap)[1]
+        grad = pop_buffer(node, None)
+        if grad is None or node._hooks is not None:
+            break
+        if node.__class__ is AccumulateGrad:
+            variable = node.variable
+            if variable._hooks is not None:
+                break
+            if (variable._grad is None and getrefcount(grad) <= _LOOP_REFS
+                    and _stealable(grad, variable._array)):
+                variable._grad = wrap(grad, variable._dtype)  # (see run_backward)
+            else:
+                _store_grad(variable, grad, False, steal=True)
+            continue
+        try:
+            if node._released:
+                raise RuntimeError(FREED_MESSAGE)
+            continue_with = node.backward(grad, xp)
+        except RuntimeError as error:
+            raise with_hint(error, node) from None
+        if not retain_graph:
+            node.release_saved()
+        for (child, nr), g in zip(node.next_functions, continue_with):
+            if child is None:
+                continue
+            if g is not None:
+                if child.num_outputs == 1:
+                    shape, dtype = child._out_meta[0]
+                    if g.shape != shape or (g.dtype is not dtype and g.dtype != dtype):
+                        g = xp.conform(g, shape, dtype)
+                    existing = get_buffer(child)
+                    buffers[child] = g if existing is None else existing + g
+                else:
+                    _add_to_buffer(buffers, child, nr, g, xp)
+            count = dependencies[child]
+            if count == 1:
+                heappush(heap, (-child._sequence_nr, child))
+            else:
+                dependencies[child] = count - 1
+        continue_with = g = None
+    else:
+        return
+    if grad is not None:  # handed back to the general loop
+        buffers[node] = grad
+    heappush(heap, (-node._sequence_nr, node))
 
 
 def _add_to_buffer(buffers: dict, node, nr: int, grad, xp) -> None:
