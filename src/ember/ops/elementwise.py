@@ -804,6 +804,9 @@ class ReluBackward0(Node):
     def backward(self, grad, xp):
         result = xp.saved_output(self.result, self)
         if result.__class__ is np.ndarray:
+            if (grad.__class__ is np.ndarray and grad.dtype is result.dtype
+                    and grad.shape == result.shape and grad.ndim and grad.dtype.kind == "f"):
+                return (_pass_where_nonzero(grad, result),)
             return (self.slope(grad, result, 0),)
         from ember.ops.activation import _piecewise  # (it imports this module)
 
@@ -820,8 +823,28 @@ def _zero_where(mask: np.ndarray, grad: np.ndarray) -> np.ndarray:
     return bits.view(grad.dtype)
 
 
+def _pass_where_nonzero(grad: np.ndarray, result: np.ndarray) -> np.ndarray:
+    """relu's threshold_backward read off its result's bits, four integer passes and no bool
+    arrays (relu runs on every hidden layer). A relu result is positive, NaN or a signed
+    zero, so ``result <= 0`` holds exactly where its bits past the sign are all zero: with
+    ``a`` those bits, ``-a >> (width - 1)`` is 0 there and all ones elsewhere, the mask
+    ``_zero_where`` builds."""
+    ints, magnitude, top = _MAGNITUDE_BITS[grad.dtype.itemsize]
+    bits = np.bitwise_and(result.view(ints), magnitude)
+    np.negative(bits, out=bits)
+    np.right_shift(bits, top, out=bits)
+    np.bitwise_and(bits, grad.view(ints), out=bits)
+    return bits.view(grad.dtype)
+
+
 _SAME_SIZE_INTS = {1: np.dtype(np.int8), 2: np.dtype(np.int16), 4: np.dtype(np.int32),
                    8: np.dtype(np.int64)}
+# per float width: the same-size int, its bits past the sign, and the sign's position (as 0-d
+# arrays of that int: a ufunc call costs less with those than with Python ints)
+_MAGNITUDE_BITS = {
+    size: (ints, np.array(np.iinfo(ints).max, dtype=ints), np.array(8 * size - 1, dtype=ints))
+    for size, ints in _SAME_SIZE_INTS.items() if size > 1
+}
 
 
 def relu(input: Tensor) -> Tensor:
