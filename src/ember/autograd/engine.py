@@ -32,22 +32,23 @@ from ember.autograd.xp import ARRAY_MATH
 
 
 def _count_dependencies(roots) -> dict:
-    dependencies = {}
+    # (None, the missing node of an input needing no gradient, is counted too and dropped at
+    # the end: one membership test per edge instead of a None test and a lookup)
+    dependencies = {None: 0}
     stack = []
     for node in roots:
         if node not in dependencies:
             dependencies[node] = 0
             stack.append(node)
-    get, push, pop = dependencies.get, stack.append, stack.pop
+    push, pop = stack.append, stack.pop
     while stack:
         for child, _ in pop().next_functions:
-            if child is not None:
-                count = get(child)
-                if count is None:
-                    dependencies[child] = 1
-                    push(child)
-                else:
-                    dependencies[child] = count + 1
+            if child in dependencies:
+                dependencies[child] += 1
+            else:
+                dependencies[child] = 1
+                push(child)
+    del dependencies[None]
     return dependencies
 
 
@@ -105,7 +106,7 @@ def run_backward(
     heap = []
     for node in dict.fromkeys(roots):
         if dependencies[node] == 0 and (needed is None or node in needed):
-            heappush(heap, (-node._sequence_nr, node))
+            heappush(heap, (-node._sequence_nr, node, buffers.pop(node, None)))
 
     previous_mode = grad_state.enabled
     grad_state.enabled = create_graph
@@ -120,8 +121,7 @@ def run_backward(
         if captured is None and not create_graph and not anomaly:
             _plain_pass(heap, buffers, dependencies, retain_graph, wrap)
         while heap:  # every case (or the rest of the pass after a node with hooks)
-            node = heappop(heap)[1]
-            grad = pop_buffer(node, None)
+            _, node, grad = heappop(heap)
             hooks = getattr(node, "_hooks", None)
             is_leaf = node.__class__ is AccumulateGrad
             if grad is not None:
@@ -198,7 +198,7 @@ def run_backward(
                         _add_to_buffer(buffers, child, nr, g, xp)
                 count = dependencies[child]
                 if count == 1:  # its last edge: ready (the count is not read again)
-                    heappush(heap, (-child._sequence_nr, child))
+                    heappush(heap, (-child._sequence_nr, child, pop_buffer(child, None)))
                 else:
                     dependencies[child] = count - 1
             # Hold no stray reference to a gradient: a leaf may then take it without a copy.
@@ -215,13 +215,12 @@ def run_backward(
 def _plain_pass(heap, buffers, dependencies, retain_graph: bool, wrap) -> None:
     """The loop of ``run_backward`` for an ordinary ``backward()``: no gradients captured, no
     ``create_graph``, no anomaly mode. The same steps minus the branches those need, since
-    every training step runs this once per node. At a node with hooks (or an undefined
+    every training step runs this once per node; a gradient reaching a node by its last edge
+    goes into the heap with it, past the buffers. At a node with hooks (or an undefined
     gradient) it puts the node back and returns: the general loop goes on from there."""
-    pop_buffer, get_buffer = buffers.pop, buffers.get
     xp = ARRAY_MATH
     while heap:
-        node = heappop(heap)[1]
-        grad = pop_buffer(node, None)
+        _, node, grad = heappop(heap)
         if grad is None or node._hooks is not None:
             break
         if node.__class__ is AccumulateGrad:
@@ -245,26 +244,30 @@ def _plain_pass(heap, buffers, dependencies, retain_graph: bool, wrap) -> None:
         for (child, nr), g in zip(node.next_functions, continue_with):
             if child is None:
                 continue
+            count = dependencies[child]
             if g is not None:
-                if child.num_outputs == 1:
+                if child.num_outputs != 1:
+                    _add_to_buffer(buffers, child, nr, g, xp)
+                else:
                     shape, dtype = child._out_meta[0]
                     if g.shape != shape or (g.dtype is not dtype and g.dtype != dtype):
                         g = xp.conform(g, shape, dtype)
-                    existing = get_buffer(child)
-                    buffers[child] = g if existing is None else existing + g
-                else:
-                    _add_to_buffer(buffers, child, nr, g, xp)
-            count = dependencies[child]
+                    if child in buffers:
+                        g = buffers.pop(child) + g
+                    if count == 1:
+                        heappush(heap, (-child._sequence_nr, child, g))
+                    else:
+                        buffers[child] = g
+                        dependencies[child] = count - 1
+                    continue
             if count == 1:
-                heappush(heap, (-child._sequence_nr, child))
+                heappush(heap, (-child._sequence_nr, child, buffers.pop(child, None)))
             else:
                 dependencies[child] = count - 1
         continue_with = g = None
     else:
         return
-    if grad is not None:  # handed back to the general loop
-        buffers[node] = grad
-    heappush(heap, (-node._sequence_nr, node))
+    heappush(heap, (-node._sequence_nr, node, grad))  # handed back to the general loop
 
 
 def _add_to_buffer(buffers: dict, node, nr: int, grad, xp) -> None:
