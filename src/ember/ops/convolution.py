@@ -573,25 +573,41 @@ def _addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
 
 def _linear_2d(input: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     """``_addmm(bias, input, weight.t())`` once its checks are known to pass (a 2-D batch,
-    a (out,) bias, matching sizes and one dtype): the step every linear layer runs."""
-    wt = S._permuted(weight, (1, 0), S.TBackward0)
-    array = input._array @ wt._array
+    a (out,) bias, matching sizes and one dtype): the step every linear layer runs. The
+    ``weight.t()`` view and its TBackward0 node, as torch records them, are made only when
+    there is a graph to record."""
+    wt_array = weight._array.T
+    array = input._array @ wt_array
     array += bias._array
     out = wrap(array, input._dtype)
     if grad_state.enabled and (
             bias._requires_grad or input._requires_grad or weight._requires_grad):
+        wt = S.make_view(weight, wt_array, _TRANSPOSED)
+        if weight._requires_grad:
+            t_node = new_node(S.TBackward0, (edge(weight),), wt_array)
+            t_node.dims = (1, 0)
+            set_history(wt, t_node)
         node = new_node(AddmmBackward0, (edge(bias), edge(input), edge(wt)), array)
         node.mat1 = SavedTensor(input) if weight._requires_grad else None
         node.mat2 = SavedTensor(wt) if input._requires_grad else None
         node.mat1_colmajor = _colmajor(input._array)
-        node.mat2_colmajor = _colmajor(wt._array)
+        node.mat2_colmajor = _colmajor(wt_array)
         node.bias_shape = bias._array.shape
         set_history(out, node)
     return out
 
 
+_TRANSPOSED = (S.PERMUTE, (1, 0))  # the view step of ``t()`` on a matrix
+
+
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``, recorded with the nodes torch's linear records."""
+    if isinstance(input, Tensor) and isinstance(weight, Tensor) and isinstance(bias, Tensor):
+        a, w = input._array, weight._array
+        if (a.ndim == 2 and w.ndim == 2 and a.shape[1] == w.shape[1]
+                and bias._array.shape == w.shape[:1]
+                and input._dtype is weight._dtype is bias._dtype):
+            return _linear_2d(input, weight, bias)  # (the checks below would all pass)
     _check_tensor(input, "input", 1, "linear")
     _check_tensor(weight, "weight", 2, "linear")
     if input._array.ndim == 0 or weight._array.ndim == 0:
