@@ -246,7 +246,7 @@ def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False,
         array = self._array
         _passes.capturing.append(False)
         try:
-            run_backward(((grad_fn, self._output_nr),), (np.ones((), array.dtype),), False,
+            run_backward(((grad_fn, self._output_nr),), (np.array(1, array.dtype),), False,
                          False)
         finally:
             _passes.capturing.pop()
