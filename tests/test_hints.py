@@ -208,3 +208,30 @@ def test_a_node_made_with_no_users_line_below_it_has_no_site():
     assert sorted(t.grad_fn.name() for t in made) == ["ExpBackward0", "SumBackward0"]
     assert [creation_site(t.grad_fn) for t in made] == [None, None]
     x.exp().sum().backward()  # and later nodes are recorded as usual
+
+
+def test_both_nodes_of_a_two_node_op_name_the_users_line():
+    """linear (TBackward0 + AddmmBackward0) and cross_entropy (LogSoftmaxBackward0 +
+    NllLossBackward0) look the site up once and share it between their nodes."""
+    from ember._hints import creation_site
+
+    x = ember.ones(4, 3, requires_grad=True)
+    w = ember.ones(2, 3, requires_grad=True)
+    b = ember.zeros(2, requires_grad=True)
+    out = ember.nn.functional.linear(x, w, b)
+    linear_line = inspect.currentframe().f_lineno - 1
+    loss = ember.nn.functional.cross_entropy(out, ember.tensor([0, 1, 1, 0]))
+    loss_line = inspect.currentframe().f_lineno - 1
+    here = f"(in {inspect.currentframe().f_code.co_name})"
+    addmm = out.grad_fn
+    transpose = addmm.next_functions[2][0]
+    assert (addmm.name(), transpose.name()) == ("AddmmBackward0", "TBackward0")
+    for node in (addmm, transpose):
+        assert creation_site(node) == f"{__file__}:{linear_line} {here}"
+    nll = loss.grad_fn
+    log_softmax = nll.next_functions[0][0]
+    assert (nll.name(), log_softmax.name()) == ("NllLossBackward0", "LogSoftmaxBackward0")
+    for node in (nll, log_softmax):
+        assert creation_site(node) == f"{__file__}:{loss_line} {here}"
+    with ember.no_grad():  # no graph: no weight.t() view is made
+        assert ember.nn.functional.linear(x, w, b).grad_fn is None

@@ -189,14 +189,22 @@ class LeafHooks:
         self.post_accumulate: dict = {}
 
 
-def new_node(cls: type[Node], next_functions: tuple, out) -> Node:
-    """Create a node for ``out``'s op; ``out`` (an ndarray) gives the output's metadata."""
+def new_node(cls: type[Node], next_functions: tuple, out, site_of: Node | None = None) -> Node:
+    """Create a node for ``out``'s op; ``out`` (an ndarray) gives the output's metadata.
+
+    An op recording two nodes (linear's TBackward0 and AddmmBackward0) passes the first as
+    ``site_of`` for the second: one creation site, looked up once (walking frames is the
+    dearest part of making a node)."""
     node = object.__new__(cls)
     node.next_functions = next_functions
     node._sequence_nr = _next_sequence_nr()
     node._out_meta = ((out.shape, out.dtype),)
     node._released = False
     node._hooks = None
+    if site_of is not None:
+        node._site = site_of._site
+        node._site_offset = site_of._site_offset
+        return node
     # creation site: the user's line that called the op (see ember._hints for the fast path)
     try:
         frame = _getframe(2)  # the caller of new_node's caller
@@ -217,7 +225,7 @@ def new_node(cls: type[Node], next_functions: tuple, out) -> Node:
             else:
                 node._site, node._site_offset = user_site(frame)
     except ValueError:  # no frame there: the op was called from the bottom of the stack
-        node._site = None
+        node._site, node._site_offset = None, 0
     # end of creation site
     return node
 

@@ -583,11 +583,12 @@ def _linear_2d(input: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     if grad_state.enabled and (
             bias._requires_grad or input._requires_grad or weight._requires_grad):
         wt = S.make_view(weight, wt_array, _TRANSPOSED)
+        t_node = None
         if weight._requires_grad:
             t_node = new_node(S.TBackward0, (edge(weight),), wt_array)
             t_node.dims = (1, 0)
             set_history(wt, t_node)
-        node = new_node(AddmmBackward0, (edge(bias), edge(input), edge(wt)), array)
+        node = new_node(AddmmBackward0, (edge(bias), edge(input), edge(wt)), array, t_node)
         node.mat1 = SavedTensor(input) if weight._requires_grad else None
         node.mat2 = SavedTensor(wt) if input._requires_grad else None
         node.mat1_colmajor = _colmajor(input._array)

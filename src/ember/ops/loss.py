@@ -827,7 +827,7 @@ def _cross_entropy_batch(input: Tensor, target: Tensor, reduction: str) -> Tenso
         node.result = SavedTensor(log_probs, is_output=True)
         node.dim = 1
         set_history(log_probs, node)
-        node = new_node(NllLossBackward0, (edge(log_probs),), array)
+        node = new_node(NllLossBackward0, (edge(log_probs),), array, node)
         node.self_ = SavedTensor(log_probs)
         node.coef = None  # every weight one
         node.index, node.class_dim = t.reshape(n, 1), 1
