@@ -847,11 +847,15 @@ _MAGNITUDE_BITS = {
 }
 
 
+_FLOAT16 = np.dtype(np.float16)
+
+
 def relu(input: Tensor) -> Tensor:
     if input.__class__ is Tensor and input._dtype.category == FLOATING:
         # what _unary does for it, without its general branches (every hidden layer runs this)
         a = input._array
-        out = wrap(keeping_first(np.maximum, a, a.dtype.type(0), a.dtype), input._dtype)
+        # keeping_first(np.maximum, a, 0, a.dtype) spelled out: relu(-0.0) is -0.0
+        out = wrap(np.maximum(a, 0) if a.dtype is _FLOAT16 else np.maximum(0, a), input._dtype)
         if input._requires_grad and grad_state.enabled:
             node = new_node(ReluBackward0, (edge(input),), out._array)
             node.result = SavedTensor(out, is_output=True)
