@@ -1242,10 +1242,14 @@ def _softmax_grad_array(grad, y, dim: int, log: bool):
             and y.size):
         # the float32 log_softmax over the last dim (every classifier's loss), as below with
         # fewer temporaries: same casts, same operations, so the same bits
-        total = np.add.reduce(grad, (dim,), keepdims=True)
-        fused = np.multiply(np.exp(y, dtype=np.float64).astype(np.float32), total,
-                            dtype=np.float64)
-        return np.subtract(grad, fused, out=fused, dtype=np.float64).astype(np.float32)
+        # (plain casts and positional outputs: ufunc calls with dtype= cost twice as much)
+        total = np.add.reduce(grad, dim, keepdims=True)
+        exp = y.astype(np.float64)
+        np.exp(exp, exp)
+        fused = exp.astype(np.float32).astype(np.float64)  # exp(y) rounded to float
+        fused *= total
+        np.subtract(grad, fused, fused)
+        return fused.astype(np.float32)
     axis = (dim,) if np.ndim(y) else ()
     if y.dtype != np.float32 or not y.size:
         if log:

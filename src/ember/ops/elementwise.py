@@ -831,9 +831,9 @@ def _pass_where_nonzero(grad: np.ndarray, result: np.ndarray) -> np.ndarray:
     ``_zero_where`` builds."""
     ints, magnitude, top = _MAGNITUDE_BITS[grad.dtype.itemsize]
     bits = np.bitwise_and(result.view(ints), magnitude)
-    np.negative(bits, out=bits)
-    np.right_shift(bits, top, out=bits)
-    np.bitwise_and(bits, grad.view(ints), out=bits)
+    np.negative(bits, bits)
+    np.right_shift(bits, top, bits)
+    np.bitwise_and(bits, grad.view(ints), bits)
     return bits.view(grad.dtype)
 
 

@@ -818,7 +818,8 @@ def _cross_entropy_batch(input: Tensor, target: Tensor, reduction: str) -> Tenso
         except IndexError:  # a class index >= C
             return None
         total_weight = x.dtype.type(n)
-        loss = np.add.reduce(-picked)  # the general path's -weight * picked, all weights 1
+        # the general path's sum of -weight * picked, all weights 1 (negating is exact)
+        loss = -np.add.reduce(picked)
         array = np.asarray(loss / total_weight if reduction == "mean" else loss, dtype=x.dtype)
     log_probs = wrap(logp, input._dtype)
     out = wrap(array, input._dtype)
