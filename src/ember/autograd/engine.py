@@ -110,16 +110,18 @@ def run_backward(
 
     previous_mode = grad_state.enabled
     grad_state.enabled = create_graph
-    # Formulas meet kinks (sqrt at 0, x / 0); like torch, a backward pass gives inf/nan there
-    # without warnings.
-    errstate = np.errstate(all="ignore")
-    errstate.__enter__()
     anomaly = anomaly_state.enabled
     pop_buffer, get_buffer = buffers.pop, buffers.get
     wrap = _tensor_module()._wrap
+    errstate = None
     try:
         if captured is None and not create_graph and not anomaly:
             _plain_pass(heap, buffers, dependencies, retain_graph, wrap)
+        if heap:
+            # Formulas meet kinks (sqrt at 0, x / 0); like torch, a backward pass gives
+            # inf/nan there without warnings.
+            errstate = np.errstate(all="ignore")
+            errstate.__enter__()
         while heap:  # every case (or the rest of the pass after a node with hooks)
             _, node, grad = heappop(heap)
             hooks = getattr(node, "_hooks", None)
@@ -204,7 +206,8 @@ def run_backward(
             # Hold no stray reference to a gradient: a leaf may then take it without a copy.
             continue_with = g = None
     finally:
-        errstate.__exit__(None, None, None)
+        if errstate is not None:
+            errstate.__exit__(None, None, None)
         grad_state.enabled = previous_mode
 
     if captured is None:
@@ -212,6 +215,7 @@ def run_backward(
     return [captured[edge] for edge in capture_edges]
 
 
+@np.errstate(all="ignore")  # (see run_backward; as a decorator it costs half the with)
 def _plain_pass(heap, buffers, dependencies, retain_graph: bool, wrap) -> None:
     """The loop of ``run_backward`` for an ordinary ``backward()``: no gradients captured, no
     ``create_graph``, no anomaly mode. The same steps minus the branches those need, since

@@ -794,6 +794,19 @@ def _rows(n: int) -> np.ndarray:
     return rows
 
 
+@np.errstate(all="ignore")  # (rows of infinities give NaN silently, as in torch)
+def _log_softmax_nll_rows(x: np.ndarray, t: np.ndarray) -> tuple:
+    """log_softmax over the rows of ``x`` as torch's kernel orders it, and the sum of
+    ``-logp[i, t[i]]`` (the general path's sum of -weight * picked, all weights 1).
+    (ufunc reductions: what the max() and sum() methods call, minus their Python wrappers)"""
+    shifted = x - np.maximum.reduce(x, 1, keepdims=True)
+    total = np.add.reduce(np.exp(shifted), 1, keepdims=True)
+    logp = shifted - np.log(total)
+    if not logp.flags.c_contiguous:  # torch's log_softmax output is row-major
+        logp = np.ascontiguousarray(logp)
+    return logp, -np.add.reduce(logp[_rows(t.shape[0]), t])  # (negating is exact)
+
+
 def _cross_entropy_batch(input: Tensor, target: Tensor, reduction: str) -> Tensor | None:
     """cross_entropy of an (N, C) floating batch and N class indices all within [0, C): the
     training step's case, with the same nodes (LogSoftmaxBackward0, NllLossBackward0) and
@@ -805,22 +818,12 @@ def _cross_entropy_batch(input: Tensor, target: Tensor, reduction: str) -> Tenso
             or t[t.argmin()] < 0):  # (argmin then one read: cheaper than a reduction)
         return None
     n = t.shape[0]
-    rows = _rows(n)
-    # (ufunc reductions: what the max() and sum() methods call, minus their Python wrappers)
-    with np.errstate(all="ignore"):
-        shifted = x - np.maximum.reduce(x, 1, keepdims=True)
-        total = np.add.reduce(np.exp(shifted), 1, keepdims=True)
-        logp = shifted - np.log(total)
-        if not logp.flags.c_contiguous:  # torch's log_softmax output is row-major
-            logp = np.ascontiguousarray(logp)
-        try:
-            picked = logp[rows, t]
-        except IndexError:  # a class index >= C
-            return None
-        total_weight = x.dtype.type(n)
-        # the general path's sum of -weight * picked, all weights 1 (negating is exact)
-        loss = -np.add.reduce(picked)
-        array = np.asarray(loss / total_weight if reduction == "mean" else loss, dtype=x.dtype)
+    try:
+        logp, loss = _log_softmax_nll_rows(x, t)
+    except IndexError:  # a class index >= C
+        return None
+    total_weight = x.dtype.type(n)
+    array = np.asarray(loss / total_weight if reduction == "mean" else loss, dtype=x.dtype)
     log_probs = wrap(logp, input._dtype)
     out = wrap(array, input._dtype)
     if input._requires_grad and grad_state.enabled:
