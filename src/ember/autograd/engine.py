@@ -32,9 +32,7 @@ from ember.autograd.xp import ARRAY_MATH
 
 
 def _count_dependencies(roots) -> dict:
-    # (None, the missing node of an input needing no gradient, is counted too and dropped at
-    # the end: one membership test per edge instead of a None test and a lookup)
-    dependencies = {None: 0}
+    dependencies = {}
     stack = []
     for node in roots:
         if node not in dependencies:
@@ -45,10 +43,9 @@ def _count_dependencies(roots) -> dict:
         for child, _ in pop().next_functions:
             if child in dependencies:
                 dependencies[child] += 1
-            else:
+            elif child is not None:  # (None: an input needing no gradient)
                 dependencies[child] = 1
                 push(child)
-    del dependencies[None]
     return dependencies
 
 
