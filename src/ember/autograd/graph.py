@@ -192,9 +192,10 @@ class LeafHooks:
 def new_node(cls: type[Node], next_functions: tuple, out, site_of: Node | None = None) -> Node:
     """Create a node for ``out``'s op; ``out`` (an ndarray) gives the output's metadata.
 
-    An op recording two nodes (linear's TBackward0 and AddmmBackward0) passes the first as
-    ``site_of`` for the second: one creation site, looked up once (walking frames is the
-    dearest part of making a node)."""
+    An op recording two nodes (linear: TBackward0 and AddmmBackward0; cross_entropy:
+    LogSoftmaxBackward0 and NllLossBackward0) passes the first as ``site_of`` for the
+    second: one creation site, looked up once (walking frames is the dearest part of making
+    a node)."""
     node = object.__new__(cls)
     node.next_functions = next_functions
     node._sequence_nr = _next_sequence_nr()
