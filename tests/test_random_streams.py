@@ -295,15 +295,18 @@ def test_float_fills_of_many_sizes_reuse_the_kernel_buffers():
 
 
 @pytest.mark.parametrize("sizes", [[1, 623, 1, 624, 625], [1248, 7, 100_003], [0, 16, 608, 17]])
-def test_masked_word_draw_is_the_low_bits_of_the_stream(sizes):
-    """The float normal kernel draws its words with ``_random24``: the same words as
-    ``_random`` masked to 24 bits, and the same generator state after, at any position."""
-    g24, g = R.Generator(99), R.Generator(99)
+def test_random64_is_two_words_of_the_stream(sizes):
+    """``_random64`` (RandomState's full-range uint64 draw, which the float normal kernel and
+    every double sampler use) is two consecutive words, the first high, and leaves the same
+    generator state as drawing the words one by one, at any position in the stream."""
+    g64, g = R.Generator(99), R.Generator(99)
+    g64._random(3), g._random(3)
     for n in sizes:
-        w24 = g24._random24(n)
-        assert w24.dtype == np.uint32
-        assert np.array_equal(w24, g._random(n) & np.uint64(0xFFFFFF))
-        assert np.array_equal(g24._state_bytes(), g._state_bytes())
+        v = g64._random64(n)
+        assert v.dtype == np.uint64
+        w = g._random(2 * n)
+        assert np.array_equal(v, (w[0::2] << np.uint64(32)) | w[1::2])
+        assert np.array_equal(g64._state_bytes(), g._state_bytes())
 
 
 def test_float_kernel_needs_no_midpoint_fixups():
@@ -369,11 +372,14 @@ def test_float_kernel_matches_torch_on_every_word():
         theirs[c:c + per] = buf.normal_().numpy()
 
     class Words:
+        """Hands the chosen words to the kernel as its generator would: random64() values,
+        the first word high."""
         pos = 0
 
-        def _random24(self, count):
-            self.pos += count
-            return words[self.pos - count:self.pos] & np.uint32(0xFFFFFF)
+        def _random64(self, count):
+            self.pos += 2 * count
+            w = words[self.pos - 2 * count:self.pos].astype(np.uint64)
+            return (w[0::2] << np.uint64(32)) | w[1::2]
 
     ours = R._normal_fill_f32(Words(), words.size // 16, 0.0, 1.0)
     assert_bits(theirs, ours)

@@ -91,15 +91,15 @@ def _seed_key(seed32: int) -> np.ndarray:
 
 
 def _polynomial_steps(t, z64, p0, k1, m1, k2, m2) -> None:
-    """``t = ((p0*z + k1 - m1)*z + k2 - m2)*z`` in place: the steps the sine and cosine
-    polynomials of the float normal kernel share (with their own constants)."""
+    """``t = (p0*z + k1 - m1)*z + k2 - m2`` in place: the two fma steps the sine and cosine
+    polynomials of the float normal kernel share (with their own constants), each rounded
+    to float by its ``_magic`` pair."""
     np.multiply(z64, p0, t)
     np.add(t, k1, t)
     np.subtract(t, m1, t)
     np.multiply(t, z64, t)
     np.add(t, k2, t)
     np.subtract(t, m2, t)
-    np.multiply(t, z64, t)
 
 
 class Generator:
@@ -204,20 +204,16 @@ class Generator:
         self._fresh = False
         return self._bitgen.random_raw(n)
 
-    def _random24(self, n: int) -> np.ndarray:
-        """``n`` consecutive ``random()`` words masked to their low 24 bits (uint32): what
-        a float uniform uses.  RandomState's masked bounded draw takes exactly one word per
-        value for the range ``[0, 2**24)`` and never rejects, so this is ``_random(n) &
-        0xFFFFFF`` without the 64-bit array and the masking pass."""
-        if n <= 0:
-            return np.empty(0, dtype=np.uint32)
-        self._fresh = False
-        return self._legacy.randint(0, 1 << 24, size=n, dtype=np.uint32)
-
     def _random64(self, n: int) -> np.ndarray:
-        """``n`` consecutive ``random64()`` values: (first word << 32) | second word."""
-        w = self._random(2 * n)
-        return (w[0::2] << np.uint64(32)) | w[1::2]
+        """``n`` consecutive ``random64()`` values: (first word << 32) | second word.
+
+        RandomState's full-range uint64 draw is exactly this (one ``next_uint64`` per value,
+        which mt19937 builds from two words, the first high) and costs 30% less per word
+        than a 32-bit draw."""
+        if n <= 0:
+            return np.empty(0, dtype=np.uint64)
+        self._fresh = False
+        return self._legacy.randint(0, 1 << 64, size=n, dtype=np.uint64)
 
     def __repr__(self) -> str:
         return f"<ember Generator seed={self._initial_seed}>"
@@ -488,9 +484,14 @@ def _magic(c: np.float32, binade: int, negative: bool) -> tuple:
     return k, m
 
 
+# The log polynomial runs on Y = -2*y: scaling by a power of two commutes with every
+# rounding, and it folds log256_ps's ``y - z/2`` and the radius's ``-2 * log`` into the
+# constants (``-2*(y - z/2) = Y + z``).
+_LOG_S = [_f32(-2 * float(p)) for p in _LOG_P]
+_LOG_SQ1, _LOG_SQ2 = _f32(-2 * float(_LOG_Q1)), _f32(-2 * float(_LOG_Q2))
 # Result binades of the Horner steps that stay in one binade over the whole input range
 # (checked exhaustively against the per-step float reference in the tests).
-_LOG_K8, _LOG_M8 = _magic(_LOG_P[8], -2, False)
+_LOG_K8, _LOG_M8 = _magic(_LOG_S[8], -1, True)
 _COS_K1, _COS_M1 = _magic(_COS_P[1], -10, True)
 _COS_K2, _COS_M2 = _magic(_COS_P[2], -5, False)
 _SIN_K1, _SIN_M1 = _magic(_SIN_P[1], -7, False)
@@ -524,17 +525,22 @@ def _k(v, dt) -> np.ndarray:
 
 _K_TWO24, _K_23, _K_22, _K_30, _K_31 = (
     _k(v, np.int32) for v in (1 << 24, 23, 22, 30, 31))
+# rounding a double to float precision in place, on its bits: add half a float ulp, clear
+# the 29 bits a float lacks (ties go away from zero; the tests show no ties occur)
+_K_HALF_ULP32, _K_CLEAR29 = _k(1 << 28, np.int64), _k(-(1 << 29), np.int64)
+# the words of a random64(), second then first after a rotation, each masked to 24 bits
+_K_U64_32, _K_MASK24X2 = _k(32, np.uint64), _k(0x00FFFFFF00FFFFFF, np.uint64)
 _K_LOG_G, _K_LOG_XB, _K_FRAC, _K_OCT_BIAS, _K_SIGN32 = (
     _k(v, np.int32) for v in (_LOG_G, _LOG_XB, 0x7FFFFF, _OCT_BIAS, _SIGN32))
 _K_MASK24 = _k(0xFFFFFF, np.uint32)
-_K_ONE32, _K_HALF32, _K_MINUS_TWO32, _K_LOG_Q1, _K_LOG_Q2 = (
-    _k(v, np.float32) for v in (1, 0.5, -2, _LOG_Q1, _LOG_Q2))
+_K_ONE32, _K_MINUS_TWO32, _K_LOG_SQ1, _K_LOG_SQ2 = (
+    _k(v, np.float32) for v in (1, -2, _LOG_SQ1, _LOG_SQ2))
 _K_TWO_PI_ULP = _k(math.ldexp(float(_TWO_PI_F), -24), np.float32)
-_K_LOG_P = [_k(float(p), np.float64) for p in _LOG_P]
-(_K_LOG_K8, _K_LOG_M8, _K_DP_SUM2, _K_HALF64, _K_COS_P0, _K_COS_K1, _K_COS_M1, _K_COS_K2,
+_K_LOG_S = [_k(float(p), np.float64) for p in _LOG_S]
+(_K_LOG_K8, _K_LOG_M8, _K_DP_SUM2, _K_HALF64, _K_ONE64, _K_COS_P0, _K_COS_K1, _K_COS_M1, _K_COS_K2,
  _K_COS_M2, _K_SIN_P0, _K_SIN_K1, _K_SIN_M1, _K_SIN_K2, _K_SIN_M2) = (
     _k(float(v), np.float64) for v in (
-        _LOG_K8, _LOG_M8, _DP_SUM2, 0.5, _COS_P[0], _COS_K1, _COS_M1, _COS_K2, _COS_M2,
+        _LOG_K8, _LOG_M8, _DP_SUM2, 0.5, 1.0, _COS_P[0], _COS_K1, _COS_M1, _COS_K2, _COS_M2,
         _SIN_P[0], _SIN_K1, _SIN_M1, _SIN_K2, _SIN_M2))
 
 
@@ -542,16 +548,18 @@ class _BoxMuller32:
     """Working buffers for one chunk of the float Box-Muller kernel.
 
     Every fma is evaluated as an exact double product plus addend and rounded to float
-    once (a cast, or the ``_magic`` add/subtract); plain float operations stay in float32.
-    The buffers are few and shared between the steps (seven 4-byte and three 8-byte slots
-    per pair) so that a large chunk still stays in cache: the ~100 ufunc calls per chunk
-    cost about half a microsecond each, so chunks should be large.  Every ufunc writes into
-    a buffer (positional ``out``), and the slices for a chunk size are made once.
+    once (a cast, a ``_magic`` add/subtract, or :meth:`_round_bits`); plain float
+    operations stay in float32.  The buffers are few and shared between the steps (seven
+    4-byte and three 8-byte slots per pair) so that a large chunk still stays in cache: the
+    ~100 ufunc calls per chunk cost about half a microsecond each, so chunks should be
+    large.  Every ufunc writes into a buffer (positional ``out``), and the slices for a
+    chunk size are made once.
     """
 
     def __init__(self, pairs: int, checked: bool = False) -> None:
         self.pairs = pairs
         self.checked = checked
+        self.zero_word = False
         self._w4 = np.empty((7, pairs), dtype=np.uint32)
         self._w8 = np.empty((3, pairs), dtype=np.float64)
         self._cache: dict = {}
@@ -567,6 +575,16 @@ class _BoxMuller32:
                 self._cache.clear()
             v = self._cache[m] = (tuple(r[:m] for r in self._w4), tuple(r[:m] for r in self._w8))
         return v
+
+    @staticmethod
+    def _round_bits(t: np.ndarray) -> None:
+        """t = float(t), kept as a double, for doubles of any binade: two integer passes on
+        the bits, where a cast down and back costs three fifths more.  It rounds ties away
+        from zero, not to even; the Horner steps it serves never land on a tie (the tests
+        compare every possible input with torch)."""
+        bits = t.view(np.int64)
+        np.add(bits, _K_HALF_ULP32, bits)
+        np.bitwise_and(bits, _K_CLEAR29, bits)
 
     def _round_checked(self, t: np.ndarray, out: np.ndarray, operands) -> None:
         """out = float(t) for t = a*b + c in a double.
@@ -590,7 +608,8 @@ class _BoxMuller32:
 
     def log_radius(self, a: np.ndarray) -> np.ndarray:
         """sqrt(-2 * log256_ps(1 - u)) for 24-bit values ``a`` (u = a * 2**-24); ``a`` must
-        be this object's first buffer (or is copied there).  Returns the third buffer."""
+        be this object's first buffer (or is copied there).  Returns the third buffer.
+        Sets ``zero_word`` when some ``a`` is 0 (a radius of -0)."""
         m = a.size
         (a_, _b, f1, f2, f3, f4, f5), (t, x64, _z64) = self.views(m)
         if a is not a_:
@@ -599,6 +618,7 @@ class _BoxMuller32:
         x, ex, y, z, tmp = (f1.view(np.float32), f2.view(np.float32), f3.view(np.float32),
                             f4.view(np.float32), f5.view(np.float32))
         mul, add, sub = np.multiply, np.add, np.subtract
+        self.zero_word = m > 0 and a_.min() == 0
         # 1 - u = n * 2**-24 with n = 2**24 - a in [1, 2**24], exact as a float
         sub(_K_TWO24, ai, ai)
         x[...] = ai
@@ -614,25 +634,24 @@ class _BoxMuller32:
         np.bitwise_and(g, _K_FRAC, g)
         add(g, _K_LOG_XB, g)
         sub(x, _K_ONE32, x)
-        # Horner with fma: y = fma(y, x, p_k), exact in a double, rounded to float per step
+        # Horner with fma on Y = -2*y: Y = fma(Y, x, -2*p_k), exact in a double, rounded to
+        # float per step (the last step's result stays in one binade: _magic)
         x64[...] = x
-        mul(x64, _K_LOG_P[0], t)
-        add(t, _K_LOG_P[1], t)
-        for p in _K_LOG_P[2:8]:
-            y[...] = t
-            t[...] = y
+        mul(x64, _K_LOG_S[0], t)
+        add(t, _K_LOG_S[1], t)
+        self._round_bits(t)
+        for p in _K_LOG_S[2:8]:
             mul(t, x64, t)
             add(t, p, t)
-        y[...] = t
-        t[...] = y
+            self._round_bits(t)
         mul(t, x64, t)
         add(t, _K_LOG_K8, t)
         sub(t, _K_LOG_M8, t)
-        mul(t, x64, t)  # y*x, rounded to float
         y[...] = t
-        # y = fma(y, z, e*q1) with z = x*x (x64 is free now and holds the double operands)
+        mul(y, x, y)  # Y*x, a plain float product
+        # Y = fma(Y, z, e*(-2*q1)) with z = x*x (x64 is free now and holds the double operands)
         mul(x, x, z)
-        mul(ex, _K_LOG_Q1, tmp)
+        mul(ex, _K_LOG_SQ1, tmp)
         t[...] = y
         x64[...] = z
         mul(t, x64, t)
@@ -643,14 +662,18 @@ class _BoxMuller32:
             self._round_checked(t, y, lambda i: (y0[i], z[i], tmp[i]))
         else:
             y[...] = t
-        # y -= z/2; x += y; x += e*q2; radius = sqrt(-2 * x)
-        mul(z, _K_HALF32, tmp)
-        sub(y, tmp, y)
-        add(x, y, x)
-        mul(ex, _K_LOG_Q2, ex)
-        add(x, ex, x)
+        # -2*log = ((-2x + (Y + z)) + e*(-2*q2)): log256_ps's y -= z/2; x += y; x += e*q2,
+        # each rounding scaled by -2; radius = sqrt of it
+        add(y, z, y)
         mul(x, _K_MINUS_TWO32, x)
+        add(x, y, x)
+        mul(ex, _K_LOG_SQ2, ex)
+        add(x, ex, x)
         np.sqrt(x, x)
+        if self.zero_word:
+            # u = 0, the only input with a zero radius: log256_ps gives +0, so torch's
+            # sqrt(-2 * +0) is -0 (the scaled sum gives +0)
+            x[x == 0] = -0.0
         return x
 
     def sincos(self, b: np.ndarray) -> tuple:
@@ -681,21 +704,25 @@ class _BoxMuller32:
         mul(xr, xr, z)
         z64[...] = z
         # cosine polynomial: ((c0*z + c1)*z + c2)*z*z - z/2 (fused) + 1; the fused step is
-        # fma(y, z, -z/2) = (y - 1/2) * z, one exact double product
+        # fma(y, z, -z/2) = (y - 1/2) * z, one exact double product.  Plain products
+        # (y*z) are float products.
         cp, ys, sp = th, yc, b_.view(np.float32)
         _polynomial_steps(t, z64, _K_COS_P0, _K_COS_K1, _K_COS_M1, _K_COS_K2, _K_COS_M2)
         yc[...] = t
+        mul(yc, z, yc)
         t[...] = yc
         sub(t, _K_HALF64, t)
         mul(t, z64, t)
         self._round_checked(t, cp, lambda i: (yc[i], z[i], -np.float32(z[i]) * _f32(0.5)))
         add(cp, _K_ONE32, cp)
-        # sine polynomial: ((s0*z + s1)*z + s2)*z*x + x (fused)
+        # sine polynomial: ((s0*z + s1)*z + s2)*z*x + x (fused), as (y + 1) * x in a double:
+        # y + 1 is exact unless |y| < 2**-29, and then both round to x
         _polynomial_steps(t, z64, _K_SIN_P0, _K_SIN_K1, _K_SIN_M1, _K_SIN_K2, _K_SIN_M2)
         ys[...] = t
+        mul(ys, z, ys)
         t[...] = ys
+        add(t, _K_ONE64, t)
         mul(t, x64, t)
-        add(t, x64, t)
         self._round_checked(t, sp, lambda i: (ys[i], xr[i], xr[i]))
         # odd octants swap the polynomials; sin flips sign when jj bit 1 is set, cos when
         # exactly one of jj's two low bits is
@@ -731,7 +758,8 @@ _KERNELS = threading.local()
 
 class _Chunks:
     """Hands out the chunks of one fill in order and draws each chunk's words as it does, so
-    the stream is consumed in the same order whichever thread computes which chunk."""
+    the stream is consumed in the same order whichever thread computes which chunk.  The
+    words come as random64() values, two per value (the cheapest draw NumPy offers)."""
 
     def __init__(self, gen: Generator, nb: int, cb: int) -> None:
         self.gen, self.nb, self.cb = gen, nb, cb
@@ -745,7 +773,13 @@ class _Chunks:
             if s >= self.nb or self.failed:
                 return None
             e = self.next = min(s + self.cb, self.nb)
-            return s, e, self.gen._random24(16 * (e - s))
+            return s, e, self.gen._random64(8 * (e - s))
+
+
+def _rotate_scratch(bm: _BoxMuller32, n: int) -> np.ndarray:
+    """``n`` uint64 of scratch for the word rotation: the kernel's three 8-byte slots are
+    free until log_radius starts, and hold ``3 * pairs`` (>= n = pairs) values."""
+    return bm._w8.reshape(-1).view(np.uint64)[:n]
 
 
 def _fill_worker(chunks: _Chunks, dst: np.ndarray, mean32, std32) -> None:
@@ -757,14 +791,21 @@ def _fill_worker(chunks: _Chunks, dst: np.ndarray, mean32, std32) -> None:
     plain = std32 == 1 and mean32 == 0
     try:
         while (job := chunks.take()) is not None:
-            s, e, words = job
+            s, e, pairs = job
             m = (e - s) * 8
-            halves = words.view("V32").reshape(e - s, 2)
+            # (w0 << 32) | w1 -> (w1 << 32) | w0: the words in stream order in memory, each
+            # masked to the 24 bits a float uniform uses
+            low = _rotate_scratch(bm, pairs.size)
+            np.right_shift(pairs, _K_U64_32, low)
+            np.left_shift(pairs, _K_U64_32, pairs)
+            np.bitwise_or(pairs, low, pairs)
+            np.bitwise_and(pairs, _K_MASK24X2, pairs)
+            halves = pairs.view("V32").reshape(e - s, 2)
             (a, b, *_), _ = bm.views(m)
             a.view("V32")[:] = halves[:, 0]
             b.view("V32")[:] = halves[:, 1]
-            radius_zero = plain and a.min() == 0
             rad = bm.log_radius(a)
+            radius_zero = plain and bm.zero_word
             sn, cs = bm.sincos(b)
             np.multiply(rad, cs, cs)
             np.multiply(rad, sn, sn)
