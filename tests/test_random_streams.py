@@ -92,8 +92,10 @@ def assert_bits(theirs, ours) -> None:
     a8 = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
     b8 = np.ascontiguousarray(b).reshape(-1).view(np.uint8)
     if not np.array_equal(a8, b8):
-        bad = np.flatnonzero(np.ascontiguousarray(a).reshape(-1) != np.ascontiguousarray(b)
-                             .reshape(-1))[:5]
+        # compare whole elements by their bytes, so that -0.0 against 0.0 is reported too
+        av = a8.reshape(a.size, -1) if a.size else a8
+        bv = b8.reshape(b.size, -1) if b.size else b8
+        bad = np.flatnonzero((av != bv).any(axis=-1))[:5]
         raise AssertionError(f"differ at {bad}: torch {a.reshape(-1)[bad]} vs ember "
                              f"{b.reshape(-1)[bad]}")
 
@@ -338,26 +340,12 @@ def _untemper(y: np.ndarray) -> np.ndarray:
     return x
 
 
-@avx2_only
-def test_float_kernel_matches_torch_on_every_word():
-    """Every 24-bit input of both halves of torch's float Box-Muller block, against torch.
+_PER_STATE = 608  # words a torch state yields before its engine regenerates (left = 624)
 
-    The kernel leans on facts checked only over this input space (fixed result binades,
-    the octant formula, no double-rounding midpoints), so it is compared with torch on all
-    of it: torch's generator is loaded with states whose next words are chosen blocks (u1
-    and u2 both run through every value, with varied high bits), and ``normal_`` on 608
-    elements replays 38 blocks per state.
-    """
-    n = 1 << 24
-    per = 608  # words a state yields before torch's engine regenerates (left = 624)
-    k = np.arange(n, dtype=np.uint32)
-    hi = np.random.default_rng(7).integers(0, 256, n, dtype=np.uint32) << np.uint32(24)
-    w1, w2 = k | hi, k | np.roll(hi, 1)
-    pad = -n % (per // 2)
-    w1, w2 = np.concatenate([w1, w1[:pad]]), np.concatenate([w2, w2[:pad]])
-    words = np.empty((w1.size // 8, 16), dtype=np.uint32)
-    words[:, :8], words[:, 8:] = w1.reshape(-1, 8), w2.reshape(-1, 8)
-    words = words.reshape(-1)
+
+def _torch_normal_on_words(words: np.ndarray, mean: float = 0.0, std: float = 1.0):
+    """torch's float ``normal_(mean, std)`` on chosen words (a multiple of 608 of them):
+    its generator is loaded with states whose next words are these, 608 at a time."""
     untempered = _untemper(words).astype(np.uint64)
     torch.manual_seed(0)
     state = torch.get_rng_state().numpy().copy()
@@ -365,15 +353,19 @@ def test_float_kernel_matches_torch_on_every_word():
     state[16:24].view(np.uint64)[0] = 0  # next
     key = state[24:24 + 624 * 8].view(np.uint64)
     theirs = np.empty(words.size, dtype=np.float32)
-    buf = torch.empty(per)
-    for c in range(0, words.size, per):
-        key[:per] = untempered[c:c + per]
+    buf = torch.empty(_PER_STATE)
+    for c in range(0, words.size, _PER_STATE):
+        key[:_PER_STATE] = untempered[c:c + _PER_STATE]
         torch.set_rng_state(torch.from_numpy(state))
-        theirs[c:c + per] = buf.normal_().numpy()
+        theirs[c:c + _PER_STATE] = buf.normal_(mean, std).numpy()
+    return theirs
+
+
+def _ember_normal_on_words(words: np.ndarray, mean: float = 0.0, std: float = 1.0):
+    """ember's float kernel on the same words, handed over as its generator would: as
+    random64() values, the first word high."""
 
     class Words:
-        """Hands the chosen words to the kernel as its generator would: random64() values,
-        the first word high."""
         pos = 0
 
         def _random64(self, count):
@@ -381,8 +373,48 @@ def test_float_kernel_matches_torch_on_every_word():
             w = words[self.pos - 2 * count:self.pos].astype(np.uint64)
             return (w[0::2] << np.uint64(32)) | w[1::2]
 
-    ours = R._normal_fill_f32(Words(), words.size // 16, 0.0, 1.0)
-    assert_bits(theirs, ours)
+    return R._normal_fill_f32(Words(), words.size // 16, mean, std)
+
+
+def _blocks(w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
+    """Words for Box-Muller blocks whose u1 words are ``w1`` and u2 words ``w2``."""
+    pad = -w1.size % (_PER_STATE // 2)
+    w1, w2 = np.concatenate([w1, w1[:pad]]), np.concatenate([w2, w2[:pad]])
+    words = np.empty((w1.size // 8, 16), dtype=np.uint32)
+    words[:, :8], words[:, 8:] = w1.reshape(-1, 8), w2.reshape(-1, 8)
+    return words.reshape(-1)
+
+
+@avx2_only
+def test_float_kernel_matches_torch_on_every_word():
+    """Every 24-bit input of both halves of torch's float Box-Muller block, against torch.
+
+    The kernel leans on facts checked only over this input space (fixed result binades,
+    the octant formula, no double-rounding midpoints, no ties where it rounds on the
+    bits), so it is compared with torch on all of it: u1 and u2 both run through every
+    value, with varied high bits, and ``normal_`` on 608 elements replays 38 blocks per
+    torch state.
+    """
+    n = 1 << 24
+    k = np.arange(n, dtype=np.uint32)
+    hi = np.random.default_rng(7).integers(0, 256, n, dtype=np.uint32) << np.uint32(24)
+    words = _blocks(k | hi, k | np.roll(hi, 1))
+    assert_bits(_torch_normal_on_words(words), _ember_normal_on_words(words))
+
+
+@avx2_only
+@pytest.mark.parametrize("mean, std", [(-0.0, 2.0), (0.0, 0.5), (1.5, 1.0)])
+def test_float_kernel_signed_zeros_of_a_zero_radius(mean, std):
+    """A u1 word of 0 gives a radius of -0 in torch (sqrt(-2 * +0)); the products and the
+    final ``fmadd(x, std, mean)`` keep or drop that sign by IEEE rules, which only a mean
+    of -0.0 can show.  Blocks mixing zero and other u1 words, against torch."""
+    rng = np.random.default_rng(3)
+    w1 = rng.integers(0, 1 << 32, 608 * 4, dtype=np.uint32)
+    w1[::3] &= np.uint32(0xFF000000)  # low 24 bits 0: u1 = 0
+    w2 = rng.integers(0, 1 << 32, w1.size, dtype=np.uint32)
+    words = _blocks(w1, w2)
+    assert_bits(_torch_normal_on_words(words, mean, std),
+                _ember_normal_on_words(words, mean, std))
 
 
 # ----- integers ------------------------------------------------------------------------------
