@@ -58,6 +58,20 @@ def set_history(out: Tensor, node: Node, output_nr: int = 0) -> Tensor:
     return out
 
 
+HALF = np.dtype(np.float16)
+
+
+def in_opmath(function, a: np.ndarray) -> np.ndarray:
+    """``function(a)``, for half precision computed in float32 and rounded once at the end.
+
+    torch's CPU kernels compute ``Half`` through float (its "opmath" type), so a formula of
+    several steps rounds once; NumPy's float16 arithmetic would round after every step (and
+    cast Python-float constants to float16 first)."""
+    if a.dtype is HALF:
+        return function(a.astype(np.float32)).astype(HALF)
+    return function(a)
+
+
 def cast(array: np.ndarray, dtype: D.dtype) -> np.ndarray:
     return array if array.dtype == dtype.numpy else array.astype(dtype.numpy)
 

@@ -25,12 +25,14 @@ from ember.ops import reduction as R
 from ember.ops import shape as S
 from ember.ops._core import (
     FLOATING,
+    HALF,
     Node,
     SavedTensor,
     Tensor,
     apply_inplace,
     edge,
     grad_state,
+    in_opmath,
     new_node,
     set_history,
     wrap,
@@ -84,9 +86,10 @@ def _records(input: Tensor) -> bool:
 
 def _pointwise(input: Tensor, function, node_cls, save: str = "self_", **attrs) -> Tensor:
     """Forward of a one-input activation: ``function`` on the array, node saving ``save``."""
+    a = input._array
     with np.errstate(all="ignore"):
-        array = function(input._array)
-    if array.dtype != input._array.dtype:
+        array = function(a) if a.dtype is not HALF else in_opmath(function, a)
+    if array.dtype != a.dtype:
         array = array.astype(input._array.dtype)
     out = wrap(array, input._dtype)
     if _records(input):
@@ -418,12 +421,13 @@ def _erf(a: np.ndarray) -> np.ndarray:
     return np.asarray(_erf_object(a.astype(np.float64)), dtype=np.float64).astype(a.dtype)
 
 
-def _gelu_array(a: np.ndarray, approximate: str) -> np.ndarray:
+def _gelu_array(a: np.ndarray, approximate: str, half: bool = False) -> np.ndarray:
+    """gelu on arrays; ``half``: ``a`` is a half tensor's values widened to float32."""
     if approximate == "tanh":
         inner = _SQRT_2_PI * (a + 0.044715 * a * a * a)
         return 0.5 * a * (1 + np.tanh(inner))
     out = a * 0.5 * (1 + _erf(a / a.dtype.type(_SQRT_2)))
-    if a.dtype == np.float32 and a.size > 1 and a.flags.c_contiguous:
+    if a.dtype == np.float32 and a.size > 1 and a.flags.c_contiguous and not half:
         # torch's vectorized float32 loop (every element of a contiguous tensor of two or
         # more) never returns -0.0: gelu(-0.0) and underflowing negatives give 0.0 there,
         # while its scalar loop (one element, or strided input) keeps -0.0 like float64
@@ -525,7 +529,8 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
     _need_float(input, "GeluKernelImpl")
-    return _pointwise(input, lambda a: _gelu_array(a, approximate), GeluBackward0,
+    half = input._array.dtype is HALF
+    return _pointwise(input, lambda a: _gelu_array(a, approximate, half), GeluBackward0,
                       approximate=approximate)
 
 
@@ -982,6 +987,8 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     half = size // 2
     a = input._array[(slice(None),) * dim + (slice(0, half),)]
     b = input._array[(slice(None),) * dim + (slice(half, None),)]
+    if a.dtype is HALF:  # float opmath, rounded once
+        a, b = a.astype(np.float32), b.astype(np.float32)
     with np.errstate(all="ignore"):
         array = (a * (1 / (1 + np.exp(-b)))).astype(input._array.dtype, copy=False)
     out = wrap(array, input._dtype)
@@ -1350,7 +1357,8 @@ def _softmax_core(input: Tensor, dim: int, log: bool, dtype=None, kernel="softma
         if a.size == 0:
             array = a.copy()
         else:
-            shifted = a - a.max(axis=axis, keepdims=True)  # methods skip np.max's wrapper
+            w = a if a.dtype is not HALF else a.astype(np.float32)  # half: float opmath
+            shifted = w - w.max(axis=axis, keepdims=True)  # methods skip np.max's wrapper
             exp = np.exp(shifted)
             total = exp.sum(axis=axis, keepdims=True)
             array = shifted - np.log(total) if log else exp / total

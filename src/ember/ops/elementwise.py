@@ -15,6 +15,7 @@ from ember import _dtype as D
 from ember.autograd import forward_ad as _fw
 from ember.ops._core import (
     FLOATING,
+    HALF,
     NO_EDGE,
     Node,
     SavedTensor,
@@ -26,6 +27,7 @@ from ember.ops._core import (
     cast,
     edge,
     grad_state,
+    in_opmath,
     new_node,
     set_history,
     wrap,
@@ -624,13 +626,18 @@ def _check_tensor(input, name: str) -> None:
         )
 
 
-def _unary(input: Tensor, function, node_cls, save: str | None, floating: bool = True) -> Tensor:
-    """Forward of a one-input op; ``save`` is "self_", "result" or None."""
+def _unary(input: Tensor, function, node_cls, save: str | None, floating: bool = True,
+           opmath: bool = True) -> Tensor:
+    """Forward of a one-input op; ``save`` is "self_", "result" or None. Half precision
+    computes in float32 (``in_opmath``) unless ``opmath`` is False: ops that torch composes
+    of separate half-precision steps."""
     if input.__class__ is not Tensor:
         _check_tensor(input, node_cls.__name__.removesuffix("Backward0").lower())
     if floating:
+        a = _float_array(input)
         with np.errstate(all="ignore"):
-            out = wrap(function(_float_array(input)), _float_dtype(input))
+            out = wrap(function(a) if a.dtype is not HALF or not opmath
+                       else in_opmath(function, a), _float_dtype(input))
     else:
         out = wrap(function(input._array), input._dtype)
     if input._requires_grad and grad_state.enabled:

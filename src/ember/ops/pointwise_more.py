@@ -308,7 +308,8 @@ def _logit_array(a: np.ndarray, eps) -> np.ndarray:
 def logit(input: Tensor, eps: float | None = None) -> Tensor:
     """The inverse of sigmoid; ``eps`` first clamps input to [eps, 1 - eps]."""
     _check_tensor(input, "logit")
-    out = _unary(input, lambda a: _logit_array(a, eps), LogitBackward0, "self_")
+    # torch's half logit rounds each step to half (log(x / (1 - x)) of half tensors)
+    out = _unary(input, lambda a: _logit_array(a, eps), LogitBackward0, "self_", opmath=False)
     node = _fw.history(out)[0]  # (under forward AD a dual-only output hides its node)
     if node.__class__ is LogitBackward0:
         node.eps = eps
