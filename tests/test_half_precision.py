@@ -115,3 +115,68 @@ def test_half_formulas_round_once():
         theirs = program(torch, torch.tensor(x)).numpy()
         ours = program(ember, ember.tensor(x)).numpy()
         assert np.array_equal(theirs.view(np.uint16), ours.view(np.uint16))
+
+
+# ----- gradients ------------------------------------------------------------------------------
+GRAD_PATTERN = np.tile(np.array([1, -0.5, 3.25, 0.1, -7, 1e-3, 100, -2.5], np.float16), 1 << 13)
+FINITE_OR_INF = ~np.isnan(EVERY_HALF)
+
+# torch's fused backward kernels (tanh_backward, softplus_backward, ...) compute half through
+# float32 and round once; sigmoid_backward's half kernel works in half, and ember follows it.
+# For elu, selu, celu, hardswish and hardtanh torch's vectorized loop turns a NaN input's
+# gradient into NaN (or 0) where its scalar loop passes the incoming gradient through, as
+# ember does: those compare on the non-NaN inputs.
+BACKWARD = {
+    "tanh": (lambda L, t: L.tanh(t), True),
+    "softplus": (lambda L, t: L.nn.functional.softplus(t), True),
+    "leaky_relu": (lambda L, t: L.nn.functional.leaky_relu(t, 0.01), True),
+    "hardsigmoid": (lambda L, t: L.nn.functional.hardsigmoid(t), True),
+    "logsigmoid": (lambda L, t: L.nn.functional.logsigmoid(t), True),
+    "softmax": (lambda L, t: L.softmax(t.reshape(-1, 64), -1).reshape(-1), True),
+    "relu": (lambda L, t: L.relu(t), True),
+    "hardswish": (lambda L, t: L.nn.functional.hardswish(t), False),
+    "hardtanh": (lambda L, t: L.nn.functional.hardtanh(t), False),
+}
+# float32 libm differences again (see NEAR): (program, values differing at most, by at most
+# this many half ulps, NaN inputs compared). gelu's derivative cancels near x = -0.75 and
+# x = -4.7, where an ulp of float32 becomes two of half.
+BACKWARD_NEAR = {
+    "sigmoid": (lambda L, t: L.sigmoid(t), 1, 1, True),
+    "gelu": (lambda L, t: L.nn.functional.gelu(t), 24, 2, True),
+    "silu": (lambda L, t: L.nn.functional.silu(t), 2, 1, True),
+    "mish": (lambda L, t: L.nn.functional.mish(t), 5, 1, True),
+    "elu": (lambda L, t: L.nn.functional.elu(t), 1, 1, False),
+    "selu": (lambda L, t: L.nn.functional.selu(t), 1, 1, False),
+    "celu": (lambda L, t: L.nn.functional.celu(t, 0.7), 3, 1, False),
+}
+
+
+def _grads(program):
+    out = []
+    for lib in (torch, ember):
+        t = lib.tensor(EVERY_HALF, requires_grad=True)
+        program(lib, t).backward(lib.tensor(GRAD_PATTERN))
+        out.append(t.grad.numpy())
+    return out
+
+
+@pytest.mark.parametrize("name", list(BACKWARD))
+def test_half_gradient_matches_torch_on_every_value(name):
+    program, with_nan = BACKWARD[name]
+    theirs, ours = _grads(program)
+    if not with_nan:
+        theirs, ours = theirs[FINITE_OR_INF], ours[FINITE_OR_INF]
+    bad = _differing(theirs, ours)
+    assert bad.size == 0, (name, bad[:5], theirs[bad[:5]], ours[bad[:5]])
+
+
+@pytest.mark.parametrize("name", list(BACKWARD_NEAR))
+def test_half_gradient_within_an_ulp_where_float32_libms_differ(name):
+    program, count, ulps, with_nan = BACKWARD_NEAR[name]
+    theirs, ours = _grads(program)
+    if not with_nan:
+        theirs, ours = theirs[FINITE_OR_INF], ours[FINITE_OR_INF]
+    bad = _differing(theirs, ours)
+    assert bad.size <= count, (name, bad.size)
+    distance = np.abs(_ordered(theirs[bad]) - _ordered(ours[bad]))
+    assert np.all((distance >= 1) & (distance <= ulps)), (name, theirs[bad], ours[bad])

@@ -167,3 +167,43 @@ class ArrayMath:
 
 
 ARRAY_MATH = ArrayMath()
+
+_HALF = np.dtype(np.float16)
+
+
+class _HalfReadAsFloat(ArrayMath):
+    """``ARRAY_MATH`` whose saved half-precision arrays read as float32 (see
+    :func:`fused_half_kernel`)."""
+
+    @staticmethod
+    def saved(value):
+        a = ArrayMath.saved(value)
+        return a.astype(np.float32) if getattr(a, "dtype", None) is _HALF else a
+
+    @staticmethod
+    def saved_output(value, node):
+        a = ArrayMath.saved_output(value, node)
+        return a.astype(np.float32) if a.dtype is _HALF else a
+
+
+HALF_READ_AS_FLOAT = _HalfReadAsFloat()
+
+
+def fused_half_kernel(backward):
+    """Mark a ``Node.backward`` whose torch counterpart is one fused kernel (tanh_backward,
+    gelu_backward, softmax's backward...): for half precision such a kernel computes through
+    float32 and rounds once, so an ordinary backward with a half gradient runs the formula
+    on float32 arrays and rounds its results to half. (Formulas torch composes of separate
+    half ops keep their half steps; under ``create_graph`` the formula runs on tensors.)"""
+
+    def backward_through_float(self, grad, xp):
+        if xp is ARRAY_MATH and getattr(grad, "dtype", None) is _HALF:  # (or a 0-d scalar)
+            grads = backward(self, grad.astype(np.float32), HALF_READ_AS_FLOAT)
+            return tuple(g.astype(_HALF) if getattr(g, "dtype", None) == np.float32 else g
+                         for g in grads)
+        return backward(self, grad, xp)
+
+    backward_through_float.__name__ = backward.__name__
+    backward_through_float.__qualname__ = backward.__qualname__
+    backward_through_float.__doc__ = backward.__doc__
+    return backward_through_float

@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from ember import _dtype as D
+from ember.autograd.xp import HALF_READ_AS_FLOAT, fused_half_kernel
 from ember.ops import elementwise as E
 from ember.ops import reduction as R
 from ember.ops import shape as S
@@ -227,6 +228,7 @@ class LeakyReluBackward0(Node):
     def slope(grad, x, negative_slope):
         return np.where(x > 0, grad, grad * negative_slope)
 
+    @fused_half_kernel
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
         if x.__class__ is np.ndarray:
@@ -296,6 +298,7 @@ class EluBackward0(Node):
     _saved_fields = ("self_",)
     is_result = False
 
+    @fused_half_kernel
     def backward(self, grad, xp):
         return (_elu_grad(xp, grad, xp.saved(self.self_), self),)
 
@@ -307,6 +310,7 @@ class EluBackward1(Node):
     _saved_fields = ("result",)
     is_result = True
 
+    @fused_half_kernel
     def backward(self, grad, xp):
         if self.alpha < 0:
             raise RuntimeError(
@@ -486,6 +490,7 @@ class GeluBackward0(Node):
     __slots__ = ("self_", "approximate")
     _saved_fields = ("self_",)
 
+    @fused_half_kernel
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
         if isinstance(x, np.ndarray):
@@ -554,6 +559,7 @@ class SiluBackward0(Node):
     __slots__ = ("self_",)
     _saved_fields = ("self_",)
 
+    @fused_half_kernel
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
         s = _sigmoid_xp(xp, x)
@@ -574,6 +580,7 @@ class MishBackward0(Node):
     __slots__ = ("self_",)
     _saved_fields = ("self_",)
 
+    @fused_half_kernel
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
         t = _tanh_softplus(xp, x)
@@ -620,6 +627,7 @@ class SoftplusBackward0(Node):
     __slots__ = ("self_", "beta", "threshold")
     _saved_fields = ("self_",)
 
+    @fused_half_kernel
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
         if isinstance(x, np.ndarray):
@@ -685,6 +693,7 @@ class HardsigmoidBackward0(Node):
     __slots__ = ("self_",)
     _saved_fields = ("self_",)
 
+    @fused_half_kernel
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
         result = xp.where((x > -3) & (x < 3), grad * _ONE_SIXTH, 0)
@@ -718,6 +727,7 @@ class HardswishBackward0(Node):
     __slots__ = ("self_",)
     _saved_fields = ("self_",)
 
+    @fused_half_kernel
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
         if isinstance(x, np.ndarray):
@@ -768,10 +778,13 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     return _maybe_inplace(input, inplace, _hardswish)
 
 
-def _logsigmoid_slope(grad, x):
+def _logsigmoid_slope(grad, x, buffer_dtype=None):
     """log_sigmoid_backward on arrays, as torch's kernel: with z = exp(-|x|),
-    grad * (z / (1 + z)) for x >= 0 and grad * (1 - z / (1 + z)) below 0."""
+    grad * (z / (1 + z)) for x >= 0 and grad * (1 - z / (1 + z)) below 0. torch's forward
+    keeps z as a buffer in the input's dtype (``buffer_dtype``: half, read back as float)."""
     z = _rounded(np.exp, -np.abs(x))
+    if buffer_dtype is not None:
+        z = z.astype(buffer_dtype).astype(z.dtype)
     share = z / (1 + z)
     return grad * np.where(x < 0, 1 - share, share)
 
@@ -780,11 +793,12 @@ class LogSigmoidBackward0(Node):
     __slots__ = ("self_",)
     _saved_fields = ("self_",)
 
+    @fused_half_kernel
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
         if isinstance(x, Tensor):
             return (_logsigmoid_backward(grad, x),)
-        return (_logsigmoid_slope(grad, x),)
+        return (_logsigmoid_slope(grad, x, np.float16 if xp is HALF_READ_AS_FLOAT else None),)
 
 
 class LogSigmoidBackwardBackward0(Node):
@@ -964,6 +978,7 @@ class GluBackward0(Node):
     __slots__ = ("self_", "dim")
     _saved_fields = ("self_",)
 
+    @fused_half_kernel
     def backward(self, grad, xp):
         x = xp.saved(self.self_)
         half = x.shape[self.dim] // 2
@@ -1228,6 +1243,7 @@ class SoftmaxBackward0(Node):
     __slots__ = ("result", "dim")
     _saved_fields = ("result",)
 
+    @fused_half_kernel
     def backward(self, grad, xp):
         y = xp.saved_output(self.result, self)
         return (_softmax_backward_data(grad, y, self.dim, False),)
@@ -1239,6 +1255,7 @@ class LogSoftmaxBackward0(Node):
     __slots__ = ("result", "dim")
     _saved_fields = ("result",)
 
+    @fused_half_kernel
     def backward(self, grad, xp):
         y = xp.saved_output(self.result, self)
         return (_softmax_backward_data(grad, y, self.dim, True),)

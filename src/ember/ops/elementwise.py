@@ -13,6 +13,7 @@ import numpy as np
 
 from ember import _dtype as D
 from ember.autograd import forward_ad as _fw
+from ember.autograd.xp import fused_half_kernel
 from ember.ops._core import (
     FLOATING,
     HALF,
@@ -756,6 +757,7 @@ class TanhBackward0(Node):
     __slots__ = ("result",)
     _saved_fields = ("result",)
 
+    @fused_half_kernel
     def backward(self, grad, xp):
         result = xp.saved_output(self.result, self)
         return (grad * (1 - result * result),)
