@@ -1,4 +1,5 @@
-"""Half precision forward values against torch, on every one of the 65536 float16 bit patterns.
+"""Half precision against torch, on every one of the 65536 float16 bit patterns: forward values,
+gradients, and products and quotients with numbers.
 
 torch's CPU kernels compute ``Half`` through float32 and round once, so a formula of several
 steps (sigmoid, silu, gelu, softmax, ...) rounds once; ember does the same
@@ -180,3 +181,20 @@ def test_half_gradient_within_an_ulp_where_float32_libms_differ(name):
     assert bad.size <= count, (name, bad.size)
     distance = np.abs(_ordered(theirs[bad]) - _ordered(ours[bad]))
     assert np.all((distance >= 1) & (distance <= ulps)), (name, theirs[bad], ours[bad])
+
+
+# ----- a number times or over a half tensor ---------------------------------------------------
+@pytest.mark.parametrize("number", [0.1, 0.3, 7.0, 255.0, 3001, -1e-3, 1e40])
+@pytest.mark.parametrize("op", ["mul", "rmul", "div", "rdiv", "mul_"])
+def test_half_times_or_over_a_number_takes_it_in_float32(op, number):
+    """torch's mul and div kernels take a number operand in float32 (``x / 255.`` on half
+    images, ``x * 0.1``); ``number / x`` is ``reciprocal(x) * number``. Every half value."""
+    program = {
+        "mul": lambda t: t * number, "rmul": lambda t: number * t, "div": lambda t: t / number,
+        "rdiv": lambda t: number / t, "mul_": lambda t: t.clone().mul_(number),
+    }[op]
+    with np.errstate(all="ignore"):
+        theirs = program(torch.tensor(EVERY_HALF)).numpy()
+        ours = program(ember.tensor(EVERY_HALF)).numpy()
+    bad = _differing(theirs, ours)
+    assert bad.size == 0, (op, number, EVERY_HALF[bad[:5]], theirs[bad[:5]], ours[bad[:5]])

@@ -233,7 +233,8 @@ def mul(input, other) -> Tensor:
         input = _tensor_input(input)
     a, b, dtype = binary_operands(input, other)
     try:
-        out = wrap(a * b, dtype)
+        out = wrap(a * b if dtype is not D.float16 else _half_with_number(np.multiply, a, b),
+                   dtype)
     except ValueError:
         raise broadcast_error(input, other) from None
     if grad_state.enabled:
@@ -244,6 +245,15 @@ def mul(input, other) -> Tensor:
             node.self_ = SavedTensor(input) if other_grad else None
             set_history(out, node)
     return out
+
+
+def _half_with_number(ufunc, a, b):
+    """Half precision ``a * b`` or ``a / b``: torch's mul and div kernels take a number operand
+    in float32 (their opmath type), where NumPy would first round it to half."""
+    if b.__class__ is float or b.__class__ is int:
+        with np.errstate(over="ignore"):
+            return ufunc(a.astype(np.float32), np.float32(b)).astype(np.float16)
+    return ufunc(a, b)
 
 
 def other_requires_grad(other) -> bool:
@@ -332,7 +342,8 @@ def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
     a, b, dtype = _true_divide_operands(input, other)
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = wrap(a / b, dtype)
+            out = wrap(a / b if dtype is not D.float16 else _half_with_number(np.divide, a, b),
+                       dtype)
     except ValueError:
         raise broadcast_error(input, other) from None
     if _records(input, other):
