@@ -233,7 +233,7 @@ def mul(input, other) -> Tensor:
         input = _tensor_input(input)
     a, b, dtype = binary_operands(input, other)
     try:
-        out = wrap(a * b if dtype is not D.float16 else _half_with_number(np.multiply, a, b),
+        out = wrap(a * b if dtype is not _HALF_DTYPE else _half_with_number(np.multiply, a, b),
                    dtype)
     except ValueError:
         raise broadcast_error(input, other) from None
@@ -245,6 +245,9 @@ def mul(input, other) -> Tensor:
             node.self_ = SavedTensor(input) if other_grad else None
             set_history(out, node)
     return out
+
+
+_HALF_DTYPE = D.float16
 
 
 def _half_with_number(ufunc, a, b):
@@ -342,7 +345,7 @@ def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
     a, b, dtype = _true_divide_operands(input, other)
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = wrap(a / b if dtype is not D.float16 else _half_with_number(np.divide, a, b),
+            out = wrap(a / b if dtype is not _HALF_DTYPE else _half_with_number(np.divide, a, b),
                        dtype)
     except ValueError:
         raise broadcast_error(input, other) from None
