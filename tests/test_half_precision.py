@@ -198,3 +198,27 @@ def test_half_times_or_over_a_number_takes_it_in_float32(op, number):
         ours = program(ember.tensor(EVERY_HALF)).numpy()
     bad = _differing(theirs, ours)
     assert bad.size == 0, (op, number, EVERY_HALF[bad[:5]], theirs[bad[:5]], ours[bad[:5]])
+
+
+@pytest.mark.parametrize("op", ["mul", "rmul", "div", "rdiv"])
+def test_half_gradient_through_a_number_takes_it_in_float32(op):
+    """The backward of ``x * number`` and ``x / number`` multiplies or divides the half
+    gradient by the number in float32, as torch's kernels: every half value."""
+    program = {"mul": lambda t: t * 0.1, "rmul": lambda t: 0.3 * t, "div": lambda t: t / 0.3,
+               "rdiv": lambda t: 0.3 / t}[op]
+    theirs, ours = _grads(lambda lib, t: program(t))
+    bad = _differing(theirs, ours)
+    assert bad.size == 0, (op, EVERY_HALF[bad[:5]], theirs[bad[:5]], ours[bad[:5]])
+
+
+def test_half_number_gradient_under_create_graph():
+    """The saved float32 number also serves a differentiable backward (create_graph)."""
+    out = []
+    for lib in (torch, ember):
+        t = lib.tensor([0.3, -1.7, 2.5], dtype=lib.float16, requires_grad=True)
+        (g,) = lib.autograd.grad((t * 0.1 * t).sum(), t, create_graph=True)
+        (gg,) = lib.autograd.grad((g / 0.3).sum(), t)
+        out.append((g.detach().numpy(), gg.numpy()))
+    for theirs, ours in zip(*out):
+        assert ours.dtype == np.float16
+        assert np.array_equal(theirs.view(np.uint16), ours.view(np.uint16))

@@ -243,6 +243,8 @@ def mul(input, other) -> Tensor:
             node = new_node(MulBackward0, (edge(input), _edge_of(other)), out._array)
             node.other = _save(other) if input._requires_grad else None
             node.self_ = SavedTensor(input) if other_grad else None
+            if dtype is _HALF_DTYPE:
+                node.other = _number_in_float32(node.other)
             set_history(out, node)
     return out
 
@@ -257,6 +259,15 @@ def _half_with_number(ufunc, a, b):
         with np.errstate(over="ignore"):
             return ufunc(a.astype(np.float32), np.float32(b)).astype(np.float16)
     return ufunc(a, b)
+
+
+def _number_in_float32(saved):
+    """A half op's saved number as a float32 scalar: ``grad * number`` and ``grad / number``
+    in its backward then compute in float32 (the engine rounds the result to half), as
+    torch's kernels do."""
+    if saved.__class__ is float or saved.__class__ is int:
+        return np.float32(saved)
+    return saved
 
 
 def other_requires_grad(other) -> bool:
@@ -352,6 +363,8 @@ def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
     if _records(input, other):
         node = new_node(DivBackward0, (edge(input), _edge_of(other)), out._array)
         node.other = _save(other) if input._requires_grad or other_requires_grad(other) else None
+        if dtype is _HALF_DTYPE:
+            node.other = _number_in_float32(node.other)
         node.self_ = SavedTensor(input) if other_requires_grad(other) else None
         set_history(out, node)
     return out
