@@ -168,7 +168,16 @@ class ArrayMath:
 
 ARRAY_MATH = ArrayMath()
 
-_HALF = np.dtype(np.float16)
+HALF = np.dtype(np.float16)
+
+
+def through_float32(function, a):
+    """``function`` on a half array, computed in float32 and rounded to half once.
+
+    torch's CPU kernels compute ``Half`` through float (its "opmath" type), so a formula of
+    several steps rounds once; NumPy's float16 arithmetic would round after every step (and
+    cast Python-float constants to float16 first)."""
+    return function(a.astype(np.float32)).astype(HALF)
 
 
 class _HalfReadAsFloat(ArrayMath):
@@ -178,12 +187,12 @@ class _HalfReadAsFloat(ArrayMath):
     @staticmethod
     def saved(value):
         a = ArrayMath.saved(value)
-        return a.astype(np.float32) if getattr(a, "dtype", None) is _HALF else a
+        return a.astype(np.float32) if getattr(a, "dtype", None) is HALF else a
 
     @staticmethod
     def saved_output(value, node):
         a = ArrayMath.saved_output(value, node)
-        return a.astype(np.float32) if a.dtype is _HALF else a
+        return a.astype(np.float32) if a.dtype is HALF else a
 
 
 HALF_READ_AS_FLOAT = _HalfReadAsFloat()
@@ -197,9 +206,9 @@ def fused_half_kernel(backward):
     half ops keep their half steps; under ``create_graph`` the formula runs on tensors.)"""
 
     def backward_through_float(self, grad, xp):
-        if xp is ARRAY_MATH and getattr(grad, "dtype", None) is _HALF:  # (or a 0-d scalar)
+        if xp is ARRAY_MATH and getattr(grad, "dtype", None) is HALF:  # (or a 0-d scalar)
             grads = backward(self, grad.astype(np.float32), HALF_READ_AS_FLOAT)
-            return tuple(g.astype(_HALF) if getattr(g, "dtype", None) == np.float32 else g
+            return tuple(g.astype(HALF) if getattr(g, "dtype", None) == np.float32 else g
                          for g in grads)
         return backward(self, grad, xp)
 

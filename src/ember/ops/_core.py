@@ -19,11 +19,13 @@ from ember.autograd import forward_ad as _fw
 from ember.autograd.forward_ad import _state as _fw_state
 from ember.autograd.grad_mode import grad_state
 from ember.autograd.graph import Node, SavedTensor, new_node
+from ember.autograd.xp import HALF, through_float32
 
 NO_EDGE = (None, 0)
 FLOATING, INTEGER, BOOL = D.FLOATING, D.INTEGER, D.BOOL
 
 __all__ = [
+    "HALF",
     "NO_EDGE",
     "Node",
     "SavedTensor",
@@ -33,6 +35,7 @@ __all__ = [
     "grad_state",
     "new_node",
     "set_history",
+    "through_float32",
     "wrap",
 ]
 
@@ -56,20 +59,6 @@ def set_history(out: Tensor, node: Node, output_nr: int = 0) -> Tensor:
     out._requires_grad = True
     out._output_nr = output_nr
     return out
-
-
-HALF = np.dtype(np.float16)
-
-
-def in_opmath(function, a: np.ndarray) -> np.ndarray:
-    """``function(a)``, for half precision computed in float32 and rounded once at the end.
-
-    torch's CPU kernels compute ``Half`` through float (its "opmath" type), so a formula of
-    several steps rounds once; NumPy's float16 arithmetic would round after every step (and
-    cast Python-float constants to float16 first)."""
-    if a.dtype is HALF:
-        return function(a.astype(np.float32)).astype(HALF)
-    return function(a)
 
 
 def cast(array: np.ndarray, dtype: D.dtype) -> np.ndarray:

@@ -33,9 +33,9 @@ from ember.ops._core import (
     apply_inplace,
     edge,
     grad_state,
-    in_opmath,
     new_node,
     set_history,
+    through_float32,
     wrap,
 )
 from ember.ops.elementwise import relu as _relu
@@ -89,7 +89,7 @@ def _pointwise(input: Tensor, function, node_cls, save: str = "self_", **attrs) 
     """Forward of a one-input activation: ``function`` on the array, node saving ``save``."""
     a = input._array
     with np.errstate(all="ignore"):
-        array = function(a) if a.dtype is not HALF else in_opmath(function, a)
+        array = function(a) if a.dtype is not HALF else through_float32(function, a)
     if array.dtype != a.dtype:
         array = array.astype(input._array.dtype)
     out = wrap(array, input._dtype)

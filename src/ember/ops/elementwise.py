@@ -28,9 +28,9 @@ from ember.ops._core import (
     cast,
     edge,
     grad_state,
-    in_opmath,
     new_node,
     set_history,
+    through_float32,
     wrap,
 )
 
@@ -252,22 +252,24 @@ def mul(input, other) -> Tensor:
 _HALF_DTYPE = D.float16
 
 
-def _half_with_number(ufunc, a, b):
-    """Half precision ``a * b`` or ``a / b``: torch's mul and div kernels take a number operand
-    in float32 (their opmath type), where NumPy would first round it to half."""
-    if b.__class__ is float or b.__class__ is int:
+def _number_in_float32(value):
+    """A number as a float32 scalar (anything else as it is): torch's half mul and div take a
+    number operand in float32, their opmath type, where NumPy would round it to half. Saved
+    this way in the node, ``grad * number`` and ``grad / number`` compute in float32 too (the
+    engine rounds the result to half)."""
+    if value.__class__ is float or value.__class__ is int:
         with np.errstate(over="ignore"):
-            return ufunc(a.astype(np.float32), np.float32(b)).astype(np.float16)
-    return ufunc(a, b)
+            return np.float32(value)
+    return value
 
 
-def _number_in_float32(saved):
-    """A half op's saved number as a float32 scalar: ``grad * number`` and ``grad / number``
-    in its backward then compute in float32 (the engine rounds the result to half), as
-    torch's kernels do."""
-    if saved.__class__ is float or saved.__class__ is int:
-        return np.float32(saved)
-    return saved
+def _half_with_number(ufunc, a, b):
+    """Half precision ``a * b`` or ``a / b``, a number ``b`` taken in float32."""
+    number = _number_in_float32(b)
+    if number is b:
+        return ufunc(a, b)
+    with np.errstate(over="ignore"):
+        return ufunc(a.astype(np.float32), number).astype(HALF)
 
 
 def other_requires_grad(other) -> bool:
@@ -657,15 +659,15 @@ def _check_tensor(input, name: str) -> None:
 def _unary(input: Tensor, function, node_cls, save: str | None, floating: bool = True,
            opmath: bool = True) -> Tensor:
     """Forward of a one-input op; ``save`` is "self_", "result" or None. Half precision
-    computes in float32 (``in_opmath``) unless ``opmath`` is False: ops that torch composes
-    of separate half-precision steps."""
+    computes in float32 (``through_float32``) unless ``opmath`` is False: ops that torch
+    composes of separate half-precision steps."""
     if input.__class__ is not Tensor:
         _check_tensor(input, node_cls.__name__.removesuffix("Backward0").lower())
     if floating:
         a = _float_array(input)
         with np.errstate(all="ignore"):
             out = wrap(function(a) if a.dtype is not HALF or not opmath
-                       else in_opmath(function, a), _float_dtype(input))
+                       else through_float32(function, a), _float_dtype(input))
     else:
         out = wrap(function(input._array), input._dtype)
     if input._requires_grad and grad_state.enabled:
@@ -883,7 +885,6 @@ _MAGNITUDE_BITS = {
 }
 
 
-_FLOAT16 = np.dtype(np.float16)
 
 
 def relu(input: Tensor) -> Tensor:
@@ -891,7 +892,7 @@ def relu(input: Tensor) -> Tensor:
         # what _unary does for it, without its general branches (every hidden layer runs this)
         a = input._array
         # keeping_first(np.maximum, a, 0, a.dtype) spelled out: relu(-0.0) is -0.0
-        out = wrap(np.maximum(a, 0) if a.dtype is _FLOAT16 else np.maximum(0, a), input._dtype)
+        out = wrap(np.maximum(a, 0) if a.dtype is HALF else np.maximum(0, a), input._dtype)
         if input._requires_grad and grad_state.enabled:
             node = new_node(ReluBackward0, (edge(input),), out._array)
             node.result = SavedTensor(out, is_output=True)
