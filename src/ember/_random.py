@@ -532,7 +532,6 @@ _K_HALF_ULP32, _K_CLEAR29 = _k(1 << 28, np.int64), _k(-(1 << 29), np.int64)
 _K_U64_32, _K_MASK24X2 = _k(32, np.uint64), _k(0x00FFFFFF00FFFFFF, np.uint64)
 _K_LOG_G, _K_LOG_XB, _K_FRAC, _K_OCT_BIAS, _K_SIGN32 = (
     _k(v, np.int32) for v in (_LOG_G, _LOG_XB, 0x7FFFFF, _OCT_BIAS, _SIGN32))
-_K_MASK24 = _k(0xFFFFFF, np.uint32)
 _K_ONE32, _K_MINUS_TWO32, _K_LOG_SQ1, _K_LOG_SQ2 = (
     _k(v, np.float32) for v in (1, -2, _LOG_SQ1, _LOG_SQ2))
 _K_TWO_PI_ULP = _k(math.ldexp(float(_TWO_PI_F), -24), np.float32)

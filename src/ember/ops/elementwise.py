@@ -228,6 +228,9 @@ class MulBackward0(Node):
         )
 
 
+_HALF_DTYPE = D.float16  # (the ember dtype; HALF is NumPy's)
+
+
 def mul(input, other) -> Tensor:
     if input.__class__ is not Tensor:
         input = _tensor_input(input)
@@ -247,9 +250,6 @@ def mul(input, other) -> Tensor:
                 node.other = _number_in_float32(node.other)
             set_history(out, node)
     return out
-
-
-_HALF_DTYPE = D.float16
 
 
 def _number_in_float32(value):
@@ -883,8 +883,6 @@ _MAGNITUDE_BITS = {
     size: (ints, np.array(np.iinfo(ints).max, dtype=ints), np.array(8 * size - 1, dtype=ints))
     for size, ints in _SAME_SIZE_INTS.items() if size > 1
 }
-
-
 
 
 def relu(input: Tensor) -> Tensor:
