@@ -528,8 +528,13 @@ _K_TWO24, _K_23, _K_22, _K_30, _K_31 = (
 # rounding a double to float precision in place, on its bits: add half a float ulp, clear
 # the 29 bits a float lacks (ties go away from zero; the tests show no ties occur)
 _K_HALF_ULP32, _K_CLEAR29 = _k(1 << 28, np.int64), _k(-(1 << 29), np.int64)
-# the words of a random64(), second then first after a rotation, each masked to 24 bits
-_K_U64_32, _K_MASK24X2 = _k(32, np.uint64), _k(0x00FFFFFF00FFFFFF, np.uint64)
+# the two words of a random64(), each masked to the 24 bits a float uniform uses
+_K_MASK24X2 = _k(0x00FFFFFF00FFFFFF, np.uint64)
+# swapping back the two floats of each 8-byte pair: as a complex number (b, a) times -1j is
+# (a, -b); in chunks holding a zero radius, where that product could lose a zero's sign,
+# by rotating the bits (and undoing the sign the first float was given)
+_K_MINUS_I = _k(-1j, np.complex64)
+_K_U64_32, _K_U64_SIGN = _k(32, np.uint64), _k(1 << 63, np.uint64)
 _K_LOG_G, _K_LOG_XB, _K_FRAC, _K_OCT_BIAS, _K_SIGN32 = (
     _k(v, np.int32) for v in (_LOG_G, _LOG_XB, 0x7FFFFF, _OCT_BIAS, _SIGN32))
 _K_ONE32, _K_MINUS_TWO32, _K_LOG_SQ1, _K_LOG_SQ2 = (
@@ -581,6 +586,8 @@ class _BoxMuller32:
         self._w4 = block[:7 * 4 * pairs].view(np.uint32).reshape(7, pairs)
         self._w8 = block[7 * 4 * pairs:].view(np.float64).reshape(3, pairs)
         self._cache: dict = {}
+        self.even_signs = np.zeros(pairs, dtype=np.int32)
+        self.even_signs[0::2] = _SIGN32
         if checked:
             self.u = np.empty(pairs, dtype=np.uint64)
             self.flag = np.empty(pairs, dtype=np.bool_)
@@ -750,6 +757,8 @@ class _BoxMuller32:
         np.right_shift(i2, _K_31, i3)  # -1 where the polynomials swap
         np.left_shift(i1, _K_30, i1)
         np.bitwise_and(i1, _K_SIGN32, i1)  # jj bit 1 as the sign bit: sin's flip
+        # and the first float of each pair negated for both (see _swap_pairs)
+        np.bitwise_xor(i1, self.even_signs[:m], i1)
         np.bitwise_xor(spi, cpi, d)
         np.bitwise_and(d, i3, d)
         np.bitwise_xor(d, i1, d)
@@ -794,10 +803,26 @@ class _Chunks:
             return s, e, self.gen._random64(8 * (e - s))
 
 
-def _rotate_scratch(bm: _BoxMuller32, n: int) -> np.ndarray:
-    """``n`` uint64 of scratch for the word rotation: the kernel's three 8-byte slots are
-    free until log_radius starts, and hold ``3 * pairs`` (>= n = pairs) values."""
-    return bm._w8.reshape(-1).view(np.uint64)[:n]
+def _swap_pairs(bm: _BoxMuller32, values: np.ndarray, exact: bool) -> None:
+    """Swap the two floats of every 8-byte pair of ``values`` in place, whose first float the
+    kernel negated: (-b, a) becomes (a, b).
+
+    The kernel runs on the words in the order NumPy's draw stores them, ``(w0 << 32) | w1``
+    puts w1 first, and swaps its results back: one complex multiply, a third of the bit
+    rotation of the words it replaces.  That multiply is exact but for the sign of a zero
+    next to a negative number, which only a zero radius produces; ``exact`` rotates the bits
+    instead, in the kernel's free 8-byte slots.
+    """
+    if not exact:
+        c = values.view(np.complex64)
+        np.multiply(c, _K_MINUS_I, c)
+        return
+    v = values.view(np.uint64)
+    low = bm._w8.reshape(-1).view(np.uint64)[:v.size]
+    np.right_shift(v, _K_U64_32, low)
+    np.left_shift(v, _K_U64_32, v)
+    np.bitwise_or(v, low, v)
+    np.bitwise_xor(v, _K_U64_SIGN, v)
 
 
 def _fill_worker(chunks: _Chunks, dst: np.ndarray, mean32, std32) -> None:
@@ -811,27 +836,23 @@ def _fill_worker(chunks: _Chunks, dst: np.ndarray, mean32, std32) -> None:
         while (job := chunks.take()) is not None:
             s, e, pairs = job
             m = (e - s) * 8
-            # (w0 << 32) | w1 -> (w1 << 32) | w0: the words in stream order in memory, each
-            # masked to the 24 bits a float uniform uses
-            low = _rotate_scratch(bm, pairs.size)
-            np.right_shift(pairs, _K_U64_32, low)
-            np.left_shift(pairs, _K_U64_32, pairs)
-            np.bitwise_or(pairs, low, pairs)
+            # each 8-byte pair holds its two words swapped, w1 before w0; both halves alike,
+            # so u1 and u2 words still meet, and _swap_pairs puts the results in order
             np.bitwise_and(pairs, _K_MASK24X2, pairs)
             halves = pairs.view("V32").reshape(e - s, 2)
             (a, b, *_), _ = bm.views(m)
             a.view("V32")[:] = halves[:, 0]
             b.view("V32")[:] = halves[:, 1]
             rad = bm.log_radius(a)
-            radius_zero = plain and bm.zero_word
             sn, cs = bm.sincos(b)
             np.multiply(rad, cs, cs)
             np.multiply(rad, sn, sn)
-            if radius_zero:
+            _swap_pairs(bm, cs, bm.zero_word)
+            _swap_pairs(bm, sn, bm.zero_word)
+            if plain and bm.zero_word:
                 # fma(n, 1, 0) turns -0 into +0; a product is -0 only where the radius is 0
-                hit = rad == 0
-                cs[hit] = 0
-                sn[hit] = 0
+                cs[cs == 0] = 0
+                sn[sn == 0] = 0
             elif not plain:
                 cs[:] = _fma32(cs, std32, mean32)
                 sn[:] = _fma32(sn, std32, mean32)
