@@ -7,7 +7,9 @@ full generator state, so a draw that consumed the wrong number of words fails to
 
 from __future__ import annotations
 
+import math
 import os
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -36,7 +38,7 @@ TORCH_DTYPE = {
 }
 FLOATS = [np.float32, np.float64]
 INTS = [np.int64, np.int32, np.int16, np.int8, np.uint8]
-SIZES = [0, 1, 15, 16, 17, 31, 32, 33, 100]
+SIZES = [0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 1001]
 
 # The float32 normal kernel replays torch's AVX2 build; other capabilities take another path.
 avx2_only = pytest.mark.skipif(
@@ -185,6 +187,38 @@ def test_uniform_range(seed, shape, dtype, a, b):
     theirs = torch.empty(shape, dtype=TORCH_DTYPE[np.dtype(dtype)]).uniform_(low, high)
     assert_bits(theirs, R.uniform(gen, shape, dtype, low, high))
     assert_continues(gen)
+
+
+@pytest.mark.parametrize("n", [64, 65, 1001, 100_001])
+@pytest.mark.parametrize("low, high", [
+    (0.0, 1.0), (-0.25, 0.25), (-0.0, 3.0),
+    (-0.0625, 0.0625), (-1e-35, 1e-35),  # symmetric: one float product; and one too tiny
+    (1.0, 1.0000001),  # half of the values round up onto high and become low
+    (1e-30, 1e10),  # the double sum is inexact: the midpoint-checked fma
+    (-1e38, 1e38),  # near the top of float's range
+])
+def test_uniform_float_ranges(n, low, high):
+    """float32 uniform_ on paired draws (even and odd counts) over ranges that take each
+    path: the plain scale, the symmetric product, the one-rounding double fma, its exact
+    fallback, values that round up onto ``high``, and a width near float's largest."""
+    gen = seeded(3)
+    theirs = torch.empty(n).uniform_(low, high)
+    assert_bits(theirs, R.uniform(gen, (n,), np.float32, low, high))
+    assert_continues(gen)
+
+
+@settings(max_examples=200, deadline=None)
+@given(width=st.floats(0, 2.0**127, width=32, allow_subnormal=False),
+       low=st.floats(-(2.0**127), 2.0**127, width=32))
+def test_affine_exactness_claim(width, low):
+    """``_affine_is_exact`` may only claim exactness when w * scale + low is exact in a
+    double for every 24-bit w (checked on the extremes and a spread of words)."""
+    scale = math.ldexp(width, -24)
+    if not R._affine_is_exact(scale, low):
+        return
+    for w in (0, 1, 2, 3, 12345, 2**23 - 1, 2**23, 2**24 - 3, 2**24 - 1):
+        exact = Fraction(w) * Fraction(scale) + Fraction(low)
+        assert Fraction(w * scale + low) == exact
 
 
 # ----- normal --------------------------------------------------------------------------------

@@ -235,7 +235,7 @@ def _gen(gen: Generator | None) -> Generator:
 
 
 def _numel(shape) -> int:
-    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+    return math.prod(shape)
 
 
 def _shape(shape) -> tuple:
@@ -248,6 +248,64 @@ def _shape(shape) -> tuple:
 def _u24(words: np.ndarray) -> np.ndarray:
     """float uniforms in [0, 1): the low 24 bits of each word times 2**-24."""
     return (words & np.uint64(0xFFFFFF)).astype(np.float32) * np.float32(2.0**-24)
+
+
+# Below this many words a fill draws them one by one; above, as random64() pairs.
+_PAIRED_DRAW_MIN = 64
+# Large uniform fills work through their words this many at a time, in scratch buffers kept
+# per thread: fresh multi-megabyte temporaries would cost more in page faults than the math.
+_WORD_CHUNK = 1 << 16
+_SCRATCH = threading.local()
+
+
+def _scratch(name: str, n: int, dtype) -> np.ndarray:
+    """A per-thread buffer of at least ``n`` elements, reused across calls."""
+    buf = getattr(_SCRATCH, name, None)
+    if buf is None or buf.size < n:
+        buf = np.empty(n, dtype=dtype)
+        setattr(_SCRATCH, name, buf)
+    return buf[:n]
+
+
+def _word_floats(gen: Generator, n: int, out: np.ndarray | None = None) -> np.ndarray:
+    """The low 24 bits of the next ``n`` words, as float32 integers in stream order (into
+    ``out`` when given).
+
+    Large draws take the words as random64() pairs, a third cheaper per word than single
+    draws: a pair holds its first word high, so a bit rotation puts the words in order
+    (and an odd count takes its last word alone)."""
+    if out is None:
+        out = np.empty(n, dtype=np.float32)
+    if n < _PAIRED_DRAW_MIN:
+        out[...] = gen._random(n) & np.uint64(0xFFFFFF)
+        return out
+    pairs = gen._random64(n // 2)
+    low = _scratch("low", pairs.size, np.uint64)
+    np.right_shift(pairs, _K_U64_32, low)
+    np.left_shift(pairs, _K_U64_32, pairs)
+    np.bitwise_or(pairs, low, pairs)
+    np.bitwise_and(pairs, _K_MASK24X2, pairs)
+    out[:n - n % 2] = pairs.view(np.int32)
+    if n % 2:
+        out[-1] = gen._random(1)[0] & 0xFFFFFF
+    return out
+
+
+def _lowest_bit(v: float) -> int:
+    """The exponent of the lowest set bit of a nonzero finite double."""
+    m, e = math.frexp(v)
+    mant = int(abs(m) * (1 << 53))
+    return e - 53 + ((mant & -mant).bit_length() - 1)
+
+
+def _affine_is_exact(scale: float, shift: float) -> bool:
+    """Whether ``w * scale + shift`` is exact in a double for every integer 0 <= w < 2**24:
+    all such values are multiples of the lowest bit of either operand, so they are exact
+    while their magnitude stays below 2**53 of those units."""
+    if scale == 0 or shift == 0:
+        return True
+    unit = min(_lowest_bit(scale), _lowest_bit(shift))
+    return abs(shift) + (2**24 - 1) * abs(scale) < math.ldexp(1.0, unit + 53)
 
 
 def _u53(words64: np.ndarray) -> np.ndarray:
@@ -397,6 +455,8 @@ def uniform(gen: Generator | None, shape, np_dtype, low: float = 0.0,
         x = _u53(gen._random64(n))
         out = x if (low, high) == (0.0, 1.0) else _fma64(x, high - low, low)
         to_s, from_s = high, low
+    elif dt == np.float32:
+        return _uniform_float(gen, n, np.float32(low), np.float32(high)).reshape(shape)
     else:
         x = _u24(gen._random(n))
         lo32, hi32 = np.float32(low), np.float32(high)
@@ -406,6 +466,44 @@ def uniform(gen: Generator | None, shape, np_dtype, low: float = 0.0,
     # torch maps a value that rounded up onto ``to`` back to ``from``
     out = np.where(out == to_s, from_s, out).astype(dt, copy=False)
     return out.reshape(shape)
+
+
+def _uniform_float(gen: Generator, n: int, lo32: np.float32, hi32: np.float32) -> np.ndarray:
+    """float32 ``uniform_(lo, hi)``: ``fma(w * 2**-24, hi - lo, lo)`` per word ``w``, then
+    a value that rounded up onto ``hi`` becomes ``lo``.
+
+    The fma is one double product and sum, exact for the ranges met in practice (checked
+    once per call, not per element), so the cast to float is its single rounding; checking
+    the largest possible word once tells whether any value can reach ``hi``."""
+    width = hi32 - lo32
+    plain = lo32 == 0 and width == 1
+    # uniform_(-b, b), as nn.init draws: w*2**-24 * 2b - b is exactly (w - 2**23) * b*2**-23,
+    # an exact float difference times a power-of-two multiple of b: one float rounding
+    symmetric = 0 < hi32 < np.inf and lo32 == -hi32 and math.ldexp(float(hi32), -23) >= 2**-126
+    scale = math.ldexp(float(width), -24)
+    exact = math.isfinite(scale) and math.isfinite(lo32) and _affine_is_exact(scale, lo32)
+    if not (plain or symmetric or exact):
+        out = _fma32(_word_floats(gen, n) * np.float32(2.0**-24), width, lo32)
+        out[out == hi32] = lo32
+        return out
+    out = np.empty(n, dtype=np.float32)
+    for start in range(0, n, _WORD_CHUNK):
+        x = _word_floats(gen, min(_WORD_CHUNK, n - start), out[start:start + _WORD_CHUNK])
+        if plain:
+            np.multiply(x, np.float32(2.0**-24), x)
+        elif symmetric:
+            np.subtract(x, np.float32(2.0**23), x)
+            np.multiply(x, np.float32(math.ldexp(float(hi32), -23)), x)
+        else:
+            s = _scratch("affine", x.size, np.float64)
+            np.multiply(x, np.float64(scale), s)  # in double: the product is exact
+            np.add(s, float(lo32), s)
+            x[...] = s
+    if not plain:
+        top = Fraction(2**24 - 1, 2**24) * Fraction(float(width)) + Fraction(float(lo32))
+        if np.float32(_round_fraction(top, np.float32)) >= hi32:
+            out[out == hi32] = lo32
+    return out
 
 
 # ----- normal ----------------------------------------------------------------------------------
