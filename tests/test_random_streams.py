@@ -330,11 +330,13 @@ def test_float_fills_of_many_sizes_reuse_the_kernel_buffers():
     assert_continues(gen)
 
 
-@pytest.mark.parametrize("sizes", [[1, 623, 1, 624, 625], [1248, 7, 100_003], [0, 16, 608, 17]])
+@pytest.mark.parametrize("sizes", [[1, 623, 1, 624, 625], [1248, 7, 100_003], [0, 16, 608, 17],
+                                   [2047, 2048, 3, 2049]])
 def test_random64_is_two_words_of_the_stream(sizes):
-    """``_random64`` (RandomState's full-range uint64 draw, which the float normal kernel and
-    every double sampler use) is two consecutive words, the first high, and leaves the same
-    generator state as drawing the words one by one, at any position in the stream."""
+    """``_random64`` (RandomState's full-range uint64 draw, or single words paired up for
+    small draws; the float normal kernel and every double sampler use it) is two consecutive
+    words, the first high, and leaves the same generator state as drawing the words one by
+    one, at any position in the stream."""
     g64, g = R.Generator(99), R.Generator(99)
     g64._random(3), g._random(3)
     for n in sizes:

@@ -209,10 +209,15 @@ class Generator:
 
         RandomState's full-range uint64 draw is exactly this (one ``next_uint64`` per value,
         which mt19937 builds from two words, the first high) and costs 30% less per word
-        than a 32-bit draw."""
+        than a 32-bit draw; small draws pair up single words instead."""
         if n <= 0:
             return np.empty(0, dtype=np.uint64)
         self._fresh = False
+        if n < _RAW_PAIRS_MAX:  # randint's own overhead (~7 us) outweighs its speed
+            words = self._bitgen.random_raw(2 * n)
+            pairs = words[0::2] << _K_U64_32
+            np.bitwise_or(pairs, words[1::2], pairs)
+            return pairs
         return self._legacy.randint(0, 1 << 64, size=n, dtype=np.uint64)
 
     def __repr__(self) -> str:
@@ -251,7 +256,9 @@ def _u24(words: np.ndarray) -> np.ndarray:
 
 
 # Below this many words a fill draws them one by one; above, as random64() pairs.
-_PAIRED_DRAW_MIN = 64
+_PAIRED_DRAW_MIN = 12288
+# random64() draws of fewer values pair up single words (see Generator._random64)
+_RAW_PAIRS_MAX = 2048
 # Large uniform fills work through their words this many at a time, in scratch buffers kept
 # per thread: fresh multi-megabyte temporaries would cost more in page faults than the math.
 _WORD_CHUNK = 1 << 16
@@ -481,8 +488,9 @@ def _uniform_float(gen: Generator, n: int, lo32: np.float32, hi32: np.float32) -
     # an exact float difference times a power-of-two multiple of b: one float rounding
     symmetric = 0 < hi32 < np.inf and lo32 == -hi32 and math.ldexp(float(hi32), -23) >= 2**-126
     scale = math.ldexp(float(width), -24)
-    exact = math.isfinite(scale) and math.isfinite(lo32) and _affine_is_exact(scale, lo32)
-    if not (plain or symmetric or exact):
+    exact = plain or symmetric or (
+        math.isfinite(scale) and math.isfinite(lo32) and _affine_is_exact(scale, float(lo32)))
+    if not exact:
         out = _fma32(_word_floats(gen, n) * np.float32(2.0**-24), width, lo32)
         out[out == hi32] = lo32
         return out
@@ -499,10 +507,10 @@ def _uniform_float(gen: Generator, n: int, lo32: np.float32, hi32: np.float32) -
             np.multiply(x, np.float64(scale), s)  # in double: the product is exact
             np.add(s, float(lo32), s)
             x[...] = s
-    if not plain:
-        top = Fraction(2**24 - 1, 2**24) * Fraction(float(width)) + Fraction(float(lo32))
-        if np.float32(_round_fraction(top, np.float32)) >= hi32:
-            out[out == hi32] = lo32
+    # the largest word's value, exact in a double, tells whether any value reaches ``hi``
+    # (the symmetric form never does: b - b*2**-23 rounds below b)
+    if not (plain or symmetric) and np.float32((2**24 - 1) * scale + float(lo32)) >= hi32:
+        out[out == hi32] = lo32
     return out
 
 
