@@ -412,7 +412,8 @@ def _fma64(a: np.ndarray, b, c) -> np.ndarray:
     to odd, one final rounding to nearest.  (Overflow/underflow edge cases excepted.)
     """
     a = np.asarray(a, dtype=np.float64)
-    if np.ndim(b) == 0 and np.ndim(c) == 0 and (b == 1.0 or c == 0.0):
+    if type(b) is float and type(c) is float and (b == 1.0 or c == 0.0) or (
+            np.ndim(b) == 0 and np.ndim(c) == 0 and (b == 1.0 or c == 0.0)):
         # one rounding either way: the scalar fast path of randn and normal_(mean, 1)
         return a + float(c) if b == 1.0 else a * float(b) + float(c)
     b = np.broadcast_to(np.asarray(b, dtype=np.float64), a.shape)
@@ -463,6 +464,8 @@ def uniform(gen: Generator | None, shape, np_dtype, low: float = 0.0,
         out = x if (low, high) == (0.0, 1.0) else _fma64(x, high - low, low)
         to_s, from_s = high, low
     elif dt == np.float32:
+        if low == 0.0 and high == 1.0:  # skip the float32 scalars of the general case
+            return _uniform_float(gen, n, 0.0, 1.0).reshape(shape)
         return _uniform_float(gen, n, np.float32(low), np.float32(high)).reshape(shape)
     else:
         x = _u24(gen._random(n))
@@ -475,13 +478,18 @@ def uniform(gen: Generator | None, shape, np_dtype, low: float = 0.0,
     return out.reshape(shape)
 
 
-def _uniform_float(gen: Generator, n: int, lo32: np.float32, hi32: np.float32) -> np.ndarray:
-    """float32 ``uniform_(lo, hi)``: ``fma(w * 2**-24, hi - lo, lo)`` per word ``w``, then
+def _uniform_float(gen: Generator, n: int, lo32: float, hi32: float) -> np.ndarray:
+    """float32 ``uniform_(lo, hi)`` (bounds already float32 values): ``fma(w * 2**-24, hi - lo,
+    lo)`` per word ``w``, then
     a value that rounded up onto ``hi`` becomes ``lo``.
 
     The fma is one double product and sum, exact for the ranges met in practice (checked
     once per call, not per element), so the cast to float is its single rounding; checking
     the largest possible word once tells whether any value can reach ``hi``."""
+    if lo32 == 0 and hi32 == 1 and n <= _WORD_CHUNK:  # torch.rand: one scaling
+        x = _word_floats(gen, n)
+        np.multiply(x, _K_TWO_M24, x)
+        return x
     width = hi32 - lo32
     plain = lo32 == 0 and width == 1
     # uniform_(-b, b), as nn.init draws: w*2**-24 * 2b - b is exactly (w - 2**23) * b*2**-23,
@@ -515,6 +523,10 @@ def _uniform_float(gen: Generator, n: int, lo32: np.float32, hi32: np.float32) -
 
 
 # ----- normal ----------------------------------------------------------------------------------
+_SCALAR_PAIRS_MAX = 16
+_M53, _TWO_M53 = (1 << 53) - 1, 2.0**-53
+
+
 def _normal_pairs_double(gen: Generator, n: int) -> np.ndarray:
     """``n`` draws of ``normal_distribution<double>`` (before mean/std), in order.
 
@@ -533,6 +545,20 @@ def _normal_pairs_double(gen: Generator, n: int) -> np.ndarray:
     if m == 0:
         return out
     pairs = (m + 1) // 2
+    if pairs <= _SCALAR_PAIRS_MAX:
+        # a few pairs: Python's math calls the same libm functions as torch's kernel, at a
+        # fraction of the cost of a dozen NumPy calls on tiny arrays
+        words = gen._random64(2 * pairs).tolist()
+        both = []
+        for i in range(0, 2 * pairs, 2):
+            u1 = (words[i] & _M53) * _TWO_M53
+            r = math.sqrt(-2.0 * math.log1p(-((words[i + 1] & _M53) * _TWO_M53)))
+            theta = 2.0 * math.pi * u1
+            both += (r * math.cos(theta), r * math.sin(theta))
+        out[start:] = both[:m]
+        if m % 2:
+            gen._next_double_normal = both[-1]
+        return out
     u = _u53(gen._random64(2 * pairs))
     u1, u2 = u[0::2], u[1::2]
     r = np.sqrt(-2.0 * np.log1p(-u2))
@@ -646,6 +672,7 @@ _K_LOG_G, _K_LOG_XB, _K_FRAC, _K_OCT_BIAS, _K_SIGN32 = (
 _K_ONE32, _K_MINUS_TWO32, _K_LOG_SQ1, _K_LOG_SQ2 = (
     _k(v, np.float32) for v in (1, -2, _LOG_SQ1, _LOG_SQ2))
 _K_TWO_PI_ULP = _k(math.ldexp(float(_TWO_PI_F), -24), np.float32)
+_K_TWO_M24 = _k(2.0**-24, np.float32)
 _K_LOG_S = [_k(float(p), np.float64) for p in _LOG_S]
 (_K_LOG_K8, _K_LOG_M8, _K_DP_SUM2, _K_HALF64, _K_ONE64, _K_COS_P0, _K_COS_K1, _K_COS_M1, _K_COS_K2,
  _K_COS_M2, _K_SIN_P0, _K_SIN_K1, _K_SIN_M1, _K_SIN_K2, _K_SIN_M2) = (
@@ -1031,8 +1058,12 @@ def _normal_kernel(gen: Generator, n: int, dt: np.dtype, mean: float, std: float
                 gen._random(n - full)  # uniforms torch draws for the tail, then overwrites
             out[n - 16:] = _normal_fill_f32(gen, 1, mean, std)
         return out.astype(dt, copy=False)
-    vals = _normal_pairs_double(gen, n)
-    return _from_double(_fma64(vals, std, mean), dt)
+    vals = _fma64(_normal_pairs_double(gen, n), std, mean)
+    if dt == np.float64:
+        return vals
+    if dt == np.float32 and 9.0 * std + abs(mean) < 3e38:  # |normal draw| < 8.6: no overflow
+        return vals.astype(np.float32)
+    return _from_double(vals, dt)
 
 
 def normal(gen: Generator | None, shape, np_dtype, mean: ArrayOrScalar = 0.0,
