@@ -479,9 +479,8 @@ def uniform(gen: Generator | None, shape, np_dtype, low: float = 0.0,
 
 
 def _uniform_float(gen: Generator, n: int, lo32: float, hi32: float) -> np.ndarray:
-    """float32 ``uniform_(lo, hi)`` (bounds already float32 values): ``fma(w * 2**-24, hi - lo,
-    lo)`` per word ``w``, then
-    a value that rounded up onto ``hi`` becomes ``lo``.
+    """float32 ``uniform_(lo, hi)`` (bounds already float32 values): ``fma(w * 2**-24,
+    hi - lo, lo)`` per word ``w``, then a value that rounded up onto ``hi`` becomes ``lo``.
 
     The fma is one double product and sum, exact for the ranges met in practice (checked
     once per call, not per element), so the cast to float is its single rounding; checking
