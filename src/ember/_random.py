@@ -698,6 +698,19 @@ def _huge_page_block(nbytes: int) -> np.ndarray:
     return raw[start:start + nbytes]
 
 
+class _Slots:
+    """One chunk size's views of the kernel buffers: the seven 4-byte slots as uint32
+    (``u``), int32 (``i``) and float32 (``f``), and the three 8-byte ones, made once rather
+    than on every call (a view costs about as much as a small ufunc call)."""
+
+    def __init__(self, w4: np.ndarray, w8: np.ndarray) -> None:
+        self.u = list(w4)
+        self.i = [r.view(np.int32) for r in self.u]
+        self.f = [r.view(np.float32) for r in self.u]
+        self.t, self.x64, self.z64 = w8
+        self.t_bits = self.t.view(np.int64)
+
+
 class _BoxMuller32:
     """Working buffers for one chunk of the float Box-Muller kernel.
 
@@ -724,22 +737,21 @@ class _BoxMuller32:
             self.u = np.empty(pairs, dtype=np.uint64)
             self.flag = np.empty(pairs, dtype=np.bool_)
 
-    def views(self, m: int) -> tuple:
-        """(a, b, f1, f2, f3, f4, f5) as uint32 and (t, x64, z64) as float64, ``m`` long."""
+    def views(self, m: int) -> _Slots:
+        """The buffers cut to ``m`` pairs, in every type the steps read them as."""
         v = self._cache.get(m)
         if v is None:
             if len(self._cache) > 8:  # fills of many sizes: keep the table small
                 self._cache.clear()
-            v = self._cache[m] = (tuple(r[:m] for r in self._w4), tuple(r[:m] for r in self._w8))
+            v = self._cache[m] = _Slots(self._w4[:, :m], self._w8[:, :m])
         return v
 
     @staticmethod
-    def _round_bits(t: np.ndarray) -> None:
-        """t = float(t), kept as a double, for doubles of any binade: two integer passes on
-        the bits, where a cast down and back costs three fifths more.  It rounds ties away
-        from zero, not to even; the Horner steps it serves never land on a tie (the tests
-        compare every possible input with torch)."""
-        bits = t.view(np.int64)
+    def _round_bits(bits: np.ndarray) -> None:
+        """t = float(t), kept as a double, for doubles of any binade, given t's ``bits``:
+        two integer passes, where a cast down and back costs three fifths more.  It rounds
+        ties away from zero, not to even; the Horner steps it serves never land on a tie
+        (the tests compare every possible input with torch)."""
         np.add(bits, _K_HALF_ULP32, bits)
         np.bitwise_and(bits, _K_CLEAR29, bits)
 
@@ -768,12 +780,11 @@ class _BoxMuller32:
         be this object's first buffer (or is copied there).  Returns the third buffer.
         Sets ``zero_word`` when some ``a`` is 0 (a radius of -0)."""
         m = a.size
-        (a_, _b, f1, f2, f3, f4, f5), (t, x64, _z64) = self.views(m)
+        v = self.views(m)
+        a_, ai, t, x64, t_bits = v.u[0], v.i[0], v.t, v.x64, v.t_bits
         if a is not a_:
             a_[...] = a
-        ai = a_.view(np.int32)
-        x, ex, y, z, tmp = (f1.view(np.float32), f2.view(np.float32), f3.view(np.float32),
-                            f4.view(np.float32), f5.view(np.float32))
+        x, ex, y, z, tmp = v.f[2:]
         mul, add, sub = np.multiply, np.add, np.subtract
         self.zero_word = m > 0 and a_.min() == 0
         # 1 - u = n * 2**-24 with n = 2**24 - a in [1, 2**24], exact as a float
@@ -784,7 +795,7 @@ class _BoxMuller32:
         # 2**23 - frac(sqrt(1/2)) to the bits carries into the exponent field exactly when
         # x_m >= sqrt(1/2), so one integer add gives e (high bits, less the bias folded into
         # _LOG_G) and the bits of x + 1 (low 23 bits, re-based by _LOG_XB).
-        g = f1.view(np.int32)
+        g = v.i[2]
         add(g, _K_LOG_G, g)
         np.right_shift(g, _K_23, ai)
         ex[...] = ai
@@ -796,11 +807,11 @@ class _BoxMuller32:
         x64[...] = x
         mul(x64, _K_LOG_S[0], t)
         add(t, _K_LOG_S[1], t)
-        self._round_bits(t)
+        self._round_bits(t_bits)
         for p in _K_LOG_S[2:8]:
             mul(t, x64, t)
             add(t, p, t)
-            self._round_bits(t)
+            self._round_bits(t_bits)
         mul(t, x64, t)
         add(t, _K_LOG_K8, t)
         sub(t, _K_LOG_M8, t)
@@ -838,12 +849,11 @@ class _BoxMuller32:
         object's second buffer (or is copied there).  Returns (sin, cos) float32 arrays in
         the second and fourth buffers; leaves the third (the radius) alone."""
         m = b.size
-        (i1, b_, _f1, f2, f3, f4, f5), (t, x64, z64) = self.views(m)
+        v = self.views(m)
+        b_, bi, i1, t, x64, z64 = v.u[1], v.i[1], v.i[0], v.t, v.x64, v.z64
         if b is not b_:
             b_[...] = b
-        bi, i1 = b_.view(np.int32), i1.view(np.int32)
-        th, xr, z, yc = (f2.view(np.float32), f3.view(np.float32), f4.view(np.float32),
-                         f5.view(np.float32))
+        th, xr, z, yc = v.f[3:]
         mul, add, sub = np.multiply, np.add, np.subtract
         th[...] = bi
         mul(th, _K_TWO_PI_ULP, th)  # 2pi * u, rounded
@@ -863,7 +873,7 @@ class _BoxMuller32:
         # cosine polynomial: ((c0*z + c1)*z + c2)*z*z - z/2 (fused) + 1; the fused step is
         # fma(y, z, -z/2) = (y - 1/2) * z, one exact double product.  Plain products
         # (y*z) are float products.
-        cp, ys, sp = th, yc, b_.view(np.float32)
+        cp, ys, sp = th, yc, v.f[1]
         _polynomial_steps(t, z64, _K_COS_P0, _K_COS_K1, _K_COS_M1, _K_COS_K2, _K_COS_M2)
         yc[...] = t
         mul(yc, z, yc)
@@ -883,8 +893,8 @@ class _BoxMuller32:
         self._round_checked(t, sp, lambda i: (ys[i], xr[i], xr[i]))
         # odd octants swap the polynomials; sin flips sign when jj bit 1 is set, cos when
         # exactly one of jj's two low bits is
-        spi, cpi = sp.view(np.int32), cp.view(np.int32)
-        i2, i3, d = f4.view(np.int32), f5.view(np.int32), f3.view(np.int32)
+        spi, cpi = v.i[1], v.i[3]
+        d, i2, i3 = v.i[4:]
         np.left_shift(i1, _K_31, i2)  # jj bit 0 as the sign bit
         np.right_shift(i2, _K_31, i3)  # -1 where the polynomials swap
         np.left_shift(i1, _K_30, i1)
@@ -918,10 +928,16 @@ _KERNELS = threading.local()
 class _Chunks:
     """Hands out the chunks of one fill in order and draws each chunk's words as it does, so
     the stream is consumed in the same order whichever thread computes which chunk.  The
-    words come as random64() values, two per value (the cheapest draw NumPy offers)."""
+    words come as random64() values, two per value (the cheapest draw NumPy offers).
 
-    def __init__(self, gen: Generator, nb: int, cb: int) -> None:
+    With ``tail_skip`` set, the last chunk carries one more block: torch recomputes a
+    ragged end from 16 fresh words, drawn after ``tail_skip`` words it overwrites; its
+    values land in ``tail``."""
+
+    def __init__(self, gen: Generator, nb: int, cb: int, tail_skip: int | None = None) -> None:
         self.gen, self.nb, self.cb = gen, nb, cb
+        self.tail_skip = tail_skip
+        self.tail = None
         self.next = 0
         self.lock = threading.Lock()
         self.failed = False
@@ -932,7 +948,12 @@ class _Chunks:
             if s >= self.nb or self.failed:
                 return None
             e = self.next = min(s + self.cb, self.nb)
-            return s, e, self.gen._random64(8 * (e - s))
+            pairs = self.gen._random64(8 * (e - s))
+            extra = e == self.nb and self.tail_skip is not None
+            if extra:
+                self.gen._random(self.tail_skip)
+                pairs = np.concatenate([pairs, self.gen._random64(8)])
+            return s, e, pairs, extra
 
 
 def _swap_pairs(bm: _BoxMuller32, values: np.ndarray, exact: bool) -> None:
@@ -961,18 +982,19 @@ def _fill_worker(chunks: _Chunks, dst: np.ndarray, mean32, std32) -> None:
     """Box-Muller on chunks taken from ``chunks`` until none is left, each written to its
     own blocks of ``dst``: what a chunk produces depends only on its words."""
     bm = getattr(_KERNELS, "bm", None)
-    if bm is None or bm.pairs < chunks.cb * 8:
-        bm = _KERNELS.bm = _BoxMuller32(chunks.cb * 8)
+    if bm is None or bm.pairs < (chunks.cb + 1) * 8:  # room for a tail block
+        bm = _KERNELS.bm = _BoxMuller32((chunks.cb + 1) * 8)
     plain = std32 == 1 and mean32 == 0
     try:
         while (job := chunks.take()) is not None:
-            s, e, pairs = job
-            m = (e - s) * 8
+            s, e, pairs, extra = job
+            m = (e - s + extra) * 8
             # each 8-byte pair holds its two words swapped, w1 before w0; both halves alike,
             # so u1 and u2 words still meet, and _swap_pairs puts the results in order
             np.bitwise_and(pairs, _K_MASK24X2, pairs)
-            halves = pairs.view("V32").reshape(e - s, 2)
-            (a, b, *_), _ = bm.views(m)
+            halves = pairs.view("V32").reshape(-1, 2)
+            slots = bm.views(m)
+            a, b = slots.u[0], slots.u[1]
             a.view("V32")[:] = halves[:, 0]
             b.view("V32")[:] = halves[:, 1]
             rad = bm.log_radius(a)
@@ -988,6 +1010,9 @@ def _fill_worker(chunks: _Chunks, dst: np.ndarray, mean32, std32) -> None:
             elif not plain:
                 cs[:] = _fma32(cs, std32, mean32)
                 sn[:] = _fma32(sn, std32, mean32)
+            if extra:
+                chunks.tail = np.concatenate([cs[-8:], sn[-8:]])
+                cs, sn = cs[:-8], sn[:-8]
             dst[s:e, 0] = cs.view("V32")
             dst[s:e, 1] = sn.view("V32")
     except BaseException:
@@ -996,10 +1021,12 @@ def _fill_worker(chunks: _Chunks, dst: np.ndarray, mean32, std32) -> None:
 
 
 def _normal_fill_f32(gen: Generator, nb: int, mean: float, std: float,
-                     out: np.ndarray | None = None) -> np.ndarray:
+                     out: np.ndarray | None = None, tail_skip: int | None = None) -> np.ndarray:
     """NormalFill16<float> (AVX2) on ``nb`` blocks of 16 fresh words: per block the cosine
     half then the sine half.  Words are drawn chunk by chunk to stay in cache.  Writes into
-    ``out`` (contiguous float32, ``16 * nb`` long) when given, saving a copy.
+    ``out`` (contiguous float32, ``16 * nb`` long) when given, saving a copy.  With
+    ``tail_skip``, ``out`` is longer and its last 16 values are recomputed from fresh words
+    drawn after skipping that many (see _Chunks), in the same pass.
 
     Large fills run on ``FILL_THREADS`` threads (NumPy releases the GIL inside ufuncs and
     while drawing words); chunks are drawn in order under a lock and each lands in its own
@@ -1008,9 +1035,9 @@ def _normal_fill_f32(gen: Generator, nb: int, mean: float, std: float,
         out = np.empty(nb * 16, dtype=np.float32)
     if nb == 0:
         return out
-    dst = out.view("V32").reshape(nb, 2)
+    dst = out[:nb * 16].view("V32").reshape(nb, 2)
     cb = min(_BM_PAIRS, nb * 8) // 8
-    chunks = _Chunks(gen, nb, cb)
+    chunks = _Chunks(gen, nb, cb, tail_skip)
     args = (chunks, dst, _f32(mean), _f32(std))
     if FILL_THREADS > 1 and nb >= _THREAD_MIN_CHUNKS * cb:
         errors = []
@@ -1031,8 +1058,10 @@ def _normal_fill_f32(gen: Generator, nb: int, mean: float, std: float,
                 h.join()
         if errors:
             raise errors[0]
-        return out
-    _fill_worker(*args)
+    else:
+        _fill_worker(*args)
+    if tail_skip is not None:
+        out[-16:] = chunks.tail
     return out
 
 
@@ -1051,11 +1080,9 @@ def _normal_kernel(gen: Generator, n: int, dt: np.dtype, mean: float, std: float
                 out[n - 16:] = _normal_fill_f64(words[n:], mean, std)
             return out
         out = np.empty(n, dtype=np.float32)
-        _normal_fill_f32(gen, full // 16, mean, std, out[:full])
-        if tail:
-            if dt != np.float16:
-                gen._random(n - full)  # uniforms torch draws for the tail, then overwrites
-            out[n - 16:] = _normal_fill_f32(gen, 1, mean, std)
+        # the ragged end's words come after the uniforms torch draws for it and overwrites
+        skip = None if not tail else 0 if dt == np.float16 else n - full
+        _normal_fill_f32(gen, full // 16, mean, std, out, skip)
         return out.astype(dt, copy=False)
     vals = _fma64(_normal_pairs_double(gen, n), std, mean)
     if dt == np.float64:
