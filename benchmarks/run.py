@@ -193,6 +193,19 @@ def run():
     lib.autograd.functional.hessian(f, x)
 OPS = 1000  # report milliseconds
 """,
+    "random init: Linear(64,32), Linear(784,256), randn(3,4), randn(32,64), rand(32,64)": """
+import numpy as np
+drawn = []
+def run():
+    lib.manual_seed(0)
+    small, big = lib.nn.Linear(64, 32), lib.nn.Linear(784, 256)
+    drawn[:] = [small.weight, small.bias, big.weight, big.bias,
+                lib.randn(3, 4), lib.randn(32, 64), lib.rand(32, 64)]
+def result():
+    # the same stream in both libraries: the values agree bit for bit
+    return float(sum(np.asarray(t.detach().numpy(), dtype=np.float64).sum() for t in drawn))
+OPS = 1
+""",
     "10 million float32 normals: randn(10_000_000) (us per call)": """
 lib.manual_seed(0)
 def run():
