@@ -1341,13 +1341,14 @@ def bernoulli(gen: Generator | None, p: ArrayOrScalar, shape, np_dtype) -> np.nd
     dt = np.dtype(np_dtype)
     n = _numel(shape)
     if isinstance(p, np.ndarray):
-        pb = np.broadcast_to(p, shape).reshape(-1)
-        if n and (np.any(pb < 0) or np.any(pb > 1)):
+        pb = (p if p.shape == shape else np.broadcast_to(p, shape)).reshape(-1)
+        if n and not ((pb >= 0) & (pb <= 1)).all():
             raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true")
         if pb.dtype == np.float64:
             hit = _uniform_double(gen, n) < pb
         else:
-            hit = _u24(gen._random(n)) < pb.astype(np.float32)
+            # w * 2**-24 < p exactly when w < p * 2**24 (a power-of-two scaling)
+            hit = _word_floats(gen, n) < pb.astype(np.float32) * np.float32(2.0**24)
     else:
         p = float(p)
         if not 0 <= p <= 1:
