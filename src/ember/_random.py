@@ -287,15 +287,20 @@ def _word_floats(gen: Generator, n: int, out: np.ndarray | None = None) -> np.nd
         out[...] = gen._random(n) & np.uint64(0xFFFFFF)
         return out
     pairs = gen._random64(n // 2)
-    low = _scratch("low", pairs.size, np.uint64)
-    np.right_shift(pairs, _K_U64_32, low)
-    np.left_shift(pairs, _K_U64_32, pairs)
-    np.bitwise_or(pairs, low, pairs)
+    _swap_words(pairs, _scratch("low", pairs.size, np.uint64))
     np.bitwise_and(pairs, _K_MASK24X2, pairs)
     out[:n - n % 2] = pairs.view(np.int32)
     if n % 2:
         out[-1] = gen._random(1)[0] & 0xFFFFFF
     return out
+
+
+def _swap_words(v: np.ndarray, scratch: np.ndarray) -> None:
+    """Swap the two 32-bit halves of every uint64 of ``v`` in place (a bit rotation by 32),
+    using ``scratch`` (as long as ``v``)."""
+    np.right_shift(v, _K_U64_32, scratch)
+    np.left_shift(v, _K_U64_32, v)
+    np.bitwise_or(v, scratch, v)
 
 
 def _lowest_bit(v: float) -> int:
@@ -971,10 +976,7 @@ def _swap_pairs(bm: _BoxMuller32, values: np.ndarray, exact: bool) -> None:
         np.multiply(c, _K_MINUS_I, c)
         return
     v = values.view(np.uint64)
-    low = bm._w8.reshape(-1).view(np.uint64)[:v.size]
-    np.right_shift(v, _K_U64_32, low)
-    np.left_shift(v, _K_U64_32, v)
-    np.bitwise_or(v, low, v)
+    _swap_words(v, bm._w8.reshape(-1).view(np.uint64)[:v.size])
     np.bitwise_xor(v, _K_U64_SIGN, v)
 
 
