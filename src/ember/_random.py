@@ -708,12 +708,15 @@ class _Slots:
     (``u``), int32 (``i``) and float32 (``f``), and the three 8-byte ones, made once rather
     than on every call (a view costs about as much as a small ufunc call)."""
 
-    def __init__(self, w4: np.ndarray, w8: np.ndarray) -> None:
+    def __init__(self, w4: np.ndarray, w8: np.ndarray, even_signs: np.ndarray) -> None:
         self.u = list(w4)
         self.i = [r.view(np.int32) for r in self.u]
         self.f = [r.view(np.float32) for r in self.u]
         self.t, self.x64, self.z64 = w8
         self.t_bits = self.t.view(np.int64)
+        self.even_signs = even_signs
+        # the two halves' words are copied in as 32-byte blocks
+        self.blocks = [r.view("V32") for r in self.u[:2]]
 
 
 class _BoxMuller32:
@@ -748,7 +751,7 @@ class _BoxMuller32:
         if v is None:
             if len(self._cache) > 8:  # fills of many sizes: keep the table small
                 self._cache.clear()
-            v = self._cache[m] = _Slots(self._w4[:, :m], self._w8[:, :m])
+            v = self._cache[m] = _Slots(self._w4[:, :m], self._w8[:, :m], self.even_signs[:m])
         return v
 
     @staticmethod
@@ -791,7 +794,7 @@ class _BoxMuller32:
             a_[...] = a
         x, ex, y, z, tmp = v.f[2:]
         mul, add, sub = np.multiply, np.add, np.subtract
-        self.zero_word = m > 0 and a_.min() == 0
+        self.zero_word = m > 0 and np.minimum.reduce(a_) == 0
         # 1 - u = n * 2**-24 with n = 2**24 - a in [1, 2**24], exact as a float
         sub(_K_TWO24, ai, ai)
         x[...] = ai
@@ -905,7 +908,7 @@ class _BoxMuller32:
         np.left_shift(i1, _K_30, i1)
         np.bitwise_and(i1, _K_SIGN32, i1)  # jj bit 1 as the sign bit: sin's flip
         # and the first float of each pair negated for both (see _swap_pairs)
-        np.bitwise_xor(i1, self.even_signs[:m], i1)
+        np.bitwise_xor(i1, v.even_signs, i1)
         np.bitwise_xor(spi, cpi, d)
         np.bitwise_and(d, i3, d)
         np.bitwise_xor(d, i1, d)
@@ -996,11 +999,10 @@ def _fill_worker(chunks: _Chunks, dst: np.ndarray, mean32, std32) -> None:
             np.bitwise_and(pairs, _K_MASK24X2, pairs)
             halves = pairs.view("V32").reshape(-1, 2)
             slots = bm.views(m)
-            a, b = slots.u[0], slots.u[1]
-            a.view("V32")[:] = halves[:, 0]
-            b.view("V32")[:] = halves[:, 1]
-            rad = bm.log_radius(a)
-            sn, cs = bm.sincos(b)
+            slots.blocks[0][:] = halves[:, 0]
+            slots.blocks[1][:] = halves[:, 1]
+            rad = bm.log_radius(slots.u[0])
+            sn, cs = bm.sincos(slots.u[1])
             np.multiply(rad, cs, cs)
             np.multiply(rad, sn, sn)
             _swap_pairs(bm, cs, bm.zero_word)
