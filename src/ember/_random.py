@@ -1177,6 +1177,8 @@ def _update_to(dt: np.dtype, to: int) -> int:
 
 def _cast_int64(vals: np.ndarray, dt: np.dtype) -> np.ndarray:
     """static_cast<T>(int64) for the output dtype."""
+    if dt == np.int64:
+        return vals
     if dt == np.bool_:
         return vals != 0
     with np.errstate(over="ignore", invalid="ignore"):
