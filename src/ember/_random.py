@@ -18,9 +18,7 @@ Facts the code below relies on (checked against torch 2.13 on x86-64):
   tail re-draws 16 fresh uniforms for the last 16 slots.  Doubles use glibc's
   log/cos/sin (NumPy's float64 ufuncs call the same libm); floats use the AVX2 kernel with
   ``avx_mathfun.h``'s Cephes ``log256_ps``/``sincos256_ps``, compiled with FMA
-  contraction - replayed below in :func:`_normal_fill_f32`.  The replay runs the log
-  polynomial unfused, in float32, and takes the radius of the 11,137 words where that
-  differs from a table (``_log_radius_exceptions.npy``, remade and checked by the tests).
+  contraction - replayed below in :func:`_normal_fill_f32`.
 * Smaller tensors, ``log_normal_`` and the scalar fallbacks use ``normal_distribution<
   double>``: two double uniforms per pair, the sine half cached in the generator for the
   next call.
