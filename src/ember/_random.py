@@ -827,11 +827,11 @@ class _BoxMuller32:
         be this object's first buffer (or is copied there).  Returns the third buffer.
         Sets ``zero_word`` when some ``a`` is 0 (a radius of -0).
 
-        ``horner="fma"`` replays torch's fused steps exactly, in doubles: the reference.  The
-        default runs the polynomial's steps and the fma after it as plain float multiplies
-        and adds, at a fifth of the cost; that changes the radius of 11,137 of the 2**24
-        words, which it then takes from a table made from the reference (see
-        ``log_radius_exceptions``).  ``"float-raw"`` skips that table, to make it.
+        ``horner="fma"`` replays the polynomial's fused steps exactly, in doubles: the
+        reference.  The default runs them as plain float multiplies and adds, at a fifth of
+        the cost; that changes the radius of 7,928 of the 2**24 words, which it then takes
+        from a table made from the reference (see ``log_radius_exceptions``).  ``"float-raw"``
+        skips that table, to make it.
         """
         m = a.size
         v = self.views(m)
@@ -890,20 +890,16 @@ class _BoxMuller32:
         # Y = fma(Y, z, e*(-2*q1)) with z = x*x (x64 is free now and holds the double operands)
         mul(x, x, z)
         mul(ex, _K_LOG_SQ1, tmp)
-        if horner == "fma":
-            t[...] = y
-            x64[...] = z
-            mul(t, x64, t)
-            x64[...] = tmp
-            add(t, x64, t)
-            if self.checked:
-                y0 = y.copy()
-                self._round_checked(t, y, lambda i: (y0[i], z[i], tmp[i]))
-            else:
-                y[...] = t
+        t[...] = y
+        x64[...] = z
+        mul(t, x64, t)
+        x64[...] = tmp
+        add(t, x64, t)
+        if self.checked:
+            y0 = y.copy()
+            self._round_checked(t, y, lambda i: (y0[i], z[i], tmp[i]))
         else:
-            mul(y, z, y)
-            add(y, tmp, y)
+            y[...] = t
         # -2*log = ((-2x + (Y + z)) + e*(-2*q2)): log256_ps's y -= z/2; x += y; x += e*q2,
         # each rounding scaled by -2; radius = sqrt of it
         add(y, z, y)
