@@ -421,14 +421,6 @@ def _blocks(w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
     return words.reshape(-1)
 
 
-def test_log_radius_exception_table_is_current():
-    """The shipped table of words whose radius the float Horner gets wrong is exactly what
-    running every 24-bit word through it and through the fma reference finds."""
-    shipped = np.load(R._EXCEPTIONS_FILE)
-    assert np.array_equal(shipped, R.log_radius_exceptions())
-    assert 0 < shipped.shape[1] < 10_000  # a few thousand of the 2**24 words
-
-
 @avx2_only
 def test_float_kernel_matches_torch_on_every_word():
     """Every 24-bit input of both halves of torch's float Box-Muller block, against torch.

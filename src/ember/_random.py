@@ -37,7 +37,6 @@ import math
 import os
 import threading
 from fractions import Fraction
-from pathlib import Path
 from typing import Union
 
 import numpy as np
@@ -660,8 +659,8 @@ def _k(v, dt) -> np.ndarray:
     return np.array(v, dtype=dt)
 
 
-_K_TWO24, _K_23, _K_22, _K_30, _K_31, _K_3 = (
-    _k(v, np.int32) for v in (1 << 24, 23, 22, 30, 31, 3))
+_K_TWO24, _K_23, _K_22, _K_30, _K_31 = (
+    _k(v, np.int32) for v in (1 << 24, 23, 22, 30, 31))
 # rounding a double to float precision in place, on its bits: add half a float ulp, clear
 # the 29 bits a float lacks (ties go away from zero; the tests show no ties occur)
 _K_HALF_ULP32, _K_CLEAR29 = _k(1 << 28, np.int64), _k(-(1 << 29), np.int64)
@@ -679,45 +678,11 @@ _K_ONE32, _K_MINUS_TWO32, _K_LOG_SQ1, _K_LOG_SQ2 = (
 _K_TWO_PI_ULP = _k(math.ldexp(float(_TWO_PI_F), -24), np.float32)
 _K_TWO_M24 = _k(2.0**-24, np.float32)
 _K_LOG_S = [_k(float(p), np.float64) for p in _LOG_S]
-_F_LOG_S = [_k(p, np.float32) for p in _LOG_S]
 (_K_LOG_K8, _K_LOG_M8, _K_DP_SUM2, _K_HALF64, _K_ONE64, _K_COS_P0, _K_COS_K1, _K_COS_M1, _K_COS_K2,
  _K_COS_M2, _K_SIN_P0, _K_SIN_K1, _K_SIN_M1, _K_SIN_K2, _K_SIN_M2) = (
     _k(float(v), np.float64) for v in (
         _LOG_K8, _LOG_M8, _DP_SUM2, 0.5, 1.0, _COS_P[0], _COS_K1, _COS_M1, _COS_K2, _COS_M2,
         _SIN_P[0], _SIN_K1, _SIN_M1, _SIN_K2, _SIN_M2))
-
-
-# The words whose radius the float Horner gets wrong, with torch's radius: a file made by
-# log_radius_exceptions() and checked against it by the tests.
-_EXCEPTIONS_FILE = Path(__file__).with_name("_log_radius_exceptions.npy")
-_EXCEPTIONS: tuple | None = None
-
-
-def _log_exceptions() -> tuple:
-    """(sorted words, their radii, a flag per group of eight words holding one), loaded once."""
-    global _EXCEPTIONS
-    if _EXCEPTIONS is None:
-        table = np.load(_EXCEPTIONS_FILE)
-        groups = np.zeros(1 << 21, dtype=np.bool_)
-        groups[table[0] >> 3] = True
-        _EXCEPTIONS = (table[0], table[1].view(np.float32), groups)
-    return _EXCEPTIONS
-
-
-def log_radius_exceptions() -> np.ndarray:
-    """Every 24-bit word whose radius the float Horner gets wrong, as rows (word, bits of the
-    fma reference's radius): all 2**24 words through both, about two seconds.  Remake the
-    table with ``np.save(ember._random._EXCEPTIONS_FILE, log_radius_exceptions())``."""
-    n = 1 << 20
-    exact, fast = _BoxMuller32(n), _BoxMuller32(n)
-    words, radii = [], []
-    for start in range(0, 1 << 24, n):
-        w = np.arange(start, start + n, dtype=np.uint32)
-        ref = exact.log_radius(w, "fma").view(np.uint32)
-        differ = np.flatnonzero(ref != fast.log_radius(w, "float-raw").view(np.uint32))
-        words.append(w[differ])
-        radii.append(ref[differ])
-    return np.stack([np.concatenate(words), np.concatenate(radii)])
 
 
 _HUGE_PAGE = 2 << 20
@@ -743,15 +708,13 @@ class _Slots:
     (``u``), int32 (``i``) and float32 (``f``), and the three 8-byte ones, made once rather
     than on every call (a view costs about as much as a small ufunc call)."""
 
-    def __init__(self, w4: np.ndarray, w8: np.ndarray, even_signs: np.ndarray,
-                 flags: np.ndarray) -> None:
+    def __init__(self, w4: np.ndarray, w8: np.ndarray, even_signs: np.ndarray) -> None:
         self.u = list(w4)
         self.i = [r.view(np.int32) for r in self.u]
         self.f = [r.view(np.float32) for r in self.u]
         self.t, self.x64, self.z64 = w8
         self.t_bits = self.t.view(np.int64)
         self.even_signs = even_signs
-        self.flags = flags
         # the two halves' words are copied in as 32-byte blocks
         self.blocks = [r.view("V32") for r in self.u[:2]]
 
@@ -776,7 +739,6 @@ class _BoxMuller32:
         self._w4 = block[:7 * 4 * pairs].view(np.uint32).reshape(7, pairs)
         self._w8 = block[7 * 4 * pairs:].view(np.float64).reshape(3, pairs)
         self._cache: dict = {}
-        self._flags = np.empty(pairs, dtype=np.bool_)
         self.even_signs = np.zeros(pairs, dtype=np.int32)
         self.even_signs[0::2] = _SIGN32
         if checked:
@@ -789,8 +751,7 @@ class _BoxMuller32:
         if v is None:
             if len(self._cache) > 8:  # fills of many sizes: keep the table small
                 self._cache.clear()
-            v = self._cache[m] = _Slots(self._w4[:, :m], self._w8[:, :m], self.even_signs[:m],
-                                        self._flags[:m])
+            v = self._cache[m] = _Slots(self._w4[:, :m], self._w8[:, :m], self.even_signs[:m])
         return v
 
     @staticmethod
@@ -822,17 +783,10 @@ class _BoxMuller32:
                 q = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
                 out[i] = np.float32(_round_fraction(q, np.float32))
 
-    def log_radius(self, a: np.ndarray, horner: str = "float") -> np.ndarray:
+    def log_radius(self, a: np.ndarray) -> np.ndarray:
         """sqrt(-2 * log256_ps(1 - u)) for 24-bit values ``a`` (u = a * 2**-24); ``a`` must
         be this object's first buffer (or is copied there).  Returns the third buffer.
-        Sets ``zero_word`` when some ``a`` is 0 (a radius of -0).
-
-        ``horner="fma"`` replays the polynomial's fused steps exactly, in doubles: the
-        reference.  The default runs them as plain float multiplies and adds, at a fifth of
-        the cost; that changes the radius of 7,928 of the 2**24 words, which it then takes
-        from a table made from the reference (see ``log_radius_exceptions``).  ``"float-raw"``
-        skips that table, to make it.
-        """
+        Sets ``zero_word`` when some ``a`` is 0 (a radius of -0)."""
         m = a.size
         v = self.views(m)
         a_, ai, t, x64, t_bits = v.u[0], v.i[0], v.t, v.x64, v.t_bits
@@ -841,14 +795,6 @@ class _BoxMuller32:
         x, ex, y, z, tmp = v.f[2:]
         mul, add, sub = np.multiply, np.add, np.subtract
         self.zero_word = m > 0 and np.minimum.reduce(a_) == 0
-        if horner == "float":
-            # the words in a group of eight holding an exception (a few hundred per chunk):
-            # a table lookup per word, while the words are still whole
-            exc_words, exc_radii, exc_groups = _log_exceptions()
-            np.right_shift(ai, _K_3, v.i[3])
-            np.take(exc_groups, v.i[3], out=v.flags, mode="wrap")
-            suspects = np.flatnonzero(v.flags)
-            suspect_words = a_[suspects]
         # 1 - u = n * 2**-24 with n = 2**24 - a in [1, 2**24], exact as a float
         sub(_K_TWO24, ai, ai)
         x[...] = ai
@@ -864,28 +810,20 @@ class _BoxMuller32:
         np.bitwise_and(g, _K_FRAC, g)
         add(g, _K_LOG_XB, g)
         sub(x, _K_ONE32, x)
-        if horner == "fma":
-            # Horner with fma on Y = -2*y: Y = fma(Y, x, -2*p_k), exact in a double, rounded
-            # to float per step (the last step's result stays in one binade: _magic)
-            x64[...] = x
-            mul(x64, _K_LOG_S[0], t)
-            add(t, _K_LOG_S[1], t)
-            self._round_bits(t_bits)
-            for p in _K_LOG_S[2:8]:
-                mul(t, x64, t)
-                add(t, p, t)
-                self._round_bits(t_bits)
+        # Horner with fma on Y = -2*y: Y = fma(Y, x, -2*p_k), exact in a double, rounded to
+        # float per step (the last step's result stays in one binade: _magic)
+        x64[...] = x
+        mul(x64, _K_LOG_S[0], t)
+        add(t, _K_LOG_S[1], t)
+        self._round_bits(t_bits)
+        for p in _K_LOG_S[2:8]:
             mul(t, x64, t)
-            add(t, _K_LOG_K8, t)
-            sub(t, _K_LOG_M8, t)
-            y[...] = t
-        else:
-            # the same steps unfused: Y = Y*x + (-2*p_k), two float roundings each
-            mul(x, _F_LOG_S[0], y)
-            add(y, _F_LOG_S[1], y)
-            for p in _F_LOG_S[2:]:
-                mul(y, x, y)
-                add(y, p, y)
+            add(t, p, t)
+            self._round_bits(t_bits)
+        mul(t, x64, t)
+        add(t, _K_LOG_K8, t)
+        sub(t, _K_LOG_M8, t)
+        y[...] = t
         mul(y, x, y)  # Y*x, a plain float product
         # Y = fma(Y, z, e*(-2*q1)) with z = x*x (x64 is free now and holds the double operands)
         mul(x, x, z)
@@ -908,11 +846,6 @@ class _BoxMuller32:
         mul(ex, _K_LOG_SQ2, ex)
         add(x, ex, x)
         np.sqrt(x, x)
-        if horner == "float" and suspects.size:
-            at = np.searchsorted(exc_words, suspect_words)
-            np.minimum(at, exc_words.size - 1, out=at)
-            hit = exc_words[at] == suspect_words
-            x[suspects[hit]] = exc_radii[at[hit]]
         if self.zero_word:
             # u = 0, the only input with a zero radius: log256_ps gives +0, so torch's
             # sqrt(-2 * +0) is -0 (the scaled sum gives +0)
