@@ -85,11 +85,6 @@ _STATE_DTYPE = np.dtype(
 )
 
 
-def _seed_key(seed32: int) -> np.ndarray:
-    """mt19937's ``init_genrand`` key; NumPy's legacy RandomState seeds exactly this way."""
-    return np.random.RandomState(seed32).get_state()[1]
-
-
 def _polynomial_steps(t, z64, p0, k1, m1, k2, m2) -> None:
     """``t = (p0*z + k1 - m1)*z + k2 - m2`` in place: the two fma steps the sine and cosine
     polynomials of the float normal kernel share (with their own constants), each rounded
@@ -122,7 +117,9 @@ class Generator:
         if not -(1 << 63) <= seed <= _U64:
             raise RuntimeError("Overflow when unpacking long")
         seed &= _U64
-        self._set_engine(_seed_key(seed & 0xFFFFFFFF), 624)
+        # mt19937's init_genrand (key and position 624), through the private method NumPy's
+        # RandomState seeds with: 2 us, where building a RandomState for its key took 160
+        self._bitgen._legacy_seeding(seed & 0xFFFFFFFF)
         self._initial_seed = seed
         self._fresh = True  # torch's engine says next_=0 (not 624) until the first draw
         self._next_double_normal: float | None = None
