@@ -247,11 +247,6 @@ def _shape(shape) -> tuple:
 
 
 # ----- uniform words -> floats ---------------------------------------------------------------
-def _u24(words: np.ndarray) -> np.ndarray:
-    """float uniforms in [0, 1): the low 24 bits of each word times 2**-24."""
-    return (words & np.uint64(0xFFFFFF)).astype(np.float32) * np.float32(2.0**-24)
-
-
 # Below this many words a fill draws them one by one; above, as random64() pairs.
 _PAIRED_DRAW_MIN = 12288
 # random64() draws of fewer values pair up single words (see Generator._random64)
@@ -414,8 +409,8 @@ def _fma64(a: np.ndarray, b, c) -> np.ndarray:
     to odd, one final rounding to nearest.  (Overflow/underflow edge cases excepted.)
     """
     a = np.asarray(a, dtype=np.float64)
-    if type(b) is float and type(c) is float and (b == 1.0 or c == 0.0) or (
-            np.ndim(b) == 0 and np.ndim(c) == 0 and (b == 1.0 or c == 0.0)):
+    scalars = type(b) is float and type(c) is float or np.ndim(b) == np.ndim(c) == 0
+    if scalars and (b == 1.0 or c == 0.0):
         # one rounding either way: the scalar fast path of randn and normal_(mean, 1)
         return a + float(c) if b == 1.0 else a * float(b) + float(c)
     b = np.broadcast_to(np.asarray(b, dtype=np.float64), a.shape)
@@ -470,7 +465,7 @@ def uniform(gen: Generator | None, shape, np_dtype, low: float = 0.0,
             return _uniform_float(gen, n, 0.0, 1.0).reshape(shape)
         return _uniform_float(gen, n, np.float32(low), np.float32(high)).reshape(shape)
     else:
-        x = _u24(gen._random(n))
+        x = _uniform_float(gen, n, 0.0, 1.0)  # the float uniforms half goes through
         lo32, hi32 = np.float32(low), np.float32(high)
         out = x if (low, high) == (0.0, 1.0) else _fma32(x, hi32 - lo32, lo32)
         out = out.astype(dt)
@@ -487,12 +482,12 @@ def _uniform_float(gen: Generator, n: int, lo32: float, hi32: float) -> np.ndarr
     The fma is one double product and sum, exact for the ranges met in practice (checked
     once per call, not per element), so the cast to float is its single rounding; checking
     the largest possible word once tells whether any value can reach ``hi``."""
-    if lo32 == 0 and hi32 == 1 and n <= _WORD_CHUNK:  # torch.rand: one scaling
+    plain = lo32 == 0 and hi32 == 1  # torch.rand: one scaling
+    if plain and n <= _WORD_CHUNK:  # (small ones skip the chunk loop: a microsecond)
         x = _word_floats(gen, n)
         np.multiply(x, _K_TWO_M24, x)
         return x
     width = hi32 - lo32
-    plain = lo32 == 0 and width == 1
     # uniform_(-b, b), as nn.init draws: w*2**-24 * 2b - b is exactly (w - 2**23) * b*2**-23,
     # an exact float difference times a power-of-two multiple of b: one float rounding
     symmetric = 0 < hi32 < np.inf and lo32 == -hi32 and math.ldexp(float(hi32), -23) >= 2**-126
@@ -500,14 +495,14 @@ def _uniform_float(gen: Generator, n: int, lo32: float, hi32: float) -> np.ndarr
     exact = plain or symmetric or (
         math.isfinite(scale) and math.isfinite(lo32) and _affine_is_exact(scale, float(lo32)))
     if not exact:
-        out = _fma32(_word_floats(gen, n) * np.float32(2.0**-24), width, lo32)
+        out = _fma32(_word_floats(gen, n) * _K_TWO_M24, width, lo32)
         out[out == hi32] = lo32
         return out
     out = np.empty(n, dtype=np.float32)
     for start in range(0, n, _WORD_CHUNK):
         x = _word_floats(gen, min(_WORD_CHUNK, n - start), out[start:start + _WORD_CHUNK])
         if plain:
-            np.multiply(x, np.float32(2.0**-24), x)
+            np.multiply(x, _K_TWO_M24, x)
         elif symmetric:
             np.subtract(x, np.float32(2.0**23), x)
             np.multiply(x, np.float32(math.ldexp(float(hi32), -23)), x)
