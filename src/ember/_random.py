@@ -37,6 +37,7 @@ import math
 import os
 import threading
 from fractions import Fraction
+from pathlib import Path
 from typing import Union
 
 import numpy as np
@@ -670,11 +671,62 @@ _K_ONE32, _K_MINUS_TWO32, _K_LOG_SQ1, _K_LOG_SQ2 = (
 _K_TWO_PI_ULP = _k(math.ldexp(float(_TWO_PI_F), -24), np.float32)
 _K_TWO_M24 = _k(2.0**-24, np.float32)
 _K_LOG_S = [_k(float(p), np.float64) for p in _LOG_S]
+_F_LOG_S = [_k(p, np.float32) for p in _LOG_S]
+_K_U3, _K_U8, _K_U31 = (_k(v, np.uint32) for v in (3, 8, 31))
+_K_ZERO32 = _k(0, np.int32)
 (_K_LOG_K8, _K_LOG_M8, _K_DP_SUM2, _K_HALF64, _K_ONE64, _K_COS_P0, _K_COS_K1, _K_COS_M1, _K_COS_K2,
  _K_COS_M2, _K_SIN_P0, _K_SIN_K1, _K_SIN_M1, _K_SIN_K2, _K_SIN_M2) = (
     _k(float(v), np.float64) for v in (
         _LOG_K8, _LOG_M8, _DP_SUM2, 0.5, 1.0, _COS_P[0], _COS_K1, _COS_M1, _COS_K2, _COS_M2,
         _SIN_P[0], _SIN_K1, _SIN_M1, _SIN_K2, _SIN_M2))
+
+
+# The log polynomial's Horner steps as plain float multiplies and adds (see log_radius)
+# change the radius of a few words; a file lists them, made by log_radius_exceptions() and
+# checked against it by the tests.
+_LOG_EXCEPTIONS_FILE = Path(__file__).with_name("_log_radius_exceptions.npy")
+
+
+class _LogExceptions:
+    """The words whose radius the float Horner gets wrong, loaded on first use.
+
+    ``words`` (sorted) and ``radii``, torch's radius for each, from the exact replay;
+    ``groups``, a bitmap that finds them: a set bit ``31 - (w >> 3) % 32`` of entry
+    ``w >> 8`` marks an 8-word group holding one.  256 KB, so the per-word lookup stays in
+    the core's own cache (a bitmap of single words, 2 MB, spilled to the shared L3, where
+    other programs' traffic made each lookup cost three times as much)."""
+
+    _loaded = None
+
+    def __init__(self) -> None:
+        self.words = np.load(_LOG_EXCEPTIONS_FILE).astype(np.uint32)
+        exact = _BoxMuller32(max(8, -(-self.words.size // 8) * 8))
+        padded = np.zeros(exact.pairs, dtype=np.uint32)
+        padded[:self.words.size] = self.words
+        self.radii = exact.log_radius(padded, "fma")[:self.words.size].copy()
+        group = np.unique(self.words >> 3)
+        self.groups = np.zeros(1 << 16, dtype=np.uint32)
+        np.bitwise_or.at(self.groups, group >> 5, np.uint32(1 << 31) >> (group & 31))
+
+    @classmethod
+    def get(cls) -> _LogExceptions:
+        if cls._loaded is None:
+            cls._loaded = cls()
+        return cls._loaded
+
+
+def log_radius_exceptions() -> np.ndarray:
+    """Every 24-bit word whose radius the float Horner gets wrong: all 2**24 words through
+    both it and the exact replay (under a second).  Remake the table with
+    ``np.save(ember._random._LOG_EXCEPTIONS_FILE, log_radius_exceptions())``."""
+    n = 1 << 20
+    exact, fast = _BoxMuller32(n), _BoxMuller32(n)
+    found = []
+    for start in range(0, 1 << 24, n):
+        w = np.arange(start, start + n, dtype=np.uint32)
+        ref = exact.log_radius(w, "fma").view(np.uint32)
+        found.append(w[ref != fast.log_radius(w, "float-raw").view(np.uint32)])
+    return np.concatenate(found)
 
 
 _HUGE_PAGE = 2 << 20
@@ -775,10 +827,17 @@ class _BoxMuller32:
                 q = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
                 out[i] = np.float32(_round_fraction(q, np.float32))
 
-    def log_radius(self, a: np.ndarray) -> np.ndarray:
+    def log_radius(self, a: np.ndarray, horner: str = "float") -> np.ndarray:
         """sqrt(-2 * log256_ps(1 - u)) for 24-bit values ``a`` (u = a * 2**-24); ``a`` must
         be this object's first buffer (or is copied there).  Returns the third buffer.
-        Sets ``zero_word`` when some ``a`` is 0 (a radius of -0)."""
+        Sets ``zero_word`` when some ``a`` is 0 (a radius of -0).
+
+        ``horner="fma"`` replays torch's fused Horner steps exactly, in doubles: the
+        reference.  The default runs them, and the fma after them, as plain float
+        multiplies and adds, at a fifth of the cost; that changes the radius of 11,137 of
+        the 2**24 words, which a bitmap lookup per word finds and a table corrects (see
+        ``_LogExceptions``).  ``"float-raw"`` skips the correction, to make the table.
+        """
         m = a.size
         v = self.views(m)
         a_, ai, t, x64, t_bits = v.u[0], v.i[0], v.t, v.x64, v.t_bits
@@ -787,6 +846,22 @@ class _BoxMuller32:
         x, ex, y, z, tmp = v.f[2:]
         mul, add, sub = np.multiply, np.add, np.subtract
         self.zero_word = m > 0 and np.minimum.reduce(a_) == 0
+        suspects = None
+        if horner == "float":
+            # while the words are whole: the words of an 8-word group holding an exception
+            # (one in 190), by moving the group's bit into the sign bit
+            exceptions = _LogExceptions.get()
+            entry, shift = v.u[3], v.u[4]
+            np.right_shift(a_, _K_U8, v.u[2])
+            np.take(exceptions.groups, v.u[2], out=entry, mode="wrap")
+            np.right_shift(a_, _K_U3, shift)
+            np.bitwise_and(shift, _K_U31, shift)
+            np.left_shift(entry, shift, entry)
+            flags = x64.view(np.bool_)[:m]
+            np.less(entry.view(np.int32), _K_ZERO32, flags)
+            if flags.any():
+                suspects = np.flatnonzero(flags)
+                suspect_words = a_[suspects]
         # 1 - u = n * 2**-24 with n = 2**24 - a in [1, 2**24], exact as a float
         sub(_K_TWO24, ai, ai)
         x[...] = ai
@@ -802,34 +877,21 @@ class _BoxMuller32:
         np.bitwise_and(g, _K_FRAC, g)
         add(g, _K_LOG_XB, g)
         sub(x, _K_ONE32, x)
-        # Horner with fma on Y = -2*y: Y = fma(Y, x, -2*p_k), exact in a double, rounded to
-        # float per step (the last step's result stays in one binade: _magic)
-        x64[...] = x
-        mul(x64, _K_LOG_S[0], t)
-        add(t, _K_LOG_S[1], t)
-        self._round_bits(t_bits)
-        for p in _K_LOG_S[2:8]:
-            mul(t, x64, t)
-            add(t, p, t)
-            self._round_bits(t_bits)
-        mul(t, x64, t)
-        add(t, _K_LOG_K8, t)
-        sub(t, _K_LOG_M8, t)
-        y[...] = t
-        mul(y, x, y)  # Y*x, a plain float product
-        # Y = fma(Y, z, e*(-2*q1)) with z = x*x (x64 is free now and holds the double operands)
         mul(x, x, z)
         mul(ex, _K_LOG_SQ1, tmp)
-        t[...] = y
-        x64[...] = z
-        mul(t, x64, t)
-        x64[...] = tmp
-        add(t, x64, t)
-        if self.checked:
-            y0 = y.copy()
-            self._round_checked(t, y, lambda i: (y0[i], z[i], tmp[i]))
+        if horner == "fma":
+            self._log_polynomial_fma(v, x, y, z, tmp)
         else:
-            y[...] = t
+            # the same steps unfused: Y = Y*x + (-2*p_k), two float roundings each; then
+            # Y = Y*x*z + e*(-2*q1)
+            mul(x, _F_LOG_S[0], y)
+            add(y, _F_LOG_S[1], y)
+            for p in _F_LOG_S[2:]:
+                mul(y, x, y)
+                add(y, p, y)
+            mul(y, x, y)
+            mul(y, z, y)
+            add(y, tmp, y)
         # -2*log = ((-2x + (Y + z)) + e*(-2*q2)): log256_ps's y -= z/2; x += y; x += e*q2,
         # each rounding scaled by -2; radius = sqrt of it
         add(y, z, y)
@@ -842,7 +904,43 @@ class _BoxMuller32:
             # u = 0, the only input with a zero radius: log256_ps gives +0, so torch's
             # sqrt(-2 * +0) is -0 (the scaled sum gives +0)
             x[x == 0] = -0.0
+        if suspects is not None:
+            at = np.searchsorted(exceptions.words, suspect_words)
+            np.minimum(at, exceptions.words.size - 1, out=at)
+            hit = exceptions.words[at] == suspect_words
+            x[suspects[hit]] = exceptions.radii[at[hit]]
         return x
+
+    def _log_polynomial_fma(self, v: _Slots, x, y, z, tmp) -> None:
+        """y = fma(Y*x, z, tmp) after the Horner steps Y = fma(Y, x, -2*p_k), as torch's
+        fused code computes them: each an exact double product and sum rounded to float
+        once (the last Horner step's result stays in one binade: _magic)."""
+        mul, add, sub = np.multiply, np.add, np.subtract
+        t, x64 = v.t, v.x64
+        x64[...] = x
+        mul(x64, _K_LOG_S[0], t)
+        add(t, _K_LOG_S[1], t)
+        self._round_bits(v.t_bits)
+        for p in _K_LOG_S[2:8]:
+            mul(t, x64, t)
+            add(t, p, t)
+            self._round_bits(v.t_bits)
+        mul(t, x64, t)
+        add(t, _K_LOG_K8, t)
+        sub(t, _K_LOG_M8, t)
+        y[...] = t
+        mul(y, x, y)  # Y*x, a plain float product
+        # (x64 is free now and holds the double operands)
+        t[...] = y
+        x64[...] = z
+        mul(t, x64, t)
+        x64[...] = tmp
+        add(t, x64, t)
+        if self.checked:
+            y0 = y.copy()
+            self._round_checked(t, y, lambda i: (y0[i], z[i], tmp[i]))
+        else:
+            y[...] = t
 
     def sincos(self, b: np.ndarray) -> tuple:
         """sincos256_ps(2*pi*u) for 24-bit values ``b`` (u = b * 2**-24); ``b`` must be this
