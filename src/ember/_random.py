@@ -840,7 +840,7 @@ class _BoxMuller32:
         """
         m = a.size
         v = self.views(m)
-        a_, ai, t, x64, t_bits = v.u[0], v.i[0], v.t, v.x64, v.t_bits
+        a_, ai, x64 = v.u[0], v.i[0], v.x64
         if a is not a_:
             a_[...] = a
         x, ex, y, z, tmp = v.f[2:]
