@@ -672,7 +672,7 @@ _K_TWO_PI_ULP = _k(math.ldexp(float(_TWO_PI_F), -24), np.float32)
 _K_TWO_M24 = _k(2.0**-24, np.float32)
 _K_LOG_S = [_k(float(p), np.float64) for p in _LOG_S]
 _F_LOG_S = [_k(p, np.float32) for p in _LOG_S]
-_K_U3, _K_U8, _K_U31 = (_k(v, np.uint32) for v in (3, 8, 31))
+_K_U3, _K_U7, _K_U8, _K_U31, _K_U32 = (_k(v, np.uint32) for v in (3, 7, 8, 31, 32))
 _K_ZERO32 = _k(0, np.int32)
 (_K_LOG_K8, _K_LOG_M8, _K_DP_SUM2, _K_HALF64, _K_ONE64, _K_COS_P0, _K_COS_K1, _K_COS_M1, _K_COS_K2,
  _K_COS_M2, _K_SIN_P0, _K_SIN_K1, _K_SIN_M1, _K_SIN_K2, _K_SIN_M2) = (
@@ -688,31 +688,41 @@ _LOG_EXCEPTIONS_FILE = Path(__file__).with_name("_log_radius_exceptions.npy")
 
 
 class _LogExceptions:
-    """The words whose radius the float Horner gets wrong, loaded on first use.
+    """Finds and corrects the words whose radius the float Horner gets wrong; loaded on
+    first use.
 
-    ``words`` (sorted) and ``radii``, torch's radius for each, from the exact replay;
-    ``groups``, a bitmap that finds them: a set bit ``31 - (w >> 3) % 32`` of entry
-    ``w >> 8`` marks an 8-word group holding one.  256 KB, so the per-word lookup stays in
-    the core's own cache (a bitmap of single words, 2 MB, spilled to the shared L3, where
-    other programs' traffic made each lookup cost three times as much)."""
+    ``groups`` is a bitmap of the 8-word groups holding such a word: bit ``31 - (w >> 3) %
+    32`` of entry ``w >> 8``.  At 256 KB the per-word lookup stays in the core's own cache
+    (a bitmap of single words, 2 MB, spills to the shared L3, where other programs' traffic
+    made each lookup cost three times as much).  ``radii`` holds the exact replay's radius
+    for every word of every marked group, eight per group in group order: a word's slot is
+    found by counting the marked groups before its own (``base`` per entry, plus the set
+    bits above its bit), with no search."""
 
     _loaded = None
 
     def __init__(self) -> None:
-        self.words = np.load(_LOG_EXCEPTIONS_FILE).astype(np.uint32)
-        exact = _BoxMuller32(max(8, -(-self.words.size // 8) * 8))
-        padded = np.zeros(exact.pairs, dtype=np.uint32)
-        padded[:self.words.size] = self.words
-        self.radii = exact.log_radius(padded, "fma")[:self.words.size].copy()
-        group = np.unique(self.words >> 3)
+        words = np.load(_LOG_EXCEPTIONS_FILE).astype(np.uint32)
+        group = np.unique(words >> 3)
         self.groups = np.zeros(1 << 16, dtype=np.uint32)
         np.bitwise_or.at(self.groups, group >> 5, np.uint32(1 << 31) >> (group & 31))
+        counts = np.bitwise_count(self.groups).astype(np.int64)
+        self.base = np.cumsum(counts) - counts
+        members = (group[:, None] * np.uint32(8) + np.arange(8, dtype=np.uint32)).reshape(-1)
+        self.radii = _BoxMuller32(members.size).log_radius(members, "fma").copy()
 
     @classmethod
     def get(cls) -> _LogExceptions:
         if cls._loaded is None:
             cls._loaded = cls()
         return cls._loaded
+
+    def correct(self, radius: np.ndarray, at: np.ndarray, words: np.ndarray) -> None:
+        """radius[at] = the exact radius of ``words``, words of marked groups."""
+        entry = words >> _K_U8
+        above = _K_U32 - ((words >> _K_U3) & _K_U31)  # shifting out the bits below its own
+        slot = self.base[entry] + np.bitwise_count(self.groups[entry] >> above)
+        radius[at] = self.radii[slot * 8 + (words & _K_U7)]
 
 
 def log_radius_exceptions() -> np.ndarray:
@@ -905,10 +915,7 @@ class _BoxMuller32:
             # sqrt(-2 * +0) is -0 (the scaled sum gives +0)
             x[x == 0] = -0.0
         if suspects is not None:
-            at = np.searchsorted(exceptions.words, suspect_words)
-            np.minimum(at, exceptions.words.size - 1, out=at)
-            hit = exceptions.words[at] == suspect_words
-            x[suspects[hit]] = exceptions.radii[at[hit]]
+            exceptions.correct(x, suspects, suspect_words)
         return x
 
     def _log_polynomial_fma(self, v: _Slots, x, y, z, tmp) -> None:
