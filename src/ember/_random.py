@@ -672,7 +672,7 @@ _K_TWO_PI_ULP = _k(math.ldexp(float(_TWO_PI_F), -24), np.float32)
 _K_TWO_M24 = _k(2.0**-24, np.float32)
 _K_LOG_S = [_k(float(p), np.float64) for p in _LOG_S]
 _F_LOG_S = [_k(p, np.float32) for p in _LOG_S]
-_K_U3, _K_U7, _K_U8, _K_U31, _K_U32 = (_k(v, np.uint32) for v in (3, 7, 8, 31, 32))
+_K_U5, _K_U7, _K_U8, _K_U31, _K_U32 = (_k(v, np.uint32) for v in (5, 7, 8, 31, 32))
 _K_ZERO32 = _k(0, np.int32)
 (_K_LOG_K8, _K_LOG_M8, _K_DP_SUM2, _K_HALF64, _K_ONE64, _K_COS_P0, _K_COS_K1, _K_COS_M1, _K_COS_K2,
  _K_COS_M2, _K_SIN_P0, _K_SIN_K1, _K_SIN_M1, _K_SIN_K2, _K_SIN_M2) = (
@@ -691,25 +691,26 @@ class _LogExceptions:
     """Finds and corrects the words whose radius the float Horner gets wrong; loaded on
     first use.
 
-    ``groups`` is a bitmap of the 8-word groups holding such a word: bit ``31 - (w >> 3) %
-    32`` of entry ``w >> 8``.  At 256 KB the per-word lookup stays in the core's own cache
-    (a bitmap of single words, 2 MB, spills to the shared L3, where other programs' traffic
-    made each lookup cost three times as much).  ``radii`` holds the exact replay's radius
-    for every word of every marked group, eight per group in group order: a word's slot is
-    found by counting the marked groups before its own (``base`` per entry, plus the set
-    bits above its bit), with no search."""
+    ``groups`` is a bitmap over groups of eight words, those that differ only in bits 5-7:
+    bit ``31 - w % 32`` of entry ``w >> 8`` is set when ``w``'s group holds such a word, so
+    the per-word lookup is one shift, one table read and one mask.  At 256 KB the table
+    stays in the core's own cache (a bitmap of single words, 2 MB, spills to the shared
+    L3, where other programs' traffic made each lookup cost three times as much).
+    ``radii`` holds the exact replay's radius of every word of every marked group, eight
+    per group in group order: a word's slot is found by counting the marked groups before
+    its own (``base`` per entry, plus the set bits above its bit), with no search."""
 
     _loaded = None
 
     def __init__(self) -> None:
         words = np.load(_LOG_EXCEPTIONS_FILE).astype(np.uint32)
-        group = np.unique(words >> 3)
+        entry, bit = np.divmod(np.unique(words >> 8 << 5 | words & 31), 32)
         self.groups = np.zeros(1 << 16, dtype=np.uint32)
-        np.bitwise_or.at(self.groups, group >> 5, np.uint32(1 << 31) >> (group & 31))
+        np.bitwise_or.at(self.groups, entry, np.uint32(1 << 31) >> bit)
         counts = np.bitwise_count(self.groups).astype(np.int64)
         self.base = np.cumsum(counts) - counts
-        members = (group[:, None] * np.uint32(8) + np.arange(8, dtype=np.uint32)).reshape(-1)
-        self.radii = _BoxMuller32(members.size).log_radius(members, "fma").copy()
+        members = (entry << 8 | bit)[:, None] | np.arange(0, 256, 32, dtype=np.uint32)
+        self.radii = _BoxMuller32(members.size).log_radius(members.reshape(-1), "fma").copy()
 
     @classmethod
     def get(cls) -> _LogExceptions:
@@ -720,9 +721,9 @@ class _LogExceptions:
     def correct(self, radius: np.ndarray, at: np.ndarray, words: np.ndarray) -> None:
         """radius[at] = the exact radius of ``words``, words of marked groups."""
         entry = words >> _K_U8
-        above = _K_U32 - ((words >> _K_U3) & _K_U31)  # shifting out the bits below its own
+        above = _K_U32 - (words & _K_U31)  # shifting out the bits below its own
         slot = self.base[entry] + np.bitwise_count(self.groups[entry] >> above)
-        radius[at] = self.radii[slot * 8 + (words & _K_U7)]
+        radius[at] = self.radii[slot * 8 + (words >> _K_U5 & _K_U7)]
 
 
 def log_radius_exceptions() -> np.ndarray:
@@ -769,6 +770,7 @@ class _Slots:
         self.t, self.x64, self.z64 = w8
         self.t_bits = self.t.view(np.int64)
         self.even_signs = even_signs
+        self.flags = self.z64.view(np.bool_)[:self.t.size]  # a bool per pair, for checks
         # the two halves' words are copied in as 32-byte blocks
         self.blocks = [r.view("V32") for r in self.u[:2]]
 
@@ -850,28 +852,29 @@ class _BoxMuller32:
         """
         m = a.size
         v = self.views(m)
-        a_, ai, x64 = v.u[0], v.i[0], v.x64
+        a_, ai = v.u[0], v.i[0]
         if a is not a_:
             a_[...] = a
         x, ex, y, z, tmp = v.f[2:]
         mul, add, sub = np.multiply, np.add, np.subtract
-        self.zero_word = m > 0 and np.minimum.reduce(a_) == 0
         suspects = None
         if horner == "float":
-            # while the words are whole: the words of an 8-word group holding an exception
-            # (one in 190), by moving the group's bit into the sign bit
+            # while the words are whole: the words of a group holding an exception (one in
+            # 190), found by moving the group's bit into the sign bit
             exceptions = _LogExceptions.get()
-            entry, shift = v.u[3], v.u[4]
+            entry, bit = v.u[3], v.u[4]
             np.right_shift(a_, _K_U8, v.u[2])
             np.take(exceptions.groups, v.u[2], out=entry, mode="wrap")
-            np.right_shift(a_, _K_U3, shift)
-            np.bitwise_and(shift, _K_U31, shift)
-            np.left_shift(entry, shift, entry)
-            flags = x64.view(np.bool_)[:m]
-            np.less(entry.view(np.int32), _K_ZERO32, flags)
-            if flags.any():
-                suspects = np.flatnonzero(flags)
+            np.bitwise_and(a_, _K_U31, bit)
+            np.left_shift(entry, bit, entry)
+            np.less(entry.view(np.int32), _K_ZERO32, v.flags)
+            self.zero_word = False
+            if v.flags.any():
+                suspects = np.flatnonzero(v.flags)
                 suspect_words = a_[suspects]
+                self.zero_word = not suspect_words.all()  # word 0 is an exception
+        else:
+            self.zero_word = m > 0 and np.minimum.reduce(a_) == 0
         # 1 - u = n * 2**-24 with n = 2**24 - a in [1, 2**24], exact as a float
         sub(_K_TWO24, ai, ai)
         x[...] = ai
@@ -910,9 +913,10 @@ class _BoxMuller32:
         mul(ex, _K_LOG_SQ2, ex)
         add(x, ex, x)
         np.sqrt(x, x)
-        if self.zero_word:
+        if horner == "fma" and self.zero_word:
             # u = 0, the only input with a zero radius: log256_ps gives +0, so torch's
-            # sqrt(-2 * +0) is -0 (the scaled sum gives +0)
+            # sqrt(-2 * +0) is -0 (the scaled sum gives +0; the float path takes word 0's
+            # radius from the exception table)
             x[x == 0] = -0.0
         if suspects is not None:
             exceptions.correct(x, suspects, suspect_words)
