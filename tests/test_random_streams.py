@@ -325,7 +325,9 @@ def test_float_fills_of_many_sizes_reuse_the_kernel_buffers():
     """Each thread keeps its kernel buffers between fills (growing them for a larger one, and
     forgetting the slices of old sizes): fills of many sizes in a row still match torch."""
     gen = seeded(5)
-    for n in [16 * k + 3 for k in range(1, 12)] + [R._BM_PAIRS * 2 + 48, 4000, 16]:
+    edge = R._FLOAT_HORNER_MIN * 2  # from here on a chunk takes the float log polynomial
+    for n in [16 * k + 3 for k in range(1, 12)] + [R._BM_PAIRS * 2 + 48, 4000, 16,
+                                                   edge - 16, edge - 1, edge, edge + 15]:
         assert_bits(torch.randn(n), R.normal(gen, (n,), np.float32))
     assert_continues(gen)
 

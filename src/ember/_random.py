@@ -1022,6 +1022,9 @@ class _BoxMuller32:
 # Pairs per chunk: measured best (49K-65K; 131K is 4% slower, 16K 17% slower, from the
 # ~90 ufunc calls' overhead per chunk)
 _BM_PAIRS = 65536
+# Chunks of fewer pairs take the exact log polynomial: below this the float one's lookup and
+# corrections cost more than they save (measured crossover)
+_FLOAT_HORNER_MIN = 8192
 # Fills of at least this many chunks are shared between two threads (see _normal_fill_f32).
 _THREAD_MIN_CHUNKS = 4
 FILL_THREADS = 1
@@ -1101,7 +1104,7 @@ def _fill_worker(chunks: _Chunks, dst: np.ndarray, mean32, std32) -> None:
             slots = bm.views(m)
             slots.blocks[0][:] = halves[:, 0]
             slots.blocks[1][:] = halves[:, 1]
-            rad = bm.log_radius(slots.u[0])
+            rad = bm.log_radius(slots.u[0], "float" if m >= _FLOAT_HORNER_MIN else "fma")
             sn, cs = bm.sincos(slots.u[1])
             np.multiply(rad, cs, cs)
             np.multiply(rad, sn, sn)
