@@ -18,7 +18,10 @@ Facts the code below relies on (checked against torch 2.13 on x86-64):
   tail re-draws 16 fresh uniforms for the last 16 slots.  Doubles use glibc's
   log/cos/sin (NumPy's float64 ufuncs call the same libm); floats use the AVX2 kernel with
   ``avx_mathfun.h``'s Cephes ``log256_ps``/``sincos256_ps``, compiled with FMA
-  contraction - replayed below in :func:`_normal_fill_f32`.
+  contraction - replayed below in :func:`_normal_fill_f32`.  Large fills run the log
+  polynomial unfused in plain float32, which is cheaper in NumPy and changes the radius of
+  11,138 of the 2**24 possible words; those are looked up and corrected from a shipped
+  list (``_log_radius_exceptions.npy``), which the tests remake over every word.
 * Smaller tensors, ``log_normal_`` and the scalar fallbacks use ``normal_distribution<
   double>``: two double uniforms per pair, the sine half cached in the generator for the
   next call.
