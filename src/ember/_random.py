@@ -855,9 +855,10 @@ class _BoxMuller32:
 
         ``horner="fma"`` replays torch's fused Horner steps exactly, in doubles: the
         reference.  The default runs them, and the fma after them, as plain float
-        multiplies and adds, at a fifth of the cost; that changes the radius of 11,137 of
-        the 2**24 words, which a bitmap lookup per word finds and a table corrects (see
-        ``_LogExceptions``).  ``"float-raw"`` skips the correction, to make the table.
+        multiplies and adds, at a fifth of the cost; that changes the radius of 11,138 of
+        the 2**24 words (counting word 0, whose radius of -0 only the replay restores),
+        which a bitmap lookup per word finds and a table corrects (see ``_LogExceptions``).
+        ``"float-raw"`` skips the correction, to make the table.
         """
         m = a.size
         v = self.views(m)
