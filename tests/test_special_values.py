@@ -96,6 +96,8 @@ AGREEING = [
     ("abs_", _inplace(lambda F, y: y.abs_()), 2),
     ("sign", lambda F, x: x.sign(), 1),
     ("sign_", _inplace(lambda F, y: y.sign_()), 1),
+    ("sgn", lambda F, x: x.sgn(), 1),
+    ("sgn_", _inplace(lambda F, y: y.sgn_()), 1),
     ("gelu", lambda F, x: F.gelu(x), 2),
     ("gelu_tanh", lambda F, x: F.gelu(x, approximate="tanh"), 2),
     ("silu", lambda F, x: F.silu(x), 2),
@@ -187,7 +189,7 @@ def _assert_same(mine: np.ndarray, theirs: np.ndarray, exact: bool) -> None:
         np.testing.assert_allclose(a, b, rtol=np.sqrt(info.eps), atol=info.tiny)
 
 
-_EXACT = {"abs", "abs_", "sign", "sign_", "leaky_relu", "leaky_relu_", "threshold",
+_EXACT = {"abs", "abs_", "sign", "sign_", "sgn", "sgn_", "leaky_relu", "leaky_relu_", "threshold",
           "threshold_zero", "threshold_", "rrelu_eval", "rrelu_eval_", "prelu", "clamp",
           "relu6", "relu6_inplace", "hardtanh", "hardtanh_zero_bounds", "hardtanh_",
           "hardshrink", "hardshrink_zero", "hardshrink_method", "softshrink",

@@ -34,6 +34,7 @@ from ember.ops.elementwise import (
     _inplace,
     _records,
     _RoundedRemainderBackward,
+    _sign_array,
     _true_divide_operands,
     _unary,
     broadcast_error,
@@ -452,8 +453,10 @@ def rad2deg(input: Tensor) -> Tensor:
 
 
 class SgnBackward0(Node):
-    """sgn of a real tensor: piecewise constant, so a zero gradient. torch's formula names
-    self and result, so they are saved (and a second backward fails as there)."""
+    """sgn of a real tensor: piecewise constant, so zeros (not grad * 0, which is -0.0 or
+    NaN where grad is negative or not finite), and no graph under create_graph. torch's
+    formula names self and result, so they are saved (and a second backward fails as
+    there)."""
 
     __slots__ = ("self_", "result")
     _saved_fields = ("self_", "result")
@@ -461,14 +464,16 @@ class SgnBackward0(Node):
     def backward(self, grad, xp):
         xp.saved(self.self_)
         xp.saved_output(self.result, self)
-        return (grad * 0,)
+        if isinstance(grad, np.ndarray):
+            return (np.zeros(grad.shape, grad.dtype),)
+        return (xp.zeros_like(grad),)
 
 
 def sgn(input: Tensor) -> Tensor:
     _check_tensor(input, "sgn")
     if input._dtype is D.bool_:
         return wrap(input._array.copy(), D.bool_)
-    out = _unary(input, np.sign, SgnBackward0, "self_", floating=False)
+    out = _unary(input, _sign_array, SgnBackward0, "self_", floating=False)
     node = out.grad_fn
     if node is None and _fw._state.active:  # a forward-only result keeps its node hidden
         node = _fw.history(out)[0]
