@@ -697,8 +697,9 @@ class _LogExceptions:
     ``groups`` is a bitmap over groups of eight words, those that differ only in bits 5-7:
     bit ``31 - w % 32`` of entry ``w >> 8`` is set when ``w``'s group holds such a word, so
     the per-word lookup is one shift, one table read and one mask.  At 256 KB the table
-    stays in the core's own cache (a bitmap of single words, 2 MB, spills to the shared
-    L3, where other programs' traffic made each lookup cost three times as much).
+    stays in the core's own cache (an earlier version's byte per group, 2 MB, spilled to the
+    shared L3, where other programs' traffic made each lookup cost nearly three times as
+    much).
     ``radii`` holds the exact replay's radius of every word of every marked group, eight
     per group in group order: a word's slot is found by counting the marked groups before
     its own (``base`` per entry, plus the set bits above its bit), with no search."""
