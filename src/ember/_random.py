@@ -758,7 +758,7 @@ def _huge_page_block(nbytes: int) -> np.ndarray:
 
     NumPy asks Linux for transparent huge pages on allocations of 4 MB and more, and only
     whole aligned 2 MB ranges get them.  The float kernel makes about a hundred passes over
-    its 3.4 MB of buffers per chunk; on 4 KB pages those passes miss the TLB, and huge
+    its 2.6 MB of buffers per chunk; on 4 KB pages those passes miss the TLB, and huge
     pages made a 10M-number fill about 7% faster on the test machine.
     """
     if nbytes < _HUGE_PAGE:
@@ -1030,9 +1030,10 @@ class _BoxMuller32:
         return sp, cp
 
 
-# Pairs per chunk: measured best (49K-65K; 131K is 4% slower, 16K 17% slower, from the
-# ~90 ufunc calls' overhead per chunk)
-_BM_PAIRS = 65536
+# Pairs per chunk, measured: 49K and 65K are equally fast on a quiet machine (131K 4%
+# slower; 32K 4% and 16K 17% slower, from the ~100 ufunc calls per chunk), and 49K is 2-3%
+# faster than 65K while another program thrashes the shared L3 (32K 3% slower)
+_BM_PAIRS = 49152
 # Chunks of fewer pairs take the exact log polynomial: below this the float one's lookup and
 # corrections cost more than they save (measured crossover)
 _FLOAT_HORNER_MIN = 8192
@@ -1041,7 +1042,7 @@ _THREAD_MIN_CHUNKS = 4
 FILL_THREADS = 1
 
 
-# Each thread keeps its kernel buffers (at most _BM_PAIRS pairs, 3.4 MB) for the next fill:
+# Each thread keeps its kernel buffers (at most _BM_PAIRS pairs, 2.6 MB) for the next fill:
 # allocating and first touching them again costs more than the whole kernel for fills of up
 # to a few hundred thousand numbers.
 _KERNELS = threading.local()
