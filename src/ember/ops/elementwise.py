@@ -916,16 +916,22 @@ def keeping_first(function, first, second, dtype: np.dtype):
     return function(second, first)
 
 
+def _zero_gradient(grad, xp):
+    """The gradient of a piecewise constant function: zeros, not grad * 0 (which is -0.0 or
+    NaN where grad is negative or not finite), and no graph under create_graph, as torch's
+    zeros_like(grad)."""
+    if isinstance(grad, np.ndarray):
+        return np.zeros(grad.shape, grad.dtype)  # (np.zeros_like is slower)
+    return xp.zeros_like(grad)
+
+
 class SignBackward0(Node):
-    """sign is piecewise constant: zeros, not grad * 0 (which is -0.0 or NaN where grad is
-    negative or not finite), and no graph under create_graph, as torch's zeros_like(grad)."""
+    """sign is piecewise constant (see _zero_gradient)."""
 
     __slots__ = ()
 
     def backward(self, grad, xp):
-        if isinstance(grad, np.ndarray):
-            return (np.zeros(grad.shape, grad.dtype),)  # (np.zeros_like is slower)
-        return (xp.zeros_like(grad),)
+        return (_zero_gradient(grad, xp),)
 
 
 def _sign_array(a: np.ndarray) -> np.ndarray:

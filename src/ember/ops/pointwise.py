@@ -37,6 +37,7 @@ from ember.ops.elementwise import (
     _sign_array,
     _true_divide_operands,
     _unary,
+    _zero_gradient,
     broadcast_error,
     other_requires_grad,
     pow,
@@ -453,10 +454,8 @@ def rad2deg(input: Tensor) -> Tensor:
 
 
 class SgnBackward0(Node):
-    """sgn of a real tensor: piecewise constant, so zeros (not grad * 0, which is -0.0 or
-    NaN where grad is negative or not finite), and no graph under create_graph. torch's
-    formula names self and result, so they are saved (and a second backward fails as
-    there)."""
+    """sgn of a real tensor: piecewise constant (see _zero_gradient). torch's formula names
+    self and result, so they are saved (and a second backward fails as there)."""
 
     __slots__ = ("self_", "result")
     _saved_fields = ("self_", "result")
@@ -464,9 +463,7 @@ class SgnBackward0(Node):
     def backward(self, grad, xp):
         xp.saved(self.self_)
         xp.saved_output(self.result, self)
-        if isinstance(grad, np.ndarray):
-            return (np.zeros(grad.shape, grad.dtype),)
-        return (xp.zeros_like(grad),)
+        return (_zero_gradient(grad, xp),)
 
 
 def sgn(input: Tensor) -> Tensor:
