@@ -455,13 +455,15 @@ def test_float_kernel_matches_torch_on_every_word():
 
 
 @avx2_only
-@pytest.mark.parametrize("mean, std", [(-0.0, 2.0), (0.0, 0.5), (1.5, 1.0)])
-def test_float_kernel_signed_zeros_of_a_zero_radius(mean, std):
+@pytest.mark.parametrize("pairs", [608 * 4, 608 * 16])  # the exact and the float log path
+@pytest.mark.parametrize("mean, std", [(-0.0, 2.0), (0.0, 0.5), (1.5, 1.0), (0.0, 1.0)])
+def test_float_kernel_signed_zeros_of_a_zero_radius(mean, std, pairs):
     """A u1 word of 0 gives a radius of -0 in torch (sqrt(-2 * +0)); the products and the
     final ``fmadd(x, std, mean)`` keep or drop that sign by IEEE rules, which only a mean
     of -0.0 can show.  Blocks mixing zero and other u1 words, against torch."""
+    assert 608 * 16 >= R._FLOAT_HORNER_MIN
     rng = np.random.default_rng(3)
-    w1 = rng.integers(0, 1 << 32, 608 * 4, dtype=np.uint32)
+    w1 = rng.integers(0, 1 << 32, pairs, dtype=np.uint32)
     w1[::3] &= np.uint32(0xFF000000)  # low 24 bits 0: u1 = 0
     w2 = rng.integers(0, 1 << 32, w1.size, dtype=np.uint32)
     words = _blocks(w1, w2)
