@@ -728,6 +728,16 @@ class _LogExceptions:
             cls._loaded = cls()
         return cls._loaded
 
+    def flag(self, words: np.ndarray, index: np.ndarray, entry: np.ndarray,
+             flags: np.ndarray) -> None:
+        """flags = whether each word's group is marked (``index`` and ``entry`` are uint32
+        scratch as long as ``words``): the group's bit moved into the sign bit."""
+        np.right_shift(words, _K_U8, index)
+        np.take(self.groups, index, out=entry, mode="wrap")
+        np.bitwise_and(words, _K_U31, index)
+        np.left_shift(entry, index, entry)
+        np.less(entry.view(np.int32), _K_ZERO32, flags)
+
     def correct(self, radius: np.ndarray, at: np.ndarray, words: np.ndarray) -> None:
         """radius[at] = the exact radius of ``words``, words of marked groups."""
         entry = words >> _K_U8
@@ -871,14 +881,9 @@ class _BoxMuller32:
         suspects = None
         if horner == "float":
             # while the words are whole: the words of a group holding an exception (one in
-            # 190), found by moving the group's bit into the sign bit
+            # 190)
             exceptions = _LogExceptions.get()
-            entry, bit = v.u[3], v.u[4]
-            np.right_shift(a_, _K_U8, v.u[2])
-            np.take(exceptions.groups, v.u[2], out=entry, mode="wrap")
-            np.bitwise_and(a_, _K_U31, bit)
-            np.left_shift(entry, bit, entry)
-            np.less(entry.view(np.int32), _K_ZERO32, v.flags)
+            exceptions.flag(a_, v.u[2], v.u[3], v.flags)
             self.zero_word = False
             if v.flags.any():
                 suspects = np.flatnonzero(v.flags)
